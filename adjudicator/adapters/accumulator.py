@@ -1,0 +1,173 @@
+"""The Redis accumulator: how much of each cardholder's annual benefit is used, atomically.
+
+One hash per cardholder, `acc:{<cardholder_id>}` (the hash tag keeps it on one Cluster
+slot, and every script touches that one key only). Fields, all amounts in cents:
+    used:<enrollment_id>   used in that enrollment year
+    grant:<claim_id>       "<enrollment_id>:<granted>:<used_before>", written once per claim
+    released:<claim_id>    "1" once the grant was given back
+The SQL ledger is the source of truth; `snapshot`/`replace` let check and rebuild compare
+and overwrite this copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any, TypedDict
+
+import redis
+
+MAX_CENTS = 2**53  # Lua numbers are doubles: integers stay exact below this
+_PREFIX = "acc:{"
+
+
+class EvictingRedisError(RuntimeError):
+    """Redis may evict keys, which would silently forget what patients have used."""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    used_before: int
+    granted: int
+    replayed: bool  # True: the claim had a grant already; nothing changed
+
+
+@dataclass(frozen=True)
+class Release:
+    enrollment_id: str | None  # None when the claim never had a grant
+    released_cents: int  # 0 when already released or never granted
+    used_after: int | None  # the grant year's used amount afterwards; None without a grant
+
+
+class Snapshot(TypedDict):
+    used: dict[str, int]
+    grants: dict[str, tuple[str, int, int]]  # claim_id -> (enrollment_id, cents, used_before)
+    released: set[str]
+
+
+def accumulator_key(cardholder_id: str) -> str:
+    if not cardholder_id:
+        raise ValueError("cardholder_id must not be empty")
+    return f"{_PREFIX}{cardholder_id}}}"
+
+
+class Accumulator:
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        # register_script runs EVALSHA and reloads the script on NOSCRIPT
+        self._reserve = client.register_script(_lua("reserve.lua"))
+        self._release = client.register_script(_lua("release.lua"))
+        self._cancel = client.register_script(_lua("cancel.lua"))
+
+    def reserve(
+        self,
+        cardholder_id: str,
+        enrollment_id: str,
+        claim_id: str,
+        requested_cents: int,
+        annual_max_cents: int,
+    ) -> Reservation:
+        """Grant min(requested, max(annual_max - used, 0)), once per claim id."""
+        args = [enrollment_id, claim_id, _cents(requested_cents), _cents(annual_max_cents)]
+        replayed, used_before, granted = self._reserve(
+            keys=[accumulator_key(cardholder_id)], args=args
+        )
+        return Reservation(int(used_before), int(granted), bool(replayed))
+
+    def release(self, cardholder_id: str, claim_id: str) -> Release:
+        """Give a claim's grant back to its own enrollment year, at most once."""
+        return _release(self._release(keys=[accumulator_key(cardholder_id)], args=[claim_id]))
+
+    def cancel(self, cardholder_id: str, claim_id: str) -> Release:
+        """Undo a reservation whose decision was never recorded; the claim may reserve again.
+
+        Never for a paid claim (use `release`): it forgets the grant, so the ledger and
+        Redis would disagree until a rebuild.
+        """
+        return _release(self._cancel(keys=[accumulator_key(cardholder_id)], args=[claim_id]))
+
+    def used(self, cardholder_id: str, enrollment_id: str) -> int:
+        value = self._client.hget(accumulator_key(cardholder_id), f"used:{enrollment_id}")
+        return int(value or 0)
+
+    def snapshot(self, cardholder_id: str) -> Snapshot:
+        raw = self._client.hgetall(accumulator_key(cardholder_id))
+        return _parse({_text(k): _text(v) for k, v in raw.items()})
+
+    def replace(
+        self,
+        cardholder_id: str,
+        used_by_year: dict[str, int],
+        grants: dict[str, tuple[str, int, int]],
+        released: set[str],
+    ) -> None:
+        """Overwrite the cardholder's whole hash in one MULTI/EXEC (for rebuild)."""
+        fields: dict[str, str | int] = {f"used:{y}": _cents(c) for y, c in used_by_year.items()}
+        for claim_id, (enrollment_id, cents, used_before) in grants.items():
+            fields[f"grant:{claim_id}"] = f"{enrollment_id}:{int(cents)}:{int(used_before)}"
+        fields.update({f"released:{claim_id}": "1" for claim_id in released})
+        key = accumulator_key(cardholder_id)
+        with self._client.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            if fields:
+                pipe.hset(key, mapping=fields)
+            pipe.execute()
+
+    def cardholders(self) -> Iterator[str]:
+        """Every cardholder with an accumulator (SCAN: never blocks Redis like KEYS)."""
+        for key in self._client.scan_iter(match=f"{_PREFIX}*}}", count=1000):
+            yield _text(key)[len(_PREFIX) : -1]
+
+
+def ensure_no_eviction(client: redis.Redis) -> None:
+    """Refuse a Redis whose maxmemory-policy is anything but noeviction."""
+    try:
+        policy = _text(client.config_get("maxmemory-policy").get("maxmemory-policy", ""))
+    except redis.ResponseError:  # CONFIG disabled or renamed, as on managed Redis
+        policy = _text(client.info("memory").get("maxmemory_policy", ""))
+    if policy != "noeviction":
+        raise EvictingRedisError(
+            f"Redis maxmemory-policy is {policy or 'unknown'!r}, not 'noeviction': an evicting "
+            "Redis could silently drop a patient's used benefit. Set "
+            "`maxmemory-policy noeviction` (and AOF) on that server."
+        )
+
+
+def _release(reply: list[Any]) -> Release:
+    enrollment_id, released, used_after = reply
+    return Release(
+        _text(enrollment_id) if enrollment_id is not None else None,
+        int(released),
+        int(used_after) if used_after is not None else None,
+    )
+
+
+def _parse(fields: dict[str, str]) -> Snapshot:
+    snap: Snapshot = {"used": {}, "grants": {}, "released": set()}
+    for field, value in fields.items():
+        kind, _, name = field.partition(":")
+        if kind == "used":
+            snap["used"][name] = int(value)
+        elif kind == "grant":
+            enrollment_id, cents, used_before = value.rsplit(":", 2)
+            snap["grants"][name] = (enrollment_id, int(cents), int(used_before))
+        elif kind == "released":
+            snap["released"].add(name)
+        else:
+            raise ValueError(f"unexpected accumulator field {field!r}")
+    return snap
+
+
+def _cents(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_CENTS:
+        raise ValueError(f"cents must be a non-negative integer below 2**53, got {value!r}")
+    return value
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _lua(name: str) -> str:
+    return (files(__package__) / "lua" / name).read_text()
