@@ -1,0 +1,220 @@
+"""A claim's evaluation (rules and amounts) and its decision once the payment is reserved."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from adjudicator.domain.model import (
+    REVIEWABLE_RULES,
+    Amounts,
+    Benefit,
+    Claim,
+    ClaimContext,
+    Decision,
+    EnrollmentYear,
+    Evaluation,
+    Line,
+    RejectCode,
+    TraceEntry,
+)
+from adjudicator.domain.money import Cents
+from adjudicator.domain.rules import (
+    RULES,
+    ClaimFacts,
+    Rule,
+    claim_is_cash_pay,
+    drug_coding,
+    reject,
+)
+from adjudicator.domain.terms import Terms
+
+MAX_REJECT_CODES = 5  # NCPDP 511-FB repeats at most 5 times
+PAID_MESSAGES = ("This benefit may not be submitted to an FSA, HSA or HRA for reimbursement.",)
+
+
+def evaluate(claim: Claim, ctx: ClaimContext, terms: Terms) -> Evaluation:
+    """Run rules 1-10 in order and compute the amounts, before the annual maximum."""
+    facts = ClaimFacts(claim, ctx, terms, _year_of_service(claim, ctx))
+    failures = tuple(_failures(facts))
+    cash_pay = claim_is_cash_pay(claim, facts.year, terms)
+    return Evaluation(
+        rejects=_reported(failures),
+        trace=tuple(TraceEntry(r.rule, "rejected", r.message) for r in failures)
+        + _exclusions(facts),
+        year=facts.year,
+        cash_pay=cash_pay,
+        patient_responsibility=sum(line.patient_responsibility for line in claim.lines),
+        eligible=_eligible(facts),
+        per_rx_max=terms.cash_pay_per_rx_max if cash_pay else None,
+        terms_version=terms.version,
+        annual_max=terms.annual_max,
+    )
+
+
+def grant(requested: Cents, used: Cents, annual_max: Cents) -> Cents:
+    """What the year can still pay of `requested` (the Redis Lua script mirrors this)."""
+    return min(requested, max(annual_max - used, 0))
+
+
+def decide(evaluation: Evaluation, used_before: Cents, granted: Cents) -> Decision:
+    """The decision, given the year's usage before this claim and the amount reserved."""
+    if evaluation.rejects:
+        return _rejected(evaluation, used_before, evaluation.rejects, evaluation.trace)
+    if used_before >= evaluation.annual_max:
+        limit = reject("annual_max", "76")
+        trace = (*evaluation.trace, TraceEntry(limit.rule, "rejected", limit.message))
+        return _rejected(evaluation, used_before, (limit,), trace)
+    if not 0 <= granted <= grant(evaluation.requested, used_before, evaluation.annual_max):
+        raise ValueError(f"granted {granted} is more than the terms allow for this claim")
+    return _paid(evaluation, used_before, granted)
+
+
+# --- rules ----------------------------------------------------------------------
+
+
+def _year_of_service(claim: Claim, ctx: ClaimContext) -> EnrollmentYear | None:
+    if not ctx.member_exists:
+        return None
+    return next((y for y in ctx.years if y.contains(claim.date_of_service)), None)
+
+
+def _failures(facts: ClaimFacts) -> Iterator[RejectCode]:
+    """Every failing rule in order; skipped: what lacks the member or year, and overrides."""
+    for rule in RULES:
+        if _runs(rule, facts) and (failure := rule.check(facts)) is not None:
+            yield failure
+
+
+def _runs(rule: Rule, facts: ClaimFacts) -> bool:
+    # Only reviewable rules can be approved away; an override of any other rule is ignored.
+    if rule.id in facts.ctx.overrides & REVIEWABLE_RULES:
+        return False
+    if rule.needs == "member":
+        return facts.ctx.member_exists
+    return rule.needs != "year" or facts.year is not None
+
+
+def _reported(failures: tuple[RejectCode, ...]) -> tuple[RejectCode, ...]:
+    """The first MAX_REJECT_CODES failures, each code once."""
+    reported: dict[str, RejectCode] = {}
+    for failure in failures:
+        reported.setdefault(failure.code, failure)
+    return tuple(reported.values())[:MAX_REJECT_CODES]
+
+
+# --- amounts --------------------------------------------------------------------
+
+
+def _exclusion(line: Line, facts: ClaimFacts) -> str | None:
+    """Why a line does not count toward eligible (a trace rule id), None when it counts."""
+    terms, year = facts.terms, facts.year
+    if line.kind == "drug":
+        return None if drug_coding(line, terms) else "product"
+    if line.code not in terms.covered_service_codes:
+        return "service_not_covered"
+    if year is not None and year.state.upper() in terms.drug_only_states:
+        return "state_drug_only"
+    return None
+
+
+def _eligible(facts: ClaimFacts) -> Cents:
+    if facts.year is None:
+        return 0
+    lines = facts.claim.lines
+    return sum(line.patient_responsibility for line in lines if _exclusion(line, facts) is None)
+
+
+def _exclusions(facts: ClaimFacts) -> tuple[TraceEntry, ...]:
+    """One trace entry per exclusion reason, naming the codes it excluded."""
+    excluded: dict[str, list[str]] = {}
+    for line in facts.claim.lines:
+        if (reason := _exclusion(line, facts)) is not None:
+            excluded.setdefault(reason, []).append(line.code)
+    return tuple(
+        TraceEntry(reason, "excluded", _exclusion_message(reason, codes, facts.terms))
+        for reason, codes in excluded.items()
+    )
+
+
+def _exclusion_message(reason: str, codes: list[str], terms: Terms) -> str:
+    if reason == "state_drug_only":
+        states = _and_list(terms.drug_only_states)
+        return f"Injection services are not covered for residents of {states}."
+    what = "product" if reason == "product" else "service"
+    return f"Not a covered {what}, excluded: {', '.join(dict.fromkeys(codes))}."
+
+
+# --- decisions ------------------------------------------------------------------
+
+
+def _benefit(evaluation: Evaluation, used_before: Cents, used_after: Cents) -> Benefit | None:
+    year = evaluation.year
+    if year is None:
+        return None
+    return Benefit(
+        year.period_start, year.period_end, evaluation.annual_max, used_before, used_after
+    )
+
+
+def _rejected(
+    evaluation: Evaluation,
+    used_before: Cents,
+    rejects: tuple[RejectCode, ...],
+    trace: tuple[TraceEntry, ...],
+) -> Decision:
+    owed = evaluation.patient_responsibility
+    return Decision(
+        status="rejected",
+        reject_codes=rejects,
+        amounts=Amounts(owed, evaluation.eligible, program_paid=0, patient_pay=owed),
+        benefit=_benefit(evaluation, used_before, used_before),
+        cash_pay=evaluation.cash_pay,
+        trace=trace,
+        messages=(),
+        terms_version=evaluation.terms_version,
+        reviewable_rules=evaluation.reviewable_rules,
+    )
+
+
+def _paid(evaluation: Evaluation, used_before: Cents, granted: Cents) -> Decision:
+    owed = evaluation.patient_responsibility
+    return Decision(
+        status="paid",
+        reject_codes=(),
+        amounts=Amounts(owed, evaluation.eligible, granted, patient_pay=owed - granted),
+        benefit=_benefit(evaluation, used_before, used_before + granted),
+        cash_pay=evaluation.cash_pay,
+        trace=evaluation.trace + _limits(evaluation, used_before, granted),
+        messages=PAID_MESSAGES,
+        terms_version=evaluation.terms_version,
+    )
+
+
+def _limits(evaluation: Evaluation, used_before: Cents, granted: Cents) -> tuple[TraceEntry, ...]:
+    """The trace of the caps that bound this payment."""
+    limits = []
+    cap = evaluation.per_rx_max
+    if cap is not None and evaluation.eligible > cap and granted == cap:
+        text = f"Cash-pay patients receive at most {dollars(cap)} per prescription."
+        limits.append(TraceEntry("cash_pay_per_rx_max", "limited", text))
+    if granted < evaluation.requested:
+        left = max(evaluation.annual_max - used_before, 0)
+        text = (
+            f"Limited to the {dollars(left)} left of the {dollars(evaluation.annual_max)} "
+            "annual maximum for this enrollment year."
+        )
+        limits.append(TraceEntry("annual_max", "limited", text))
+    return tuple(limits)
+
+
+def dollars(cents: Cents) -> str:
+    """Cents for people: 100000 -> "$1,000.00"."""
+    whole, part = divmod(cents, 100)
+    return f"${whole:,}.{part:02d}"
+
+
+def _and_list(items: tuple[str, ...]) -> str:
+    """("MA", "MN", "RI") -> "MA, MN and RI"."""
+    if len(items) < 2:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
