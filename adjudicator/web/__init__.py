@@ -1,0 +1,51 @@
+"""The Flask application: create_app() builds everything from one Config."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from adjudicator.adapters.accumulator import ensure_no_eviction
+from adjudicator.config import Config
+from adjudicator.services.runtime import Runtime, build_runtime
+from adjudicator.web import claims, enrollments, operations, problems
+
+
+def create_app(config: Config | None = None, runtime: Runtime | None = None) -> Flask:
+    config = config or Config.from_env()
+    app = Flask(__name__)
+    app.json.sort_keys = False  # keep the field order of API.md
+    app.config.update(
+        MAX_CONTENT_LENGTH=config.max_body_bytes,
+        SECRET_KEY=config.secret_key or None,
+        API_TITLE="Copay claims adjudicator",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    )
+    rt = runtime or build_runtime(config, enqueue=_celery_enqueue(config))
+    ensure_no_eviction(rt.redis)  # refuse to run on a Redis that may drop a patient's total
+    app.extensions["adjudicator"] = rt
+    api = Api(app)
+    api.spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "description": "API key or staff token"}
+    )
+    for module in (enrollments, claims):
+        api.register_blueprint(module.blp, url_prefix="/v1")
+    app.register_blueprint(operations.bp)
+    problems.register(app)  # after Api, so problem+json replaces its error format
+    return app
+
+
+def _celery_enqueue(config: Config):  # type: ignore[no-untyped-def]
+    from tasks.celery_app import CLAIMS_QUEUE, make_celery
+
+    celery = make_celery(config)
+
+    def enqueue(claim_id: str) -> None:
+        celery.send_task("adjudicator.adjudicate_claim", args=[claim_id], queue=CLAIMS_QUEUE)
+
+    return enqueue

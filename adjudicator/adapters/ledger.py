@@ -1,0 +1,266 @@
+"""Reads and writes of the SQL ledger. Every function takes an open Connection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+
+from adjudicator.adapters.tables import (
+    claims,
+    enrollments,
+    events,
+    members,
+    pharmacies,
+    terms_versions,
+    users,
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- credentials ---------------------------------------------------------------
+
+
+def pharmacy_by_key_hash(conn: Connection, key_hash: str) -> Row[Any] | None:
+    return conn.execute(select(pharmacies).where(pharmacies.c.api_key_hash == key_hash)).first()
+
+
+def user_by_token_hash(conn: Connection, token_hash: str) -> Row[Any] | None:
+    return conn.execute(select(users).where(users.c.token_hash == token_hash)).first()
+
+
+def user_by_name(conn: Connection, username: str) -> Row[Any] | None:
+    return conn.execute(select(users).where(users.c.username == username)).first()
+
+
+def pharmacy_by_npi(conn: Connection, npi: str) -> Row[Any] | None:
+    return conn.execute(select(pharmacies).where(pharmacies.c.npi == npi)).first()
+
+
+def upsert_pharmacy(conn: Connection, npi: str, name: str, chain: str, key_hash: str) -> None:
+    values = {"name": name, "chain": chain, "api_key_hash": key_hash}
+    if pharmacy_by_npi(conn, npi):
+        conn.execute(update(pharmacies).where(pharmacies.c.npi == npi).values(**values))
+    else:
+        conn.execute(insert(pharmacies).values(npi=npi, created_at=now(), **values))
+
+
+def upsert_user(
+    conn: Connection, username: str, role: str, token_hash: str, password_hash: str | None
+) -> None:
+    values = {"role": role, "token_hash": token_hash, "password_hash": password_hash}
+    if user_by_name(conn, username):
+        conn.execute(update(users).where(users.c.username == username).values(**values))
+    else:
+        conn.execute(insert(users).values(username=username, created_at=now(), **values))
+
+
+# --- members and enrollments -----------------------------------------------------
+
+
+def member_exists(conn: Connection, cardholder_id: str) -> bool:
+    found = conn.execute(
+        select(members.c.cardholder_id).where(members.c.cardholder_id == cardholder_id)
+    ).first()
+    return found is not None
+
+
+def insert_member(conn: Connection, cardholder_id: str) -> None:
+    conn.execute(insert(members).values(cardholder_id=cardholder_id, created_at=now()))
+
+
+def enrollments_of(conn: Connection, cardholder_id: str) -> list[Row[Any]]:
+    query = (
+        select(enrollments)
+        .where(enrollments.c.cardholder_id == cardholder_id)
+        .order_by(enrollments.c.period_start)
+    )
+    return list(conn.execute(query))
+
+
+def enrollment(conn: Connection, enrollment_id: str) -> Row[Any] | None:
+    query = select(enrollments).where(enrollments.c.enrollment_id == enrollment_id)
+    return conn.execute(query).first()
+
+
+def insert_enrollment(conn: Connection, **values: Any) -> None:
+    stamp = now()
+    conn.execute(insert(enrollments).values(created_at=stamp, updated_at=stamp, **values))
+
+
+def update_enrollment(conn: Connection, enrollment_id: str, **values: Any) -> None:
+    conn.execute(
+        update(enrollments)
+        .where(enrollments.c.enrollment_id == enrollment_id)
+        .values(updated_at=now(), **values)
+    )
+
+
+def all_enrollments(conn: Connection) -> Iterable[Row[Any]]:
+    return conn.execute(select(enrollments).order_by(enrollments.c.cardholder_id))
+
+
+# --- claims ---------------------------------------------------------------------
+
+
+def insert_claim(conn: Connection, **values: Any) -> None:
+    conn.execute(insert(claims).values(created_at=now(), **values))
+
+
+def claim(conn: Connection, claim_id: str) -> Row[Any] | None:
+    return conn.execute(select(claims).where(claims.c.claim_id == claim_id)).first()
+
+
+def claims_with_key(conn: Connection, npi: str, rx: str, fill: int, dos: date) -> list[Row[Any]]:
+    """Claims sharing the NCPDP key (pharmacy, Rx, fill, date of service), oldest first."""
+    query = (
+        select(claims)
+        .where(
+            claims.c.pharmacy_npi == npi,
+            claims.c.rx_number == rx,
+            claims.c.fill_number == fill,
+            claims.c.date_of_service == dos,
+        )
+        .order_by(claims.c.seq)
+    )
+    return list(conn.execute(query))
+
+
+def set_claim_outcome(conn: Connection, claim_id: str, from_status: str, **values: Any) -> bool:
+    """Move a claim on from `from_status`; False when another worker got there first."""
+    result = conn.execute(
+        update(claims)
+        .where(claims.c.claim_id == claim_id, claims.c.status == from_status)
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+def stale_received(conn: Connection, before: datetime, limit: int = 500) -> list[str]:
+    query = (
+        select(claims.c.claim_id)
+        .where(claims.c.status == "received", claims.c.created_at < before)
+        .order_by(claims.c.seq)
+        .limit(limit)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def list_claims(
+    conn: Connection,
+    *,
+    npi: str | None,
+    cardholder_id: str | None,
+    status: str | None,
+    review_open: bool,
+    date_from: date | None,
+    date_to: date | None,
+    limit: int,
+    after_seq: int | None,
+) -> list[Row[Any]]:
+    conditions = []
+    if npi:
+        conditions.append(claims.c.pharmacy_npi == npi)
+    if cardholder_id:
+        conditions.append(claims.c.cardholder_id == cardholder_id)
+    if status:
+        conditions.append(claims.c.status == status)
+    if review_open:
+        conditions.append(claims.c.review_state == "open")
+    if date_from:
+        conditions.append(claims.c.date_of_service >= date_from)
+    if date_to:
+        conditions.append(claims.c.date_of_service <= date_to)
+    # The review queue is served oldest first; everything else newest first.
+    order = claims.c.seq if review_open else claims.c.seq.desc()
+    if after_seq is not None:
+        conditions.append(claims.c.seq > after_seq if review_open else claims.c.seq < after_seq)
+    query = select(claims).where(and_(True, *conditions)).order_by(order).limit(limit)
+    return list(conn.execute(query))
+
+
+def paid_totals_by_year(conn: Connection) -> Iterable[Row[Any]]:
+    """(cardholder_id, enrollment_id, sum program_paid) of the claims now paid."""
+    query = (
+        select(claims.c.cardholder_id, claims.c.enrollment_id, func.sum(claims.c.program_paid))
+        .where(claims.c.status == "paid")
+        .group_by(claims.c.cardholder_id, claims.c.enrollment_id)
+    )
+    return conn.execute(query)
+
+
+def granted_claims(conn: Connection, cardholder_id: str | None = None) -> Iterable[Row[Any]]:
+    """Claims that hold (paid) or held (reversed) a grant of the accumulator."""
+    query = select(
+        claims.c.claim_id,
+        claims.c.cardholder_id,
+        claims.c.enrollment_id,
+        claims.c.status,
+        claims.c.program_paid,
+        claims.c.decision,
+    ).where(or_(claims.c.status == "paid", claims.c.status == "reversed"))
+    if cardholder_id:
+        query = query.where(claims.c.cardholder_id == cardholder_id)
+    return conn.execute(query.order_by(claims.c.cardholder_id, claims.c.seq))
+
+
+# --- events and terms -------------------------------------------------------------
+
+
+def add_event(
+    conn: Connection,
+    *,
+    actor: str,
+    entity_type: str,
+    entity_id: str,
+    cardholder_id: str | None,
+    type: str,
+    data: dict[str, Any],
+) -> None:
+    conn.execute(
+        insert(events).values(
+            at=now(),
+            actor=actor,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            cardholder_id=cardholder_id,
+            type=type,
+            data=data,
+        )
+    )
+
+
+def events_of(conn: Connection, entity_type: str, entity_id: str) -> list[Row[Any]]:
+    query = (
+        select(events)
+        .where(events.c.entity_type == entity_type, events.c.entity_id == entity_id)
+        .order_by(events.c.seq)
+    )
+    return list(conn.execute(query))
+
+
+def terms_documents(conn: Connection) -> list[dict[str, Any]]:
+    query = select(terms_versions.c.document).order_by(terms_versions.c.effective_date)
+    return list(conn.execute(query).scalars())
+
+
+def insert_terms(conn: Connection, version: str, effective: date, doc: dict[str, Any]) -> None:
+    conn.execute(
+        insert(terms_versions).values(
+            version=version,
+            effective_date=effective,
+            document=doc,
+            created_at=now(),
+            created_by="system",
+        )
+    )
+
+
+def terms_version_exists(conn: Connection, version: str) -> bool:
+    query = select(terms_versions.c.version).where(terms_versions.c.version == version)
+    return conn.execute(query).first() is not None

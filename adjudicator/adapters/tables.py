@@ -1,0 +1,120 @@
+"""The ledger's tables (SQLAlchemy Core). SQL is the source of truth."""
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+
+metadata = MetaData()
+
+# BigInteger autoincrement keys stay INTEGER PRIMARY KEY on SQLite (rowid).
+_Serial = BigInteger().with_variant(Integer(), "sqlite")
+
+pharmacies = Table(
+    "pharmacies",
+    metadata,
+    Column("npi", String(10), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("chain", String(100), nullable=False),
+    Column("api_key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(100), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("password_hash", String(300)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("cardholder_id", String(40), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+enrollments = Table(
+    "enrollments",
+    metadata,
+    Column("enrollment_id", String(40), primary_key=True),
+    Column("cardholder_id", String(40), ForeignKey("members.cardholder_id"), nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("cash_pay", Boolean, nullable=False),
+    Column("facts", JSON, nullable=False),  # patient, coverage, attestations, weight
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_enrollments_cardholder", "cardholder_id", "period_start"),
+)
+
+claims = Table(
+    "claims",
+    metadata,
+    Column("seq", _Serial, primary_key=True, autoincrement=True),
+    Column("claim_id", String(40), nullable=False, unique=True),
+    Column("pharmacy_npi", String(10), ForeignKey("pharmacies.npi"), nullable=False),
+    Column("cardholder_id", String(40), nullable=False),
+    Column("rx_number", String(40), nullable=False),
+    Column("fill_number", Integer, nullable=False),
+    Column("date_of_service", Date, nullable=False),
+    Column("request", JSON, nullable=False),  # normalized request
+    Column("request_hash", String(64), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("decision", JSON),
+    Column("enrollment_id", String(40)),
+    Column("program_paid", BigInteger, nullable=False, default=0),
+    Column("authorization_number", String(20)),
+    # Set only while the claim is paid (cleared on reversal): at most one paid claim
+    # per NCPDP key, enforced by the database even when two workers race.
+    Column("paid_key", String(120), unique=True),
+    Column("duplicate_of", String(40)),
+    Column("review_state", String(20)),
+    Column("review", JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True)),
+    Index("ix_claims_key", "pharmacy_npi", "rx_number", "fill_number", "date_of_service"),
+    Index("ix_claims_cardholder", "cardholder_id", "seq"),
+    Index("ix_claims_status_created", "status", "created_at"),
+    Index("ix_claims_review", "review_state", "seq"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", _Serial, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("entity_type", String(20), nullable=False),  # "claim" | "enrollment"
+    Column("entity_id", String(40), nullable=False),
+    Column("cardholder_id", String(40)),
+    Column("type", String(40), nullable=False),
+    Column("data", JSON, nullable=False),
+    Index("ix_events_entity", "entity_type", "entity_id", "seq"),
+    Index("ix_events_cardholder", "cardholder_id", "seq"),
+)
+
+terms_versions = Table(
+    "terms_versions",
+    metadata,
+    Column("version", String(40), primary_key=True),
+    Column("effective_date", Date, nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(120), nullable=False),
+)

@@ -1,0 +1,154 @@
+"""`adjudicator run`: embedded Redis, migrations, web server and worker in one command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from adjudicator.config import Config
+
+# Fixed demo credentials so the README's tour can be pasted as written. `run` is the
+# newcomer's all-in-one; production provisions keys with `pharmacies add` / `users add`.
+DEMO_PHARMACY = {
+    "npi": "1234567893",
+    "name": "Demo Specialty Pharmacy",
+    "chain": "accredo",
+    "api_key": "pk_demo_pharmacy_key",
+}
+DEMO_USERS = (
+    ("reviewer", "reviewer", "reviewer-demo", "ut_demo_reviewer_token"),
+    ("admin", "admin", "admin-demo", "ut_demo_admin_token"),
+)
+
+
+def run_all(config: Config, host: str, port: int) -> int:
+    from adjudicator.adapters.embedded_redis import EmbeddedRedis
+    from adjudicator.services.setup import migrate
+
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    embedded = None
+    if not config.redis_url:
+        embedded = EmbeddedRedis(config.data_dir / "redis").start()
+        config = config.with_redis(embedded.url)
+    migrate(config)
+    credentials = _demo_credentials(config)
+    env = {
+        **os.environ,
+        "REDIS_URL": config.redis_url or "",
+        "DATABASE_URL": config.database_url,
+        "ADJUDICATOR_DATA_DIR": str(config.data_dir),
+    }
+    children = [_start(cmd, env) for cmd in _commands(config, host, port)]
+    _announce(host, port, credentials)
+    stop = _stop_flag()
+    try:
+        while not stop and all(child.poll() is None for child in children):
+            time.sleep(0.2)
+    finally:
+        for child in children:
+            _terminate(child)
+        if embedded is not None:
+            embedded.stop()
+    failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
+    return 1 if failed and not stop else 0
+
+
+def _commands(config: Config, host: str, port: int) -> list[list[str]]:
+    bin_dir = os.path.dirname(sys.executable)
+    web = [
+        os.path.join(bin_dir, "gunicorn"),
+        "--bind",
+        f"{host}:{port}",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        "2",
+        "--threads",
+        "16",
+        "--log-level",
+        "warning",
+        "adjudicator.web.wsgi:app",
+    ]
+    worker = [
+        os.path.join(bin_dir, "celery"),
+        "-A",
+        "tasks.celery_app",
+        "worker",
+        "--beat",
+        "--queues",
+        "claims,batch",
+        "--pool",
+        "prefork",
+        "--concurrency",
+        "2",
+        "--loglevel",
+        "WARNING",
+        "--without-gossip",
+        "--without-mingle",
+        "--schedule",
+        str(config.data_dir / "celerybeat-schedule"),
+    ]
+    return [web, worker]
+
+
+def _start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # Same process group as us: Ctrl-C in the terminal reaches every child too.
+    return subprocess.Popen(cmd, env=env)
+
+
+def _terminate(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        child.terminate()
+    try:
+        child.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def _stop_flag() -> list[int]:
+    """A list that becomes truthy on SIGINT/SIGTERM."""
+    flag: list[int] = []
+
+    def handler(signum: int, _frame: Any) -> None:
+        flag.append(signum)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return flag
+
+
+def _demo_credentials(config: Config) -> dict[str, Any]:
+    from adjudicator.adapters.db import make_engine
+    from adjudicator.services import identity
+    from adjudicator.services.runtime import Runtime
+
+    engine = make_engine(config.database_url)
+    rt = Runtime(config, engine, None, None, lambda _id: None)  # type: ignore[arg-type]
+    try:
+        pharmacy = identity.add_pharmacy(rt, **DEMO_PHARMACY)
+        users = [identity.add_user(rt, *user) for user in DEMO_USERS]
+    finally:
+        engine.dispose()
+    passwords = {name: pw for name, _role, pw, _token in DEMO_USERS}
+    return {"pharmacy": pharmacy, "users": users, "passwords": passwords}
+
+
+def _announce(host: str, port: int, credentials: dict[str, Any]) -> None:
+    pharmacy = credentials["pharmacy"]
+    lines = [
+        "",
+        f"Adjudicator running at http://{host}:{port}  (API docs: http://{host}:{port}/docs)",
+        f"  pharmacy  NPI {pharmacy['npi']} ({pharmacy['chain']})",
+        f"            PHARMACY_KEY={pharmacy['api_key']}",
+    ]
+    for user in credentials["users"]:
+        password = credentials["passwords"][user["username"]]
+        lines.append(f"  {user['role']:<9} user {user['username']} / password {password}")
+        lines.append(f"            {user['role'].upper()}_TOKEN={user['api_token']}")
+    lines.append("Press Ctrl-C to stop.\n")
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,308 @@
+"""Claim use cases: intake, adjudication (worker side), reversal, sweep."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row
+from sqlalchemy.exc import IntegrityError
+
+from adjudicator.adapters import ledger
+from adjudicator.adapters.db import READ_ONLY
+from adjudicator.domain.adjudicate import decide, evaluate, grant
+from adjudicator.domain.model import ClaimContext, Decision, Evaluation
+from adjudicator.services import records, terms
+from adjudicator.services.errors import Conflict, NotFound
+from adjudicator.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+DONE_TTL_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class Intake:
+    claim_id: str
+    duplicate: bool  # an identical resubmission of a paid claim: answer, change nothing
+    new: bool  # a new claim was stored and enqueued
+
+
+def submit(rt: Runtime, data: dict[str, Any]) -> Intake:
+    """Store the claim as `received` and enqueue it, unless it repeats an earlier one."""
+    request = records.normalized_claim_request(data)
+    digest = records.request_hash(request)
+    with rt.engine.begin() as conn:
+        earlier = _identical_earlier_claim(conn, request, digest)
+        if earlier is not None:
+            return Intake(earlier.claim_id, duplicate=earlier.status == "paid", new=False)
+        claim_id = uuid.uuid4().hex
+        ledger.insert_claim(
+            conn,
+            claim_id=claim_id,
+            pharmacy_npi=request["service_provider_id"],
+            cardholder_id=request["cardholder_id"],
+            rx_number=request["rx_number"],
+            fill_number=request["fill_number"],
+            date_of_service=data["date_of_service"],
+            request=request,
+            request_hash=digest,
+            status="received",
+            program_paid=0,
+        )
+        _event(conn, claim_id, request["cardholder_id"], "received", request["service_provider_id"])
+    rt.enqueue(claim_id)
+    log.info("claim received", extra={"claim_id": claim_id})
+    return Intake(claim_id, duplicate=False, new=True)
+
+
+def _identical_earlier_claim(conn: Connection, request: dict[str, Any], digest: str) -> Any:
+    """A paid or still undecided claim with the same key and the same content."""
+    same_key = ledger.claims_with_key(
+        conn,
+        request["service_provider_id"],
+        request["rx_number"],
+        request["fill_number"],
+        _dos(request),
+    )
+    for row in same_key:
+        if row.request_hash == digest and row.status in ("paid", "received"):
+            return row
+    return None
+
+
+def wait_for_decision(rt: Runtime, intake: Intake, timeout: float) -> Row[Any] | None:
+    """The decided claim row, or None if it is still `received` when the wait runs out."""
+    if intake.new:
+        # The worker pushes onto this list when it has decided; BLPOP sleeps until then.
+        rt.redis.blpop([_done_key(intake.claim_id)], timeout=timeout)
+        row = _read_claim(rt, intake.claim_id)
+        return row if row is not None and row.status != "received" else None
+    return _poll_until_decided(rt, intake.claim_id, timeout)
+
+
+def _poll_until_decided(rt: Runtime, claim_id: str, timeout: float) -> Row[Any] | None:
+    deadline = time.monotonic() + timeout
+    while True:
+        row = _read_claim(rt, claim_id)
+        if row is not None and row.status != "received":
+            return row
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
+
+
+def _read_claim(rt: Runtime, claim_id: str) -> Row[Any] | None:
+    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        return ledger.claim(conn, claim_id)
+
+
+def _done_key(claim_id: str) -> str:
+    return f"claim-done:{claim_id}"
+
+
+# --- the worker side ---------------------------------------------------------------
+
+
+def adjudicate(rt: Runtime, claim_id: str) -> None:
+    """Decide a `received` claim exactly once; a replay of the task changes nothing."""
+    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        row = ledger.claim(conn, claim_id)
+        if row is None or row.status != "received":
+            _notify(rt, claim_id)
+            return
+        loaded = _load_context(conn, row)
+    _decide_and_record(rt, row, *loaded)
+    _notify(rt, claim_id)
+
+
+def _load_context(conn: Connection, row: Row[Any]) -> tuple[Any, ...]:
+    request = row.request
+    claim = records.claim_from_request(row.claim_id, request)
+    pharmacy = ledger.pharmacy_by_npi(conn, row.pharmacy_npi)
+    years = tuple(records.year_from_row(y) for y in ledger.enrollments_of(conn, row.cardholder_id))
+    paid_twin = _paid_claim_with_same_key(conn, row)
+    context = ClaimContext(
+        member_exists=bool(years) or ledger.member_exists(conn, row.cardholder_id),
+        years=years,
+        pharmacy_chain=pharmacy.chain if pharmacy is not None else "",
+        other_paid_claim_with_same_key=paid_twin is not None,
+        overrides=frozenset(_approved_overrides(row)),
+    )
+    return claim, context, terms.in_force(conn, claim.date_of_service), paid_twin
+
+
+def _paid_claim_with_same_key(conn: Connection, row: Row[Any]) -> Row[Any] | None:
+    same_key = ledger.claims_with_key(
+        conn, row.pharmacy_npi, row.rx_number, row.fill_number, row.date_of_service
+    )
+    return next((c for c in same_key if c.status == "paid" and c.claim_id != row.claim_id), None)
+
+
+def _approved_overrides(row: Row[Any]) -> list[str]:
+    review = row.review or {}
+    return list(review.get("overrides", [])) if review.get("state") == "approved" else []
+
+
+def _decide_and_record(rt: Runtime, row: Row[Any], claim, context, terms_, paid_twin) -> None:  # type: ignore[no-untyped-def]
+    if paid_twin is not None and paid_twin.request_hash == row.request_hash:
+        # Two identical submissions raced past intake: this one is the duplicate.
+        with rt.engine.begin() as conn:
+            if ledger.set_claim_outcome(
+                conn, row.claim_id, "received", status="duplicate", duplicate_of=paid_twin.claim_id
+            ):
+                _event(conn, row.claim_id, row.cardholder_id, "duplicate", "system")
+        return
+    evaluation = evaluate(claim, context, terms_)
+    decision = _apply_annual_max(rt, row, evaluation)
+    try:
+        _record(rt, row, evaluation, decision)
+    except IntegrityError:
+        # Another claim with this NCPDP key was paid between our read and our write:
+        # give the reservation back and decide again, now seeing that paid claim.
+        rt.accumulator.cancel(row.cardholder_id, row.claim_id)
+        with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            _decide_and_record(rt, row, *_load_context(conn, row))
+
+
+def _apply_annual_max(rt: Runtime, row: Row[Any], evaluation: Evaluation) -> Decision:
+    year = evaluation.year
+    if year is None:
+        return decide(evaluation, used_before=0, granted=0)
+    if evaluation.rejects:
+        used = rt.accumulator.used(row.cardholder_id, year.enrollment_id)
+        return decide(evaluation, used_before=used, granted=0)
+    reservation = _reserve(rt, row, evaluation, year.enrollment_id)
+    if reservation.replayed and reservation.granted > grant(
+        evaluation.requested, reservation.used_before, evaluation.annual_max
+    ):
+        # A retried task whose claim now asks for less (the enrollment changed between
+        # the two attempts): give the old reservation back and reserve afresh.
+        rt.accumulator.cancel(row.cardholder_id, row.claim_id)
+        reservation = _reserve(rt, row, evaluation, year.enrollment_id)
+    return decide(evaluation, used_before=reservation.used_before, granted=reservation.granted)
+
+
+def _reserve(rt: Runtime, row: Row[Any], evaluation: Evaluation, enrollment_id: str) -> Any:
+    return rt.accumulator.reserve(
+        row.cardholder_id, enrollment_id, row.claim_id, evaluation.requested, evaluation.annual_max
+    )
+
+
+def _record(rt: Runtime, row: Row[Any], evaluation: Evaluation, decision: Decision) -> None:
+    paid = decision.status == "paid"
+    review_open = not paid and bool(decision.reviewable_rules)
+    values: dict[str, Any] = {
+        "status": decision.status,
+        "decision": records.decision_record(decision),
+        "enrollment_id": evaluation.year.enrollment_id if evaluation.year else None,
+        "program_paid": decision.amounts.program_paid,
+        "authorization_number": _authorization_number() if paid else None,
+        "paid_key": _paid_key(row) if paid else None,
+        "decided_at": ledger.now(),
+    }
+    if review_open:
+        values["review_state"] = "open"
+        values["review"] = {"state": "open", "rules": list(decision.reviewable_rules)}
+    with rt.engine.begin() as conn:
+        if ledger.set_claim_outcome(conn, row.claim_id, "received", **values):
+            data = {"status": decision.status, "program_paid": decision.amounts.program_paid}
+            _event(conn, row.claim_id, row.cardholder_id, "decided", "system", data)
+
+
+def _paid_key(row: Row[Any]) -> str:
+    return f"{row.pharmacy_npi}|{row.rx_number}|{row.fill_number}|{row.date_of_service}"
+
+
+def _authorization_number() -> str:
+    return secrets.token_hex(6).upper()
+
+
+def _notify(rt: Runtime, claim_id: str) -> None:
+    key = _done_key(claim_id)
+    with rt.redis.pipeline(transaction=False) as pipe:
+        pipe.rpush(key, "1").expire(key, DONE_TTL_SECONDS).execute()
+
+
+def sweep(rt: Runtime) -> int:
+    """Re-enqueue claims left `received` (a lost message or a dead worker)."""
+    cutoff = ledger.now() - timedelta(seconds=rt.config.sweep_after_seconds)
+    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        stale = ledger.stale_received(conn, cutoff)
+    for claim_id in stale:
+        rt.enqueue(claim_id)
+    if stale:
+        log.warning("re-enqueued received claims", extra={"count": len(stale)})
+    return len(stale)
+
+
+# --- reversal ----------------------------------------------------------------------
+
+
+def reverse(rt: Runtime, claim_id: str, npi: str, actor: str) -> Row[Any]:
+    """Give a paid claim's program_paid back to its year, exactly once."""
+    row = _read_claim(rt, claim_id)
+    if row is None or row.pharmacy_npi != npi:
+        raise NotFound("claim not found")
+    if row.status == "reversed":
+        return row
+    if row.status != "paid":
+        raise Conflict(
+            "Claim Has Not Been Paid/Captured (NCPDP 84): only a paid claim can be reversed"
+        )
+    released = rt.accumulator.release(row.cardholder_id, claim_id)
+    decision = dict(row.decision)
+    if decision.get("benefit"):
+        benefit = dict(decision["benefit"])
+        benefit.update(used_before=benefit["used_after"], used_after=released.used_after)
+        benefit["remaining"] = max(benefit["annual_max"] - released.used_after, 0)
+        decision["benefit"] = benefit
+    decision["status"] = "reversed"
+    with rt.engine.begin() as conn:
+        if ledger.set_claim_outcome(
+            conn, claim_id, "paid", status="reversed", paid_key=None, decision=decision
+        ):
+            data = {"released": released.released_cents}
+            _event(conn, claim_id, row.cardholder_id, "reversed", actor, data)
+    return _read_claim(rt, claim_id)  # type: ignore[return-value]
+
+
+def find_by_key(rt: Runtime, npi: str, rx: str, fill: int, dos: date) -> Row[Any]:
+    """The claim a key-based reversal means: the paid one, else the reversed one."""
+    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        rows = ledger.claims_with_key(conn, npi, rx, fill, dos)
+    for status in ("paid", "reversed"):
+        for row in reversed(rows):
+            if row.status == status:
+                return row
+    if rows:
+        return rows[-1]
+    raise NotFound("no claim with that service provider, Rx number, fill number and date")
+
+
+def _event(
+    conn: Connection,
+    claim_id: str,
+    cardholder_id: str,
+    type_: str,
+    actor: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    ledger.add_event(
+        conn,
+        actor=actor,
+        entity_type="claim",
+        entity_id=claim_id,
+        cardholder_id=cardholder_id,
+        type=type_,
+        data=data or {},
+    )
+
+
+def _dos(request: dict[str, Any]) -> date:
+    return date.fromisoformat(request["date_of_service"])

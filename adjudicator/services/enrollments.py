@@ -1,0 +1,177 @@
+"""Enrollment use cases: enroll a year, correct it, and tell what is left of it."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, Row
+
+from adjudicator.adapters import ledger
+from adjudicator.adapters.db import READ_ONLY
+from adjudicator.domain.eligibility import benefit_period, evaluate_enrollment
+from adjudicator.services import records, terms
+from adjudicator.services.errors import Conflict, Invalid, NotFound
+from adjudicator.services.runtime import Runtime
+
+
+def enroll(rt: Runtime, data: dict[str, Any], actor: str) -> dict[str, Any]:
+    facts = records.facts_record(data)
+    start, end = benefit_period(data["effective_date"])
+    with rt.engine.begin() as conn:
+        cardholder_id = _cardholder_for(conn, data.get("cardholder_id"))
+        _refuse_overlap(conn, cardholder_id, start, end)
+        enrollment_id = uuid.uuid4().hex
+        eligibility = _evaluate(conn, facts)
+        ledger.insert_enrollment(
+            conn,
+            enrollment_id=enrollment_id,
+            cardholder_id=cardholder_id,
+            period_start=start,
+            period_end=end,
+            facts=facts,
+            **eligibility,
+        )
+        row = ledger.enrollment(conn, enrollment_id)
+        view = enrollment_view(conn, row)
+        _audit(conn, row, actor, "enrollment_created", None, view)
+    return view
+
+
+def update(rt: Runtime, enrollment_id: str, changes: dict[str, Any], actor: str) -> dict[str, Any]:
+    """Apply new coverage, attestations, address or weight; status is recomputed."""
+    with rt.engine.begin() as conn:
+        row = ledger.enrollment(conn, enrollment_id)
+        if row is None:
+            raise NotFound("enrollment not found")
+        before = enrollment_view(conn, row)
+        facts = _patched_facts(row.facts, changes)
+        ledger.update_enrollment(conn, enrollment_id, facts=facts, **_evaluate(conn, facts))
+        row = ledger.enrollment(conn, enrollment_id)
+        after = enrollment_view(conn, row)
+        _audit(conn, row, actor, "enrollment_changed", before, after)
+    return after
+
+
+def _patched_facts(facts: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    patched = {**facts, "patient": {**facts["patient"]}}
+    if "coverage" in changes:
+        patched["coverage"] = {"covers_product": True, **changes["coverage"]}
+    if "attestations" in changes:
+        patched["attestations"] = {**facts["attestations"], **changes["attestations"]}
+    if "address" in changes.get("patient", {}):
+        patched["patient"]["address"] = dict(changes["patient"]["address"])
+    if "weight_kg" in changes:
+        weight = changes["weight_kg"]
+        patched["weight_kg"] = None if weight is None else format(weight.normalize(), "f")
+    return patched
+
+
+def get(rt: Runtime, enrollment_id: str) -> dict[str, Any]:
+    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        row = ledger.enrollment(conn, enrollment_id)
+        if row is None:
+            raise NotFound("enrollment not found")
+        return enrollment_view(conn, row)
+
+
+def benefit(rt: Runtime, cardholder_id: str, on: date) -> dict[str, Any]:
+    """Used and remaining of the enrollment year that contains `on`."""
+    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        rows = ledger.enrollments_of(conn, cardholder_id)
+        year = next((r for r in rows if r.period_start <= on <= r.period_end), None)
+        if year is None:
+            raise NotFound("no enrollment year of this cardholder contains that date")
+        annual_max = terms.in_force(conn, on).annual_max
+    used = rt.accumulator.used(cardholder_id, year.enrollment_id)
+    return {
+        "cardholder_id": cardholder_id,
+        "enrollment_id": year.enrollment_id,
+        "benefit_period": {"start": year.period_start, "end": year.period_end},
+        "annual_max": annual_max,
+        "used": used,
+        "remaining": max(annual_max - used, 0),
+    }
+
+
+def enrollment_view(conn: Connection, row: Row[Any]) -> dict[str, Any]:
+    """The API shape (money in cents, dates as dates) of one enrollment year."""
+    facts = row.facts
+    return {
+        "enrollment_id": row.enrollment_id,
+        "cardholder_id": row.cardholder_id,
+        "status": row.status,
+        "reasons": list(row.reasons),
+        "cash_pay": row.cash_pay,
+        "benefit_period": {"start": row.period_start, "end": row.period_end},
+        "annual_max": terms.in_force(conn, row.period_start).annual_max,
+        "effective_date": row.period_start,
+        "patient": facts["patient"],
+        "coverage": facts["coverage"],
+        "attestations": facts["attestations"],
+        "weight_kg": facts["weight_kg"],
+    }
+
+
+def _evaluate(conn: Connection, facts: dict[str, Any]) -> dict[str, Any]:
+    domain_facts = records.facts_from_record(facts)
+    eligibility = evaluate_enrollment(
+        domain_facts, terms.in_force(conn, domain_facts.effective_date)
+    )
+    return {
+        "status": eligibility.status,
+        "reasons": [{"code": r.code, "message": r.message} for r in eligibility.reasons],
+        "cash_pay": eligibility.cash_pay,
+    }
+
+
+def _cardholder_for(conn: Connection, requested: str | None) -> str:
+    if requested is not None:
+        if not ledger.member_exists(conn, requested):
+            raise Invalid({"cardholder_id": ["No member with this cardholder id."]})
+        return requested
+    while True:
+        cardholder_id = f"IC{secrets.randbelow(10**10):010d}"
+        if not ledger.member_exists(conn, cardholder_id):
+            ledger.insert_member(conn, cardholder_id)
+            return cardholder_id
+
+
+def _refuse_overlap(conn: Connection, cardholder_id: str, start: date, end: date) -> None:
+    for year in ledger.enrollments_of(conn, cardholder_id):
+        if year.period_start <= end and start <= year.period_end:
+            raise Conflict(
+                f"the enrollment year {start}..{end} overlaps the cardholder's year "
+                f"{year.period_start}..{year.period_end}"
+            )
+
+
+def _audit(
+    conn: Connection,
+    row: Row[Any],
+    actor: str,
+    type_: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+) -> None:
+    ledger.add_event(
+        conn,
+        actor=actor,
+        entity_type="enrollment",
+        entity_id=row.enrollment_id,
+        cardholder_id=row.cardholder_id,
+        type=type_,
+        data={"before": _jsonable(before), "after": _jsonable(after)},
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value

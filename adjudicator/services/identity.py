@@ -1,0 +1,81 @@
+"""Who is calling: pharmacy API keys and hub staff tokens, stored only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from adjudicator.adapters import ledger
+from adjudicator.adapters.db import READ_ONLY
+from adjudicator.services.runtime import Runtime
+
+PHARMACY_KEY_PREFIX = "pk_"
+USER_TOKEN_PREFIX = "ut_"
+STAFF_ROLES = ("reviewer", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str  # "pharmacy" | "reviewer" | "admin"
+    name: str  # the pharmacy NPI or the username
+    npi: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"pharmacy:{self.npi}" if self.npi else f"user:{self.name}"
+
+    def has_role(self, *roles: str) -> bool:
+        # Admin can do all a reviewer can.
+        return self.role in roles or (self.role == "admin" and "reviewer" in roles)
+
+
+def token_hash(token: str) -> str:
+    # Tokens are 256-bit random secrets, so a plain SHA-256 is enough to store them.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def authenticate(rt: Runtime, token: str) -> Principal | None:
+    digest = token_hash(token)
+    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        if token.startswith(PHARMACY_KEY_PREFIX):
+            pharmacy = ledger.pharmacy_by_key_hash(conn, digest)
+            return Principal("pharmacy", pharmacy.npi, pharmacy.npi) if pharmacy else None
+        user = ledger.user_by_token_hash(conn, digest)
+        return Principal(user.role, user.username) if user else None
+
+
+def login(rt: Runtime, username: str, password: str) -> Principal | None:
+    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        user = ledger.user_by_name(conn, username)
+    if user is None or not user.password_hash:
+        return None
+    if not check_password_hash(user.password_hash, password):
+        return None
+    return Principal(user.role, user.username)
+
+
+def add_pharmacy(
+    rt: Runtime, npi: str, name: str, chain: str, api_key: str | None = None
+) -> dict[str, Any]:
+    """Create or re-key a pharmacy; the new API key is shown once, here."""
+    api_key = api_key or PHARMACY_KEY_PREFIX + secrets.token_urlsafe(32)
+    with rt.engine.begin() as conn:
+        ledger.upsert_pharmacy(conn, npi, name, chain, token_hash(api_key))
+    return {"npi": npi, "name": name, "chain": chain, "api_key": api_key}
+
+
+def add_user(
+    rt: Runtime, username: str, role: str, password: str | None, api_token: str | None = None
+) -> dict[str, Any]:
+    """Create or re-key a hub user; the new API token is shown once, here."""
+    if role not in STAFF_ROLES:
+        raise ValueError(f"role must be one of {', '.join(STAFF_ROLES)}")
+    api_token = api_token or USER_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    password_hash = generate_password_hash(password) if password else None
+    with rt.engine.begin() as conn:
+        ledger.upsert_user(conn, username, role, token_hash(api_token), password_hash)
+    return {"username": username, "role": role, "api_token": api_token}

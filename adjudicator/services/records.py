@@ -1,0 +1,217 @@
+"""Translate between ledger JSON records and domain objects (cents stay ints)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from adjudicator.domain.model import (
+    Address,
+    Attestations,
+    Benefit,
+    Claim,
+    Cob,
+    Coverage,
+    Decision,
+    EnrollmentFacts,
+    EnrollmentYear,
+    Line,
+    Patient,
+    Reason,
+)
+
+
+def normalized_claim_request(data: dict[str, Any]) -> dict[str, Any]:
+    """The claim as stored and compared: JSON-safe, absent cob read as code 1."""
+    cob = data.get("cob") or {}
+    patient = data.get("patient") or {}
+    return {
+        "transaction_code": data.get("transaction_code", "B1"),
+        "cardholder_id": data["cardholder_id"],
+        "group_id": data.get("group_id"),
+        "service_provider_id": data["service_provider_id"],
+        "prescriber_npi": data.get("prescriber_npi"),
+        "rx_number": data["rx_number"],
+        "fill_number": data["fill_number"],
+        "date_of_service": data["date_of_service"].isoformat(),
+        "date_of_birth": _iso(patient.get("date_of_birth")),
+        "cob": {
+            "other_coverage_code": cob.get("other_coverage_code", 1),
+            "other_payer_bin": cob.get("other_payer_bin"),
+            "other_payer_pcn": cob.get("other_payer_pcn"),
+            "other_payer_reject_codes": list(cob.get("other_payer_reject_codes") or []),
+        },
+        "lines": [_line(line) for line in data["lines"]],
+        "diagnosis_code": data.get("diagnosis_code"),
+    }
+
+
+def _line(line: dict[str, Any]) -> dict[str, Any]:
+    quantity = line.get("quantity")
+    return {
+        "kind": line["kind"],
+        "code": line["code"],
+        "quantity": None if quantity is None else _decimal_text(quantity),
+        "days_supply": line.get("days_supply"),
+        "patient_responsibility": line["patient_responsibility"],
+    }
+
+
+def _decimal_text(value: Decimal) -> str:
+    """ "8.000" and "8" are the same quantity: compare them in one spelling."""
+    return format(value.normalize(), "f")
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def request_hash(normalized: dict[str, Any]) -> str:
+    canonical = json.dumps(normalized, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def claim_from_request(claim_id: str, request: dict[str, Any]) -> Claim:
+    cob = request["cob"]
+    return Claim(
+        claim_id=claim_id,
+        cardholder_id=request["cardholder_id"],
+        service_provider_id=request["service_provider_id"],
+        rx_number=request["rx_number"],
+        fill_number=request["fill_number"],
+        date_of_service=date.fromisoformat(request["date_of_service"]),
+        date_of_birth=_date(request.get("date_of_birth")),
+        cob=Cob(
+            other_coverage_code=cob["other_coverage_code"],
+            other_payer_bin=cob.get("other_payer_bin"),
+            other_payer_pcn=cob.get("other_payer_pcn"),
+            other_payer_reject_codes=tuple(cob.get("other_payer_reject_codes") or ()),
+        ),
+        lines=tuple(
+            Line(
+                kind=line["kind"],
+                code=line["code"],
+                patient_responsibility=line["patient_responsibility"],
+                quantity=None if line["quantity"] is None else Decimal(line["quantity"]),
+                days_supply=line["days_supply"],
+            )
+            for line in request["lines"]
+        ),
+    )
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+# --- enrollments -------------------------------------------------------------------
+
+
+def facts_record(data: dict[str, Any]) -> dict[str, Any]:
+    """Enrollment facts as stored: JSON-safe copies of patient, coverage, attestations."""
+    patient = dict(data["patient"])
+    patient["date_of_birth"] = patient["date_of_birth"].isoformat()
+    patient["address"] = dict(patient["address"])
+    weight = data.get("weight_kg")
+    return {
+        "patient": patient,
+        "coverage": {"covers_product": True, **data["coverage"]},
+        "attestations": {
+            "government_program": False,
+            "other_assistance": False,
+            **data.get("attestations", {}),
+        },
+        "weight_kg": None if weight is None else _decimal_text(weight),
+        "effective_date": data["effective_date"].isoformat(),
+    }
+
+
+def facts_from_record(record: dict[str, Any]) -> EnrollmentFacts:
+    patient = record["patient"]
+    address = patient["address"]
+    coverage = record["coverage"]
+    return EnrollmentFacts(
+        patient=Patient(
+            first_name=patient["first_name"],
+            last_name=patient["last_name"],
+            date_of_birth=date.fromisoformat(patient["date_of_birth"]),
+            sex=patient.get("sex"),
+            address=Address(
+                line1=address["line1"],
+                line2=address.get("line2"),
+                city=address["city"],
+                state=address["state"],
+                zip=address["zip"],
+                country=address["country"],
+            ),
+        ),
+        coverage=Coverage(
+            type=coverage["type"],
+            covers_product=coverage.get("covers_product", True),
+            payer_name=coverage.get("payer_name"),
+            bin=coverage.get("bin"),
+            pcn=coverage.get("pcn"),
+        ),
+        attestations=Attestations(**record["attestations"]),
+        effective_date=date.fromisoformat(record["effective_date"]),
+        weight_kg=None if record["weight_kg"] is None else Decimal(record["weight_kg"]),
+    )
+
+
+def year_from_row(row: Any) -> EnrollmentYear:
+    facts = row.facts
+    return EnrollmentYear(
+        enrollment_id=row.enrollment_id,
+        period_start=row.period_start,
+        period_end=row.period_end,
+        status=row.status,
+        reasons=tuple(Reason(r["code"], r["message"]) for r in row.reasons),
+        cash_pay=row.cash_pay,
+        date_of_birth=date.fromisoformat(facts["patient"]["date_of_birth"]),
+        state=facts["patient"]["address"]["state"],
+        weight_kg=None if facts["weight_kg"] is None else Decimal(facts["weight_kg"]),
+    )
+
+
+# --- decisions -----------------------------------------------------------------------
+
+
+def decision_record(decision: Decision) -> dict[str, Any]:
+    """A decision as stored in the ledger: the API shape with cents and ISO dates."""
+    amounts = decision.amounts
+    return {
+        "status": decision.status,
+        "reject_codes": [
+            {"code": r.code, "message": r.message, "rule": r.rule} for r in decision.reject_codes
+        ],
+        "amounts": {
+            "patient_responsibility": amounts.patient_responsibility,
+            "eligible": amounts.eligible,
+            "program_paid": amounts.program_paid,
+            "patient_pay": amounts.patient_pay,
+        },
+        "benefit": benefit_record(decision.benefit),
+        "cash_pay": decision.cash_pay,
+        "reasons": [
+            {"rule": t.rule, "outcome": t.outcome, "message": t.message} for t in decision.trace
+        ],
+        "messages": list(decision.messages),
+        "terms_version": decision.terms_version,
+        "reviewable_rules": list(decision.reviewable_rules),
+    }
+
+
+def benefit_record(benefit: Benefit | None) -> dict[str, Any] | None:
+    if benefit is None:
+        return None
+    return {
+        "period_start": benefit.period_start.isoformat(),
+        "period_end": benefit.period_end.isoformat(),
+        "annual_max": benefit.annual_max,
+        "used_before": benefit.used_before,
+        "used_after": benefit.used_after,
+        "remaining": benefit.remaining,
+    }

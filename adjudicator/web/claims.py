@@ -1,0 +1,113 @@
+"""Claims: submit, read, list, reverse (pharmacies; hub staff read all)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request, url_for
+from flask_smorest import Blueprint
+
+from adjudicator.services import claim_queries, claims
+from adjudicator.services.errors import Forbidden
+from adjudicator.web.auth import principal, require
+from adjudicator.web.body import load_json, load_query
+from adjudicator.web.docs import BEARER, json_body
+from adjudicator.web.runtime import runtime
+from schemas.claims import (
+    ClaimListQuerySchema,
+    ClaimListSchema,
+    ClaimRequestSchema,
+    DecisionSchema,
+    ReversalByKeySchema,
+)
+
+blp = Blueprint("claims", __name__, description="Bill, read and reverse claims")
+
+
+@blp.route("/claims", methods=["POST"])
+@require("pharmacy")
+@blp.doc(security=BEARER, **json_body(ClaimRequestSchema))
+@blp.alt_response(200, schema=DecisionSchema, success=True, description="Decided")
+@blp.alt_response(202, schema=DecisionSchema, description="Accepted, still `received`")
+def submit_claim():  # type: ignore[no-untyped-def]
+    """Bill a claim (NCPDP B1); answers the decision, or 202 while it is being decided."""
+    data = load_json(ClaimRequestSchema())
+    if data["service_provider_id"] != principal().npi:
+        raise Forbidden("service_provider_id must be your own pharmacy's NPI")
+    rt = runtime()
+    intake = claims.submit(rt, data)
+    if intake.duplicate:
+        return _decision(claim_queries.get(rt, intake.claim_id), as_duplicate=True)
+    if "respond-async" not in request.headers.get("Prefer", ""):
+        decided = claims.wait_for_decision(rt, intake, rt.config.sync_timeout)
+        if decided is not None:
+            view = claim_queries.present(rt, decided)
+            return _decision(view, as_duplicate=not intake.new and view["status"] == "paid")
+    return _accepted(claim_queries.get(rt, intake.claim_id))
+
+
+@blp.route("/claims/<claim_id>", methods=["GET"])
+@require("pharmacy", "reviewer")
+@blp.doc(security=BEARER)
+@blp.alt_response(200, schema=DecisionSchema, success=True)
+def get_claim(claim_id: str):  # type: ignore[no-untyped-def]
+    """A claim's decision and its history of events."""
+    view = claim_queries.get(runtime(), claim_id, npi=principal().npi, with_events=True)
+    return DecisionSchema().dump(view)
+
+
+@blp.route("/claims", methods=["GET"])
+@require("pharmacy", "reviewer")
+@blp.doc(security=BEARER)
+@blp.alt_response(200, schema=ClaimListSchema, success=True)
+def list_claims():  # type: ignore[no-untyped-def]
+    """Claims, newest first (the open review queue oldest first), with a cursor."""
+    query = load_query(ClaimListQuerySchema())
+    page = claim_queries.listing(runtime(), query, npi=principal().npi)
+    return ClaimListSchema().dump(page)
+
+
+@blp.route("/claims/<claim_id>/reversal", methods=["POST"])
+@require("pharmacy")
+@blp.doc(security=BEARER)
+@blp.alt_response(200, schema=DecisionSchema, success=True)
+def reverse_claim(claim_id: str):  # type: ignore[no-untyped-def]
+    """Reverse a paid claim (NCPDP B2): its program_paid goes back to its year, once."""
+    return _reverse(claim_id)
+
+
+@blp.route("/reversals", methods=["POST"])
+@require("pharmacy")
+@blp.doc(security=BEARER, **json_body(ReversalByKeySchema))
+@blp.alt_response(200, schema=DecisionSchema, success=True)
+def reverse_by_key():  # type: ignore[no-untyped-def]
+    """Reverse the claim found by service provider, Rx number, fill number and date."""
+    key = load_json(ReversalByKeySchema())
+    if key["service_provider_id"] != principal().npi:
+        raise Forbidden("service_provider_id must be your own pharmacy's NPI")
+    row = claims.find_by_key(
+        runtime(),
+        key["service_provider_id"],
+        key["rx_number"],
+        key["fill_number"],
+        key["date_of_service"],
+    )
+    return _reverse(row.claim_id)
+
+
+def _reverse(claim_id: str) -> Any:
+    rt = runtime()
+    me = principal()
+    row = claims.reverse(rt, claim_id, npi=me.npi or "", actor=me.actor)
+    return DecisionSchema().dump(claim_queries.present(rt, row))
+
+
+def _decision(view: dict[str, Any], *, as_duplicate: bool) -> Any:
+    if as_duplicate:
+        view = {**view, "status": "duplicate"}
+    return DecisionSchema().dump(view)
+
+
+def _accepted(view: dict[str, Any]) -> Any:
+    location = url_for("claims.get_claim", claim_id=view["claim_id"])
+    return DecisionSchema().dump(view), 202, {"Location": location}

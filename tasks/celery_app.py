@@ -1,0 +1,44 @@
+"""The Celery app for web (to send) and worker (to run): one config for both."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from adjudicator.config import Config
+from adjudicator.services.runtime import broker_url
+
+CLAIMS_QUEUE = "claims"
+BATCH_QUEUE = "batch"
+SWEEP_EVERY_SECONDS = 15.0
+
+
+def make_celery(config: Config) -> Celery:
+    """Build the app; nothing connects until a task is sent or a worker starts."""
+    broker = broker_url(config.redis_url or "redis://127.0.0.1:6379/0")
+    app = Celery("adjudicator", broker=broker, include=["tasks.claims"])
+    app.conf.update(
+        task_default_queue=CLAIMS_QUEUE,
+        task_routes={"adjudicator.adjudicate_claim": {"queue": CLAIMS_QUEUE}},
+        task_acks_late=True,  # a claim is acknowledged only once it is decided
+        task_reject_on_worker_lost=True,  # a killed child puts its claim back
+        task_ignore_result=True,  # decisions live in the ledger, not a result backend
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 300},
+        task_serializer="json",
+        accept_content=["json"],
+        beat_schedule={
+            "sweep-received-claims": {
+                "task": "adjudicator.sweep_received",
+                "schedule": SWEEP_EVERY_SECONDS,
+                "options": {"queue": CLAIMS_QUEUE, "expires": SWEEP_EVERY_SECONDS},
+            }
+        },
+        worker_hijack_root_logger=False,
+    )
+    app.conf.adjudicator_config = config
+    return app
+
+
+# The worker's entry point: `celery -A tasks.celery_app worker -Q claims`.
+app = make_celery(Config.from_env())

@@ -1,0 +1,41 @@
+"""Thin Celery tasks: each one calls a service with the claim id as idempotency key."""
+
+from __future__ import annotations
+
+import redis
+from celery import current_app, shared_task
+from sqlalchemy.exc import OperationalError
+
+from adjudicator.services import claims as claim_service
+from adjudicator.services.runtime import Runtime, build_runtime
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """Built on first use inside each worker process (never before fork)."""
+    global _runtime
+    if _runtime is None:
+        _runtime = build_runtime(current_app.conf.adjudicator_config, enqueue=enqueue_claim)
+    return _runtime
+
+
+def enqueue_claim(claim_id: str) -> None:
+    adjudicate_claim.apply_async(args=[claim_id], queue="claims")
+
+
+@shared_task(
+    name="adjudicator.adjudicate_claim",
+    autoretry_for=(OperationalError, redis.ConnectionError, redis.TimeoutError),
+    retry_backoff=0.2,
+    retry_backoff_max=5,
+    max_retries=20,
+)
+def adjudicate_claim(claim_id: str) -> None:
+    claim_service.adjudicate(runtime(), claim_id)
+
+
+@shared_task(name="adjudicator.sweep_received")
+def sweep_received() -> int:
+    """Re-enqueue claims still `received` after a while (a worker died, a message was lost)."""
+    return claim_service.sweep(runtime())

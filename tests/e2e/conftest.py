@@ -1,0 +1,113 @@
+"""A real server for end-to-end tests: `adjudicator run` (gunicorn + a Celery worker)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+BIN = Path(sys.executable).parent
+DEMO_PHARMACY_KEY = "pk_demo_pharmacy_key"
+DEMO_PHARMACY_NPI = "1234567893"
+REVIEWER_TOKEN = "ut_demo_reviewer_token"
+ADMIN_TOKEN = "ut_demo_admin_token"
+
+
+@dataclass
+class Server:
+    base_url: str
+    env: dict[str, str]
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
+        headers = dict(kwargs.pop("headers", {}))
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.session.request(
+            method, self.base_url + path, headers=headers, timeout=30, **kwargs
+        )
+
+    def cli(self, *args: str) -> dict[str, Any]:
+        """Run the `adjudicator` command against this server's ledger; its JSON output."""
+        done = subprocess.run(
+            [str(BIN / "adjudicator"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str, redis_url: str, data_dir: Path) -> Iterator[Server]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "ADJUDICATOR_DATA_DIR": str(data_dir / "server"),
+        "ADJUDICATOR_SWEEP_AFTER": "5",
+    }
+    log_path = data_dir / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(BIN / "adjudicator"), "run", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    running = Server(f"http://127.0.0.1:{port}", env)
+    try:
+        _wait_ready(running, process, log_path)
+        yield running
+    finally:
+        running.session.close()
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(server: Server, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited:\n{log_path.read_text()[-4000:]}")
+        try:
+            if server.call("GET", "/readyz").status_code == 200 and _worker_answers(server):
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"server not ready:\n{log_path.read_text()[-4000:]}")
+
+
+def _worker_answers(server: Server) -> bool:
+    # The web side is up; the worker is ready once `celery inspect ping` gets a reply.
+    done = subprocess.run(
+        [str(BIN / "celery"), "-A", "tasks.celery_app", "inspect", "ping", "--timeout", "1"],
+        env=server.env,
+        capture_output=True,
+        timeout=30,
+    )
+    return done.returncode == 0
