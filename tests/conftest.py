@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,6 @@ import pytest
 from sqlalchemy import text
 
 from adjudicator.adapters.db import make_engine
-from adjudicator.adapters.tables import metadata
 from adjudicator.config import Config, normalize_database_url
 from adjudicator.services.runtime import Runtime, build_runtime
 from adjudicator.services.setup import migrate
@@ -24,22 +24,31 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def database_url(data_dir: Path) -> str:
+def database_url(data_dir: Path) -> Iterator[str]:
     """A freshly migrated ledger for this test session."""
     url = os.environ.get("TEST_DATABASE_URL")
-    url = normalize_database_url(url) if url else f"sqlite:///{data_dir / 'test.db'}"
-    _reset(url)
-    migrate(_config(url, None, data_dir))
-    return url
+    if not url:
+        url = f"sqlite:///{data_dir / 'test.db'}"
+        migrate(_config(url, None, data_dir))
+        yield url
+        return
+    # A schema of its own per session: runs sharing one PostgreSQL never collide.
+    server_url = normalize_database_url(url)
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    _execute(server_url, f"CREATE SCHEMA {schema}")
+    session_url = f"{server_url}{'&' if '?' in server_url else '?'}options=-csearch_path%3D{schema}"
+    try:
+        migrate(_config(session_url, None, data_dir))
+        yield session_url
+    finally:
+        _execute(server_url, f"DROP SCHEMA {schema} CASCADE")
 
 
-def _reset(url: str) -> None:
-    """Start from an empty schema (the PostgreSQL test database outlives a run)."""
+def _execute(url: str, statement: str) -> None:
     engine = make_engine(url)
     try:
-        metadata.drop_all(engine)
         with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            conn.execute(text(statement))
     finally:
         engine.dispose()
 
