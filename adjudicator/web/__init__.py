@@ -9,6 +9,8 @@ from adjudicator.adapters.accumulator import ensure_no_eviction
 from adjudicator.config import Config
 from adjudicator.services.runtime import Runtime, build_runtime
 from adjudicator.web import claims, enrollments, operations, problems
+from schemas.fields import OPENAPI_FIELD_TYPES
+from schemas.problems import ProblemSchema
 
 
 def create_app(config: Config | None = None, runtime: Runtime | None = None) -> Flask:
@@ -29,15 +31,24 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     rt = runtime or build_runtime(config, enqueue=_celery_enqueue(config))
     ensure_no_eviction(rt.redis)  # refuse to run on a Redis that may drop a patient's total
     app.extensions["adjudicator"] = rt
-    api = Api(app)
+    api = _ProblemApi(app)
+    for field, openapi_type in OPENAPI_FIELD_TYPES.items():
+        api.register_field(field, *openapi_type)
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "API key or staff token"}
     )
     for module in (enrollments, claims):
         api.register_blueprint(module.blp, url_prefix="/v1")
-    app.register_blueprint(operations.bp)
+    api.register_blueprint(operations.blp)
     problems.register(app)  # after Api, so problem+json replaces its error format
     return app
+
+
+class _ProblemApi(Api):  # type: ignore[misc]
+    """Document errors as the problem+json documents they are."""
+
+    ERROR_SCHEMA = ProblemSchema
+    DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
 
 
 def _celery_enqueue(config: Config):  # type: ignore[no-untyped-def]

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import jsonify
+from flask_smorest import Blueprint
 from sqlalchemy import text
 
 from adjudicator.web.runtime import runtime
 
-bp = Blueprint("operations", __name__)
+blp = Blueprint("operations", __name__, description="Liveness and readiness (no auth)")
 
 
-@bp.get("/healthz")
+@blp.route("/healthz", methods=["GET"])
 def healthz():  # type: ignore[no-untyped-def]
+    """200 while the process lives."""
     return jsonify(status="ok")
 
 
-@bp.get("/readyz")
+@blp.route("/readyz", methods=["GET"])
 def readyz():  # type: ignore[no-untyped-def]
+    """200 when the database, Redis and the broker answer; else 503 naming what failed."""
     checks = {"database": _database_ok, "redis": _redis_ok, "broker": _broker_ok}
     failed = [name for name, check in checks.items() if not check()]
     if failed:
