@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import setup_logging, worker_init
 
 from adjudicator.config import Config
 from adjudicator.services.runtime import broker_url
@@ -42,3 +43,24 @@ def make_celery(config: Config) -> Celery:
 
 # The worker's entry point: `celery -A tasks.celery_app worker -Q claims`.
 app = make_celery(Config.from_env())
+
+
+@setup_logging.connect
+def _structured_logs(**_kwargs: object) -> None:
+    from adjudicator.logs import configure
+
+    configure()
+
+
+@worker_init.connect
+def _refuse_evicting_redis(sender: object = None, **_kwargs: object) -> None:
+    """The worker, like the web app, will not run on a Redis that may evict totals."""
+    import redis
+
+    from adjudicator.adapters.accumulator import ensure_no_eviction
+
+    client = redis.Redis.from_url(app.conf.adjudicator_config.redis_url)
+    try:
+        ensure_no_eviction(client)
+    finally:
+        client.close()

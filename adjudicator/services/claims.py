@@ -57,7 +57,7 @@ def submit(rt: Runtime, data: dict[str, Any]) -> Intake:
         )
         _event(conn, claim_id, request["cardholder_id"], "received", request["service_provider_id"])
     rt.enqueue(claim_id)
-    log.info("claim received", extra={"claim_id": claim_id})
+    log.debug("claim received", extra={"claim_id": claim_id})
     return Intake(claim_id, duplicate=False, new=True)
 
 
@@ -213,6 +213,7 @@ def _record(rt: Runtime, row: Row[Any], evaluation: Evaluation, decision: Decisi
         if ledger.set_claim_outcome(conn, row.claim_id, "received", **values):
             data = {"status": decision.status, "program_paid": decision.amounts.program_paid}
             _event(conn, row.claim_id, row.cardholder_id, "decided", "system", data)
+    log.info("claim decided", extra={"claim_id": row.claim_id, "status": decision.status})
 
 
 def _paid_key(row: Row[Any]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
+from adjudicator import logs
 from adjudicator.adapters.accumulator import ensure_no_eviction
 from adjudicator.config import Config
 from adjudicator.services.runtime import Runtime, build_runtime
@@ -15,6 +16,7 @@ from schemas.problems import ProblemSchema
 
 def create_app(config: Config | None = None, runtime: Runtime | None = None) -> Flask:
     config = config or Config.from_env()
+    logs.configure()
     app = Flask(__name__)
     app.json.sort_keys = False  # keep the field order of API.md
     app.config.update(
