@@ -257,11 +257,19 @@ def reverse(rt: Runtime, claim_id: str, npi: str, actor: str) -> Row[Any]:
             "Claim Has Not Been Paid/Captured (NCPDP 84): only a paid claim can be reversed"
         )
     released = rt.accumulator.release(row.cardholder_id, claim_id)
+    used_after = released.used_after
+    if used_after is None:
+        # Redis lost the grant (a fail-over), and with it the use the same script added:
+        # nothing to give back, the year's use already lacks this claim.
+        used_after = rt.accumulator.used(row.cardholder_id, row.enrollment_id)
     decision = dict(row.decision)
     if decision.get("benefit"):
         benefit = dict(decision["benefit"])
-        benefit.update(used_before=benefit["used_after"], used_after=released.used_after)
-        benefit["remaining"] = max(benefit["annual_max"] - released.used_after, 0)
+        # The year's use just before this release, not when the claim was paid: other
+        # claims of the year may have been paid or reversed since (decisions.md #8).
+        used_before = used_after + released.released_cents
+        benefit.update(used_before=used_before, used_after=used_after)
+        benefit["remaining"] = max(benefit["annual_max"] - used_after, 0)
         decision["benefit"] = benefit
     decision["status"] = "reversed"
     with rt.engine.begin() as conn:

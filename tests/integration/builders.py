@@ -1,0 +1,151 @@
+"""Request payloads as a client sends them (JSON), loaded through the real schemas.
+
+Every builder makes fresh identities (cardholder, pharmacy NPI, Rx number), so tests
+that share one ledger and one Redis never see each other's claims or accumulators.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import uuid
+from typing import Any
+
+from sqlalchemy import Row
+
+from adjudicator.adapters import ledger
+from adjudicator.adapters.db import READ_ONLY
+from adjudicator.services import claims, enrollments, identity
+from adjudicator.services.runtime import Runtime
+from schemas.claims import ClaimRequestSchema
+from schemas.enrollments import EnrollmentPatchSchema, EnrollmentRequestSchema
+
+STAFF = "user:integration-tests"
+INCRELEX_NDC = "15054-1040-05"
+
+
+def enrollment_payload(**overrides: Any) -> dict[str, Any]:
+    """POST /v1/enrollments as JSON: an active, commercially insured patient in New York."""
+    payload: dict[str, Any] = {
+        "patient": {
+            "first_name": "Olive",
+            "last_name": "Example",
+            "date_of_birth": "2015-04-02",
+            "sex": "F",
+            "address": {
+                "line1": "1 Main St",
+                "city": "Albany",
+                "state": "NY",
+                "zip": "12207",
+                "country": "US",
+            },
+        },
+        "coverage": {
+            "type": "commercial",
+            "covers_product": True,
+            "payer_name": "Acme Health",
+            "bin": "003858",
+            "pcn": "A4",
+        },
+        "attestations": {"government_program": False, "other_assistance": False},
+        "weight_kg": "25.0",
+        "effective_date": "2024-01-01",
+    }
+    payload.update(copy.deepcopy(overrides))
+    return payload
+
+
+def load_enrollment(payload: dict[str, Any]) -> dict[str, Any]:
+    return EnrollmentRequestSchema().load(payload)  # type: ignore[no-any-return]
+
+
+def load_patch(payload: dict[str, Any]) -> dict[str, Any]:
+    return EnrollmentPatchSchema().load(payload)  # type: ignore[no-any-return]
+
+
+def enroll(rt: Runtime, **overrides: Any) -> dict[str, Any]:
+    """A new member (or, with cardholder_id, the member's next year), as the service answers."""
+    return enrollments.enroll(rt, load_enrollment(enrollment_payload(**overrides)), STAFF)
+
+
+def valid_npi() -> str:
+    """A random 10-digit NPI with a correct Luhn check digit (over "80840" + nine digits)."""
+    body = f"{random.randrange(1, 10)}{random.randrange(10**8):08d}"
+    total = 0
+    for position, char in enumerate(reversed("80840" + body)):
+        digit = int(char) * (1 if position % 2 else 2)  # the check digit will take position 0
+        total += digit - 9 if digit > 9 else digit
+    return body + str((10 - total % 10) % 10)
+
+
+def pharmacy(rt: Runtime, chain: str = "accredo") -> str:
+    """A new in-network pharmacy; its NPI."""
+    npi = valid_npi()
+    identity.add_pharmacy(rt, npi, f"Pharmacy {npi}", chain)
+    return npi
+
+
+def rx_number() -> str:
+    return f"RX{uuid.uuid4().hex[:12].upper()}"
+
+
+def claim_payload(
+    cardholder_id: str, npi: str, *, responsibility: str = "1500.00", **overrides: Any
+) -> dict[str, Any]:
+    """POST /v1/claims as JSON: one INCRELEX line, secondary to commercial insurance."""
+    payload: dict[str, Any] = {
+        "transaction_code": "B1",
+        "cardholder_id": cardholder_id,
+        "group_id": "IPSENCARES",
+        "service_provider_id": npi,
+        "prescriber_npi": "1245319599",
+        "rx_number": rx_number(),
+        "fill_number": 0,
+        "date_of_service": "2024-03-01",
+        "patient": {"date_of_birth": "2015-04-02"},
+        "cob": {
+            "other_coverage_code": 8,
+            "other_payer_bin": "003858",
+            "other_payer_pcn": "A4",
+            "other_payer_reject_codes": [],
+        },
+        "lines": [
+            {
+                "kind": "drug",
+                "code": INCRELEX_NDC,
+                "quantity": "8.000",
+                "days_supply": 30,
+                "patient_responsibility": responsibility,
+            }
+        ],
+        "diagnosis_code": "E34.3",
+    }
+    payload.update(copy.deepcopy(overrides))
+    return payload
+
+
+def load_claim(payload: dict[str, Any]) -> dict[str, Any]:
+    return ClaimRequestSchema().load(payload)  # type: ignore[no-any-return]
+
+
+def submit(rt: Runtime, payload: dict[str, Any]) -> claims.Intake:
+    return claims.submit(rt, load_claim(payload))
+
+
+def pay(rt: Runtime, payload: dict[str, Any]) -> Row[Any]:
+    """Submit and adjudicate in-process; the decided claim row."""
+    intake = submit(rt, payload)
+    claims.adjudicate(rt, intake.claim_id)
+    return claim_row(rt, intake.claim_id)
+
+
+def claim_row(rt: Runtime, claim_id: str) -> Row[Any]:
+    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        row = ledger.claim(conn, claim_id)
+    assert row is not None, claim_id
+    return row
+
+
+def events(rt: Runtime, entity_type: str, entity_id: str) -> list[Row[Any]]:
+    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        return ledger.events_of(conn, entity_type, entity_id)

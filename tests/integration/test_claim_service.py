@@ -1,0 +1,414 @@
+"""services/claims.py driven in-process: intake, adjudication, replay, duplicates, sweep,
+reversal. The `runtime` fixture's enqueue only records claim ids; tests run the task."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import update
+
+from adjudicator.adapters import ledger
+from adjudicator.adapters.accumulator import accumulator_key
+from adjudicator.adapters.tables import claims as claims_table
+from adjudicator.services import claim_queries, claims, enrollments, records
+from adjudicator.services.errors import Conflict, NotFound
+from adjudicator.services.runtime import Runtime
+from tests.integration.builders import (
+    STAFF,
+    claim_payload,
+    claim_row,
+    enroll,
+    events,
+    load_claim,
+    load_patch,
+    pay,
+    pharmacy,
+    submit,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def member(runtime):
+    """A fresh, active, commercially insured member enrolled for 2024."""
+    return enroll(runtime, effective_date="2024-01-01")
+
+
+@pytest.fixture
+def npi(runtime):
+    return pharmacy(runtime)
+
+
+def used(rt: Runtime, member: dict) -> int:
+    return rt.accumulator.used(member["cardholder_id"], member["enrollment_id"])
+
+
+# --- intake and adjudication -------------------------------------------------------
+
+
+def test_a_submitted_claim_is_stored_received_and_enqueued(runtime, enqueued, member, npi):
+    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
+
+    assert (intake.new, intake.duplicate) == (True, False)
+    assert enqueued == [intake.claim_id]
+    row = claim_row(runtime, intake.claim_id)
+    assert (row.status, row.program_paid, row.decision) == ("received", 0, None)
+    assert [e.type for e in events(runtime, "claim", intake.claim_id)] == ["received"]
+
+
+def test_adjudicating_a_received_claim_pays_it(runtime, member, npi):
+    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
+
+    claims.adjudicate(runtime, intake.claim_id)
+
+    view = claim_queries.get(runtime, intake.claim_id, with_events=True)
+    assert view["status"] == "paid"
+    assert view["reject_codes"] == []
+    assert view["authorization_number"]
+    assert view["amounts"] == {
+        "patient_responsibility": 150_000,
+        "eligible": 150_000,
+        "program_paid": 150_000,
+        "patient_pay": 0,
+    }
+    benefit = view["benefit"]
+    assert (benefit["period_start"], benefit["period_end"]) == (
+        date(2024, 1, 1),
+        date(2024, 12, 31),
+    )
+    assert (benefit["used_before"], benefit["used_after"]) == (0, 150_000)
+    assert benefit["remaining"] == benefit["annual_max"] - 150_000
+    assert view["terms_version"] == "2020-01"
+    assert [e["type"] for e in view["events"]] == ["received", "decided"]
+    assert view["events"][1]["data"] == {"status": "paid", "program_paid": 150_000}
+    assert used(runtime, member) == 150_000
+
+
+def test_adjudicating_a_claim_twice_changes_nothing(runtime, member, npi):
+    first = pay(runtime, claim_payload(member["cardholder_id"], npi))
+
+    claims.adjudicate(runtime, first.claim_id)
+
+    assert claim_row(runtime, first.claim_id)._asdict() == first._asdict()
+    assert len(events(runtime, "claim", first.claim_id)) == 2
+    assert used(runtime, member) == first.program_paid
+
+
+def test_adjudicating_an_unknown_claim_id_does_nothing(runtime):
+    claims.adjudicate(runtime, uuid.uuid4().hex)  # a stale message: no error, no row
+
+
+def test_an_identical_resubmission_of_a_paid_claim_is_a_duplicate(runtime, enqueued, member, npi):
+    payload = claim_payload(member["cardholder_id"], npi)
+    paid = pay(runtime, payload)
+    enqueued.clear()
+
+    again = submit(runtime, payload)
+
+    assert (again.claim_id, again.duplicate, again.new) == (paid.claim_id, True, False)
+    assert enqueued == []
+    assert used(runtime, member) == paid.program_paid
+
+
+def test_a_resubmission_that_differs_only_by_normalization_is_identical(runtime, enqueued, npi):
+    cash_pay = enroll(runtime, coverage={"type": "uninsured"})
+    payload = claim_payload(cash_pay["cardholder_id"], npi, cob=None)  # absent cob: code 1
+    paid = pay(runtime, payload)
+    assert (paid.status, paid.program_paid) == ("paid", 100_000)  # the cash-pay per-Rx max
+    enqueued.clear()
+    line = {**payload["lines"][0], "code": "15054104005", "quantity": "8"}
+    respelled = {key: value for key, value in payload.items() if key != "cob"}
+
+    again = submit(runtime, {**respelled, "lines": [line]})
+
+    assert (again.claim_id, again.duplicate) == (paid.claim_id, True)
+    assert enqueued == []
+
+
+def test_an_identical_resubmission_while_the_first_is_undecided_answers_the_first(
+    runtime, enqueued, member, npi
+):
+    payload = claim_payload(member["cardholder_id"], npi)
+    first = submit(runtime, payload)
+
+    again = submit(runtime, payload)
+
+    assert (again.claim_id, again.duplicate, again.new) == (first.claim_id, False, False)
+    assert enqueued == [first.claim_id]
+
+
+def _insert_identical_received_claim(rt: Runtime, payload: dict) -> str:
+    """A second `received` row for the same request, as two racing intakes would leave."""
+    data = load_claim(payload)
+    request = records.normalized_claim_request(data)
+    claim_id = uuid.uuid4().hex
+    with rt.engine.begin() as conn:
+        ledger.insert_claim(
+            conn,
+            claim_id=claim_id,
+            pharmacy_npi=request["service_provider_id"],
+            cardholder_id=request["cardholder_id"],
+            rx_number=request["rx_number"],
+            fill_number=request["fill_number"],
+            date_of_service=data["date_of_service"],
+            request=request,
+            request_hash=records.request_hash(request),
+            status="received",
+            program_paid=0,
+        )
+    return claim_id
+
+
+def test_of_two_identical_claims_that_raced_past_intake_the_second_is_a_duplicate(
+    runtime, member, npi
+):
+    payload = claim_payload(member["cardholder_id"], npi)
+    first = submit(runtime, payload).claim_id
+    second = _insert_identical_received_claim(runtime, payload)
+
+    claims.adjudicate(runtime, first)
+    claims.adjudicate(runtime, second)
+
+    paid, duplicate = claim_row(runtime, first), claim_row(runtime, second)
+    assert paid.status == "paid"
+    assert (duplicate.status, duplicate.duplicate_of) == ("duplicate", first)
+    assert duplicate.program_paid == 0
+    assert used(runtime, member) == paid.program_paid == 150_000
+    assert second not in runtime.accumulator.snapshot(member["cardholder_id"])["grants"]
+    view = claim_queries.get(runtime, second)
+    assert (view["claim_id"], view["status"]) == (first, "duplicate")
+
+
+def test_of_two_raced_claims_decided_in_either_order_only_one_is_paid(runtime, member, npi):
+    payload = claim_payload(member["cardholder_id"], npi)
+    first = submit(runtime, payload).claim_id
+    second = _insert_identical_received_claim(runtime, payload)
+
+    claims.adjudicate(runtime, second)
+    claims.adjudicate(runtime, first)
+
+    statuses = {claim_row(runtime, c).status for c in (first, second)}
+    assert statuses == {"paid", "duplicate"}
+    assert used(runtime, member) == 150_000
+
+
+def test_a_different_claim_with_the_key_of_a_paid_claim_is_rejected_83(runtime, member, npi):
+    payload = claim_payload(member["cardholder_id"], npi)
+    paid = pay(runtime, payload)
+    different = {**payload, "lines": [{**payload["lines"][0], "patient_responsibility": "900.00"}]}
+
+    intake = submit(runtime, different)
+    claims.adjudicate(runtime, intake.claim_id)
+
+    assert intake.claim_id != paid.claim_id
+    view = claim_queries.get(runtime, intake.claim_id)
+    assert view["status"] == "rejected"
+    assert [r["code"] for r in view["reject_codes"]] == ["83"]
+    assert view["amounts"]["program_paid"] == 0
+    assert used(runtime, member) == paid.program_paid
+
+
+def test_an_identical_resubmission_of_a_rejected_claim_is_a_new_claim(
+    runtime, enqueued, member, npi
+):
+    no_other_coverage = claim_payload(member["cardholder_id"], npi, cob=None)  # 41: bill primary
+    rejected = pay(runtime, no_other_coverage)
+    assert rejected.status == "rejected"
+
+    again = submit(runtime, no_other_coverage)
+
+    assert again.new and again.claim_id != rejected.claim_id
+    assert enqueued[-1] == again.claim_id
+
+
+def test_a_claim_for_a_year_patched_to_medicaid_is_rejected_65(runtime, member, npi):
+    patch = load_patch({"coverage": {"type": "medicaid"}})
+    enrollments.update(runtime, member["enrollment_id"], patch, STAFF)
+
+    row = pay(runtime, claim_payload(member["cardholder_id"], npi))
+
+    assert row.status == "rejected"
+    assert [r["code"] for r in row.decision["reject_codes"]] == ["65"]
+    assert used(runtime, member) == 0
+
+
+def test_a_claim_for_an_unknown_cardholder_is_rejected_52(runtime, npi):
+    row = pay(runtime, claim_payload("IC-nobody-has-this-id", npi))
+
+    assert [r["code"] for r in row.decision["reject_codes"]] == ["52"]
+    assert row.decision["benefit"] is None
+
+
+def test_claims_are_paid_up_to_the_annual_maximum_and_then_rejected_76(runtime, member, npi):
+    for _ in range(2):
+        pay(runtime, claim_payload(member["cardholder_id"], npi, responsibility="5000.00"))
+
+    partial = pay(runtime, claim_payload(member["cardholder_id"], npi, responsibility="5000.00"))
+    nothing_left = pay(runtime, claim_payload(member["cardholder_id"], npi))
+
+    assert (partial.status, partial.program_paid) == ("paid", 200_000)
+    assert [r["rule"] for r in partial.decision["reasons"]] == ["annual_max"]
+    assert nothing_left.status == "rejected"
+    assert [r["code"] for r in nothing_left.decision["reject_codes"]] == ["76"]
+    assert used(runtime, member) == 1_200_000
+
+
+# --- sweep -----------------------------------------------------------------------
+
+
+def _sweeping(rt: Runtime, enqueued: list[str], after_seconds: int) -> Runtime:
+    config = dataclasses.replace(rt.config, sweep_after_seconds=after_seconds)
+    return Runtime(config, rt.engine, rt.redis, rt.accumulator, enqueued.append)
+
+
+def test_sweep_re_enqueues_claims_left_received(runtime, enqueued, member, npi):
+    stuck = submit(runtime, claim_payload(member["cardholder_id"], npi)).claim_id
+    decided = pay(runtime, claim_payload(member["cardholder_id"], npi)).claim_id
+    enqueued.clear()
+
+    count = claims.sweep(_sweeping(runtime, enqueued, after_seconds=0))
+
+    assert stuck in enqueued
+    assert decided not in enqueued
+    assert count == len(enqueued)
+
+
+def test_sweep_leaves_claims_younger_than_the_threshold_alone(runtime, enqueued, member, npi):
+    fresh = submit(runtime, claim_payload(member["cardholder_id"], npi)).claim_id
+    backdated = submit(runtime, claim_payload(member["cardholder_id"], npi)).claim_id
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            update(claims_table)
+            .where(claims_table.c.claim_id == backdated)
+            .values(created_at=ledger.now() - timedelta(minutes=5))
+        )
+    enqueued.clear()
+
+    claims.sweep(_sweeping(runtime, enqueued, after_seconds=60))
+
+    assert backdated in enqueued
+    assert fresh not in enqueued
+
+
+def test_a_swept_claim_is_decided_once_even_if_its_first_message_arrives_too(
+    runtime, enqueued, member, npi
+):
+    claim_id = submit(runtime, claim_payload(member["cardholder_id"], npi)).claim_id
+    claims.sweep(_sweeping(runtime, enqueued, after_seconds=0))
+
+    for queued in [c for c in enqueued if c == claim_id]:
+        claims.adjudicate(runtime, queued)
+
+    assert enqueued.count(claim_id) == 2
+    assert claim_row(runtime, claim_id).status == "paid"
+    assert used(runtime, member) == 150_000
+
+
+# --- reversal --------------------------------------------------------------------
+
+
+def test_reversing_a_paid_claim_gives_its_amount_back_once(runtime, member, npi):
+    paid = pay(runtime, claim_payload(member["cardholder_id"], npi))
+
+    reversed_ = claims.reverse(runtime, paid.claim_id, npi, "pharmacy:" + npi)
+    again = claims.reverse(runtime, paid.claim_id, npi, "pharmacy:" + npi)
+
+    assert reversed_.status == again.status == "reversed"
+    assert again._asdict() == reversed_._asdict()
+    assert used(runtime, member) == 0
+    reversals = [e for e in events(runtime, "claim", paid.claim_id) if e.type == "reversed"]
+    assert [e.data for e in reversals] == [{"released": 150_000}]
+    assert reversed_.paid_key is None
+    assert reversed_.decision["amounts"]["program_paid"] == 150_000  # kept for the record
+
+
+def test_a_reversal_answers_the_years_use_just_before_and_just_after_it(runtime, member, npi):
+    first = pay(runtime, claim_payload(member["cardholder_id"], npi, responsibility="1500.00"))
+    pay(runtime, claim_payload(member["cardholder_id"], npi, responsibility="1000.00"))
+
+    reversed_ = claims.reverse(runtime, first.claim_id, npi, "pharmacy:" + npi)
+
+    benefit = reversed_.decision["benefit"]
+    assert (benefit["used_before"], benefit["used_after"]) == (250_000, 100_000)
+    assert benefit["remaining"] == benefit["annual_max"] - 100_000
+    assert used(runtime, member) == 100_000
+
+
+def test_reversing_a_claim_that_was_never_paid_is_a_conflict(runtime, member, npi):
+    rejected = pay(runtime, claim_payload(member["cardholder_id"], npi, cob=None))
+    received = submit(runtime, claim_payload(member["cardholder_id"], npi)).claim_id
+
+    for claim_id in (rejected.claim_id, received):
+        with pytest.raises(Conflict):
+            claims.reverse(runtime, claim_id, npi, "pharmacy:" + npi)
+    assert used(runtime, member) == 0
+
+
+def test_reversing_another_pharmacys_claim_is_not_found(runtime, member, npi):
+    paid = pay(runtime, claim_payload(member["cardholder_id"], npi))
+
+    with pytest.raises(NotFound):
+        claims.reverse(runtime, paid.claim_id, pharmacy(runtime), "pharmacy:other")
+    assert claim_row(runtime, paid.claim_id).status == "paid"
+
+
+def test_a_reversed_claims_key_can_be_billed_again(runtime, member, npi):
+    payload = claim_payload(member["cardholder_id"], npi)
+    paid = pay(runtime, payload)
+    claims.reverse(runtime, paid.claim_id, npi, "pharmacy:" + npi)
+
+    rebilled = pay(runtime, payload)
+
+    assert rebilled.claim_id != paid.claim_id
+    assert rebilled.status == "paid"
+    assert used(runtime, member) == 150_000
+
+
+def test_a_year_one_claim_reversed_after_the_renewal_gives_back_to_year_one(runtime, npi):
+    year_one = enroll(runtime, effective_date="2023-03-01")
+    cardholder = year_one["cardholder_id"]
+    old = pay(runtime, claim_payload(cardholder, npi, date_of_service="2023-06-01"))
+    year_two = enroll(runtime, cardholder_id=cardholder, effective_date="2024-03-01")
+    new = pay(runtime, claim_payload(cardholder, npi, date_of_service="2024-06-01"))
+    assert (old.enrollment_id, new.enrollment_id) == (
+        year_one["enrollment_id"],
+        year_two["enrollment_id"],
+    )
+
+    reversed_ = claims.reverse(runtime, old.claim_id, npi, "pharmacy:" + npi)
+
+    assert used(runtime, year_one) == 0
+    assert used(runtime, year_two) == new.program_paid == 150_000
+    assert reversed_.decision["benefit"]["period_start"] == "2023-03-01"
+    assert enrollments.benefit(runtime, cardholder, date(2023, 6, 1))["used"] == 0
+    assert enrollments.benefit(runtime, cardholder, date(2024, 6, 1))["used"] == 150_000
+
+
+def test_find_by_key_prefers_the_paid_claim_over_a_rejected_one(runtime, member, npi):
+    payload = claim_payload(member["cardholder_id"], npi)
+    paid = pay(runtime, payload)
+    pay(runtime, {**payload, "lines": [{**payload["lines"][0], "patient_responsibility": "1.00"}]})
+
+    found = claims.find_by_key(runtime, npi, payload["rx_number"], 0, date(2024, 3, 1))
+
+    assert found.claim_id == paid.claim_id
+    with pytest.raises(NotFound):
+        claims.find_by_key(runtime, npi, "RX-NOT-BILLED", 0, date(2024, 3, 1))
+
+
+def test_a_claim_whose_grant_redis_lost_can_still_be_reversed(runtime, member, npi):
+    # A Redis fail-over loses a reservation's grant and its use together (one Lua script).
+    paid = pay(runtime, claim_payload(member["cardholder_id"], npi))
+    runtime.redis.delete(accumulator_key(member["cardholder_id"]))
+
+    reversed_ = claims.reverse(runtime, paid.claim_id, npi, "pharmacy:" + npi)
+
+    assert reversed_.status == "reversed"
+    benefit = reversed_.decision["benefit"]
+    assert (benefit["used_before"], benefit["used_after"]) == (0, 0)
+    assert benefit["remaining"] == benefit["annual_max"]
+    assert used(runtime, member) == 0
