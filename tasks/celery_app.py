@@ -57,10 +57,13 @@ def _refuse_evicting_redis(sender: object = None, **_kwargs: object) -> None:
     """The worker, like the web app, will not run on a Redis that may evict totals."""
     import redis
 
-    from adjudicator.adapters.accumulator import ensure_no_eviction
+    from adjudicator.adapters.accumulator import EvictingRedisError, ensure_no_eviction
 
     client = redis.Redis.from_url(app.conf.adjudicator_config.redis_url)
     try:
         ensure_no_eviction(client)
+    except EvictingRedisError as error:
+        # Celery logs and swallows an Exception raised by a signal handler: exit instead.
+        raise SystemExit(f"refusing to start: {error}") from error
     finally:
         client.close()

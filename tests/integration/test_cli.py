@@ -1,0 +1,143 @@
+"""The `adjudicator` command as a subprocess, on the session's ledger and Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from adjudicator.adapters import ledger
+from adjudicator.adapters.db import READ_ONLY
+from adjudicator.services import identity
+from adjudicator.services.identity import Principal
+from adjudicator.services.runtime import Runtime
+from tests.integration.builders import valid_npi
+
+pytestmark = pytest.mark.integration
+
+BIN = Path(sys.executable).parent
+
+
+def adjudicator(
+    rt: Runtime, redis_url: str, tmp_path: Path, *args: str
+) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "DATABASE_URL": rt.config.database_url,
+        "REDIS_URL": redis_url,
+        "ADJUDICATOR_DATA_DIR": str(tmp_path / "cli"),
+    }
+    return subprocess.run(
+        [str(BIN / "adjudicator"), *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def one_json_object(stdout: str) -> dict:
+    lines = stdout.splitlines()
+    assert len(lines) == 1, stdout
+    printed = json.loads(lines[0])
+    assert isinstance(printed, dict)
+    return printed
+
+
+def test_pharmacies_add_prints_the_pharmacy_and_a_key_that_authenticates(
+    runtime, redis_url, tmp_path
+):
+    npi = valid_npi()
+
+    done = adjudicator(
+        runtime, redis_url, tmp_path, "pharmacies", "add", "--npi", npi, "--name", "Acme SP",
+        "--chain", "Accredo",
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    printed = one_json_object(done.stdout)
+    assert set(printed) == {"npi", "name", "chain", "api_key"}
+    assert (printed["npi"], printed["name"], printed["chain"]) == (npi, "Acme SP", "Accredo")
+    assert identity.authenticate(runtime, printed["api_key"]) == Principal("pharmacy", npi, npi)
+    with runtime.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        stored = ledger.pharmacy_by_npi(conn, npi)
+    assert stored.api_key_hash == identity.token_hash(printed["api_key"])
+    assert printed["api_key"] not in stored  # only the hash is kept
+
+
+def test_adding_a_pharmacy_again_replaces_its_key(runtime, redis_url, tmp_path):
+    npi = valid_npi()
+    args = ("pharmacies", "add", "--npi", npi, "--name", "Acme SP", "--chain", "cvs_specialty")
+    first = one_json_object(adjudicator(runtime, redis_url, tmp_path, *args).stdout)
+
+    second = one_json_object(adjudicator(runtime, redis_url, tmp_path, *args).stdout)
+
+    assert first["api_key"] != second["api_key"]
+    assert identity.authenticate(runtime, first["api_key"]) is None
+    assert identity.authenticate(runtime, second["api_key"]) == Principal("pharmacy", npi, npi)
+
+
+def test_pharmacies_add_refuses_an_npi_with_a_bad_check_digit(runtime, redis_url, tmp_path):
+    npi = valid_npi()
+    bad = npi[:-1] + str((int(npi[-1]) + 1) % 10)
+
+    done = adjudicator(
+        runtime, redis_url, tmp_path, "pharmacies", "add", "--npi", bad, "--name", "X",
+        "--chain", "accredo",
+    )  # fmt: skip
+
+    assert done.returncode != 0
+    assert done.stdout == ""
+    assert bad in done.stderr
+    with runtime.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        assert ledger.pharmacy_by_npi(conn, bad) is None
+
+
+@pytest.mark.parametrize("role", ["reviewer", "admin"])
+def test_users_add_prints_the_user_and_a_token_that_authenticates(
+    runtime, redis_url, tmp_path, role
+):
+    username = f"staff-{uuid.uuid4().hex[:8]}"
+
+    done = adjudicator(
+        runtime, redis_url, tmp_path, "users", "add", "--username", username, "--role", role,
+        "--password", "correct horse",
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    printed = one_json_object(done.stdout)
+    assert set(printed) == {"username", "role", "api_token"}
+    assert (printed["username"], printed["role"]) == (username, role)
+    assert identity.authenticate(runtime, printed["api_token"]) == Principal(role, username)
+    assert identity.login(runtime, username, "correct horse") == Principal(role, username)
+    assert identity.login(runtime, username, "wrong") is None
+
+
+def test_users_add_refuses_an_unknown_role(runtime, redis_url, tmp_path):
+    done = adjudicator(
+        runtime, redis_url, tmp_path, "users", "add", "--username", "x", "--role", "pharmacy"
+    )
+
+    assert done.returncode != 0
+    assert done.stdout == ""
+
+
+def test_db_upgrade_is_idempotent(runtime, redis_url, tmp_path):
+    def state() -> tuple[list, list]:
+        with runtime.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            revisions = list(conn.execute(text("SELECT version_num FROM alembic_version")))
+            versions = [d["version"] for d in ledger.terms_documents(conn)]
+        return revisions, versions
+
+    before = state()
+
+    for _ in range(2):
+        done = adjudicator(runtime, redis_url, tmp_path, "db", "upgrade")
+        assert done.returncode == 0, done.stderr
+        assert one_json_object(done.stdout) == {"status": "ok"}
+
+    assert state() == before
+    assert len(before[0]) == 1
+    assert before[1].count("2020-01") == 1
