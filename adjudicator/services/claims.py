@@ -24,6 +24,7 @@ from adjudicator.services.runtime import Runtime
 log = logging.getLogger(__name__)
 
 DONE_TTL_SECONDS = 120
+BLPOP_SLICE = 1.0  # seconds; below any sane Redis client socket timeout
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,13 @@ def _identical_earlier_claim(conn: Connection, request: dict[str, Any], digest: 
 def wait_for_decision(rt: Runtime, intake: Intake, timeout: float) -> Row[Any] | None:
     """The decided claim row, or None if it is still `received` when the wait runs out."""
     if intake.new:
-        # The worker pushes onto this list when it has decided; BLPOP sleeps until then.
-        rt.redis.blpop([_done_key(intake.claim_id)], timeout=timeout)
+        # The worker pushes onto this list when it has decided; BLPOP sleeps until then,
+        # in slices shorter than the client's socket timeout (redis-py 8: 5 s), and never
+        # BLPOP 0 (or under 2 ms, which Redis 6 reads as 0), which would wait forever.
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) >= 0.01:
+            if rt.redis.blpop([_done_key(intake.claim_id)], timeout=min(left, BLPOP_SLICE)):
+                break
         row = _read_claim(rt, intake.claim_id)
         return row if row is not None and row.status != "received" else None
     return _poll_until_decided(rt, intake.claim_id, timeout)
@@ -146,7 +152,7 @@ def _paid_claim_with_same_key(conn: Connection, row: Row[Any]) -> Row[Any] | Non
 
 def _approved_overrides(row: Row[Any]) -> list[str]:
     review = row.review or {}
-    return list(review.get("overrides", [])) if review.get("state") == "approved" else []
+    return list(review.get("rules", [])) if review.get("state") == "approved" else []
 
 
 def _decide_and_record(rt: Runtime, row: Row[Any], claim, context, terms_, paid_twin) -> None:  # type: ignore[no-untyped-def]

@@ -4,10 +4,12 @@ reversal. The `runtime` fixture's enqueue only records claim ids; tests run the 
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 from datetime import date, timedelta
 
 import pytest
+import redis
 from sqlalchemy import update
 
 from adjudicator.adapters import ledger
@@ -255,6 +257,43 @@ def test_claims_are_paid_up_to_the_annual_maximum_and_then_rejected_76(runtime, 
     assert nothing_left.status == "rejected"
     assert [r["code"] for r in nothing_left.decision["reject_codes"]] == ["76"]
     assert used(runtime, member) == 1_200_000
+
+
+# --- waiting for the decision ------------------------------------------------------
+
+
+def test_waiting_for_a_decision_that_comes_returns_the_decided_row(runtime, member, npi):
+    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
+    claims.adjudicate(runtime, intake.claim_id)  # the worker was quick: the token is there
+
+    row = claims.wait_for_decision(runtime, intake, 1)
+
+    assert row is not None and (row.claim_id, row.status) == (intake.claim_id, "paid")
+
+
+@pytest.mark.parametrize("timeout", [0, 0.001, 0.0105, 0.2])
+def test_a_wait_that_runs_out_answers_none_on_time(runtime, member, npi, timeout):
+    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
+    started = time.monotonic()
+
+    assert claims.wait_for_decision(runtime, intake, timeout) is None
+    assert time.monotonic() - started < timeout + 1  # 0 means "do not wait", not "forever"
+
+
+def test_a_wait_longer_than_the_redis_clients_socket_timeout_runs_out_quietly(
+    runtime, redis_url, member, npi
+):
+    # redis-py 8 reads with a 5 s socket timeout by default while the sync wait is 10 s;
+    # a client with a 2 s socket timeout and a 3 s wait show the same thing, faster.
+    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    impatient = Runtime(runtime.config, runtime.engine, client, runtime.accumulator, print)
+    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
+    started = time.monotonic()
+    try:
+        assert claims.wait_for_decision(impatient, intake, 3) is None
+    finally:
+        client.close()
+    assert 3 <= time.monotonic() - started < 5
 
 
 # --- sweep -----------------------------------------------------------------------

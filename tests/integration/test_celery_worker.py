@@ -1,0 +1,151 @@
+"""A Celery round trip without HTTP: services send the task, a real worker decides it.
+
+The worker consumes a queue of its own, not `claims`: a REDIS_URL may be shared with other
+test sessions (each with its own ledger), and a worker must never take a message meant for
+another ledger (it would find no such claim and acknowledge it, losing it until a sweep).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from celery import Celery
+
+from adjudicator.services import claims
+from adjudicator.services.runtime import Runtime, build_runtime
+from tasks.celery_app import make_celery
+from tests.integration.builders import claim_payload, enroll, events, load_claim, pharmacy
+
+pytestmark = pytest.mark.integration
+
+BIN = Path(sys.executable).parent
+DECISION_TIMEOUT = 10.0
+
+
+@dataclass
+class Worker:
+    queue: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def worker(
+    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Worker]:
+    folder = tmp_path_factory.mktemp("celery-worker")
+    queue = f"claims-it-{uuid.uuid4().hex[:12]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "ADJUDICATOR_DATA_DIR": str(folder),
+    }
+    command = [str(BIN / "celery"), "-A", "tasks.celery_app", "worker", "-Q", queue]
+    command += ["--pool", "solo", "--loglevel", "INFO", "--hostname", f"{queue}@%h"]
+    command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    log = folder / "worker.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    running = Worker(queue, process, log)
+    try:
+        _wait_until_ready(running)
+        yield running
+    finally:
+        process.terminate()  # warm shutdown
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_ready(worker: Worker) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if worker.process.poll() is not None:
+            raise RuntimeError(f"the worker exited:\n{worker.log.read_text()[-3000:]}")
+        if "ready." in worker.log.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the worker did not get ready:\n{worker.log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def celery_app(runtime: Runtime) -> Iterator[Celery]:
+    app = make_celery(runtime.config)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+@pytest.fixture
+def via_celery(runtime: Runtime, worker: Worker, celery_app: Celery) -> Iterator[Runtime]:
+    """A Runtime whose enqueue sends the task to the worker's queue, as the web app does."""
+
+    def enqueue(claim_id: str) -> None:
+        celery_app.send_task("adjudicator.adjudicate_claim", args=[claim_id], queue=worker.queue)
+
+    rt = build_runtime(runtime.config, enqueue=enqueue)
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+def test_a_claim_sent_through_celery_is_decided_by_the_worker(via_celery):
+    member = enroll(via_celery)
+    npi = pharmacy(via_celery)
+
+    intake = claims.submit(via_celery, load_claim(claim_payload(member["cardholder_id"], npi)))
+    started = time.monotonic()
+    row = claims.wait_for_decision(via_celery, intake, DECISION_TIMEOUT)
+
+    assert row is not None, "no decision within 10 s"
+    assert time.monotonic() - started < DECISION_TIMEOUT
+    assert (row.claim_id, row.status, row.program_paid) == (intake.claim_id, "paid", 150_000)
+    assert via_celery.accumulator.used(member["cardholder_id"], member["enrollment_id"]) == 150_000
+
+
+def test_a_redelivered_task_changes_nothing(via_celery):
+    member = enroll(via_celery)
+    npi = pharmacy(via_celery)
+    intake = claims.submit(via_celery, load_claim(claim_payload(member["cardholder_id"], npi)))
+    decided = claims.wait_for_decision(via_celery, intake, DECISION_TIMEOUT)
+    assert decided is not None
+
+    via_celery.enqueue(intake.claim_id)  # the same message again (acks_late redelivery)
+    # the worker answers a replay on the claim's done list too (4 s: under the socket timeout)
+    assert via_celery.redis.blpop([f"claim-done:{intake.claim_id}"], timeout=4)
+
+    again = claims.wait_for_decision(via_celery, intake, 0)
+    assert again is not None and again._asdict() == decided._asdict()
+    assert [e.type for e in events(via_celery, "claim", intake.claim_id)] == ["received", "decided"]
+    assert via_celery.accumulator.used(member["cardholder_id"], member["enrollment_id"]) == 150_000
+
+
+def test_a_claim_whose_message_was_lost_is_decided_after_a_sweep(runtime, via_celery, enqueued):
+    member = enroll(runtime)
+    npi = pharmacy(runtime)
+    lost = claims.submit(runtime, load_claim(claim_payload(member["cardholder_id"], npi)))
+    assert enqueued == [lost.claim_id]  # recorded, never sent: the message is lost
+
+    sweeping = dataclasses.replace(
+        via_celery, config=dataclasses.replace(via_celery.config, sweep_after_seconds=0)
+    )
+    assert claims.sweep(sweeping) >= 1
+
+    row = claims.wait_for_decision(
+        via_celery, claims.Intake(lost.claim_id, False, False), DECISION_TIMEOUT
+    )
+    assert row is not None and row.status == "paid"
