@@ -131,14 +131,14 @@ def claims_with_key(conn: Connection, npi: str, rx: str, fill: int, dos: date) -
     return list(conn.execute(query))
 
 
-def set_claim_outcome(conn: Connection, claim_id: str, from_status: str, **values: Any) -> bool:
+def set_claim_outcome(
+    conn: Connection, claim_id: str, from_status: str, *, review_open: bool = False, **values: Any
+) -> bool:
     """Move a claim on from `from_status`; False when another worker got there first."""
-    result = conn.execute(
-        update(claims)
-        .where(claims.c.claim_id == claim_id, claims.c.status == from_status)
-        .values(**values)
-    )
-    return result.rowcount == 1
+    query = update(claims).where(claims.c.claim_id == claim_id, claims.c.status == from_status)
+    if review_open:
+        query = query.where(claims.c.review_state == "open")
+    return conn.execute(query.values(**values)).rowcount == 1
 
 
 def stale_received(conn: Connection, before: datetime, limit: int = 500) -> list[str]:
@@ -264,3 +264,22 @@ def insert_terms(conn: Connection, version: str, effective: date, doc: dict[str,
 def terms_version_exists(conn: Connection, version: str) -> bool:
     query = select(terms_versions.c.version).where(terms_versions.c.version == version)
     return conn.execute(query).first() is not None
+
+
+def audit_events(
+    conn: Connection,
+    *,
+    cardholder_id: str | None,
+    claim_id: str | None,
+    limit: int,
+    after_seq: int | None,
+) -> list[Row[Any]]:
+    """Events oldest first, optionally of one cardholder and/or one claim."""
+    query = select(events).order_by(events.c.seq).limit(limit)
+    if cardholder_id:
+        query = query.where(events.c.cardholder_id == cardholder_id)
+    if claim_id:
+        query = query.where(events.c.entity_type == "claim", events.c.entity_id == claim_id)
+    if after_seq is not None:
+        query = query.where(events.c.seq > after_seq)
+    return list(conn.execute(query))

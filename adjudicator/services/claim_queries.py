@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import date
 from typing import Any
 
@@ -10,7 +9,8 @@ from sqlalchemy import Row
 
 from adjudicator.adapters import ledger
 from adjudicator.adapters.db import READ_ONLY
-from adjudicator.services.errors import Invalid, NotFound
+from adjudicator.services import cursors
+from adjudicator.services.errors import NotFound
 from adjudicator.services.runtime import Runtime
 
 
@@ -98,25 +98,8 @@ def listing(rt: Runtime, query: dict[str, Any], *, npi: str | None) -> dict[str,
             date_from=query.get("date_from"),
             date_to=query.get("date_to"),
             limit=limit + 1,  # one more tells whether there is a next page
-            after_seq=_decode_cursor(query.get("cursor")),
+            after_seq=cursors.decode(query.get("cursor")),
         )
     page = rows[:limit]
-    next_cursor = _encode_cursor(page[-1].seq) if len(rows) > limit else None
+    next_cursor = cursors.encode(page[-1].seq) if len(rows) > limit else None
     return {"items": [present(rt, row) for row in page], "next_cursor": next_cursor}
-
-
-def _encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s:{seq}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, seq = text.partition(":")
-        if prefix != "s":
-            raise ValueError(cursor)
-        return int(seq)
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid({"cursor": ["Not a cursor this API issued."]}) from None

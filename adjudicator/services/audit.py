@@ -1,0 +1,27 @@
+"""The audit trail: every write, append-only, readable by admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adjudicator.adapters import ledger
+from adjudicator.adapters.db import READ_ONLY
+from adjudicator.services import cursors
+from adjudicator.services.runtime import Runtime
+
+
+def events(rt: Runtime, query: dict[str, Any]) -> dict[str, Any]:
+    limit = query.get("limit", 100)
+    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        rows = ledger.audit_events(
+            conn,
+            cardholder_id=query.get("cardholder_id"),
+            claim_id=query.get("claim_id"),
+            limit=limit + 1,
+            after_seq=cursors.decode(query.get("cursor")),
+        )
+    page = rows[:limit]
+    return {
+        "items": [row._asdict() for row in page],
+        "next_cursor": cursors.encode(page[-1].seq) if len(rows) > limit else None,
+    }
