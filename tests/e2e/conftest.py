@@ -57,7 +57,40 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server(database_url: str, redis_url: str, data_dir: Path) -> Iterator[Server]:
+def fresh_accumulators(database_url: str, redis_url: str) -> None:
+    """Drop accumulators a previous session left in a shared Redis (REDIS_URL).
+
+    The ledger is rebuilt empty for each session, so members of earlier runs are gone
+    from it; their `acc:{IC...}` hashes would otherwise show as mismatches in
+    `adjudicator accumulators check`. Only enrollment-made cardholder ids (IC + 10
+    digits) that the ledger does not know are touched.
+    """
+    import re
+
+    import redis
+    from sqlalchemy import select
+
+    from adjudicator.adapters.accumulator import Accumulator, accumulator_key
+    from adjudicator.adapters.db import make_engine
+    from adjudicator.adapters.tables import members
+
+    engine = make_engine(database_url)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        with engine.connect() as conn:
+            known = set(conn.execute(select(members.c.cardholder_id)).scalars())
+        for cardholder_id in list(Accumulator(client).cardholders()):
+            if re.fullmatch(r"IC[0-9]{10}", cardholder_id) and cardholder_id not in known:
+                client.delete(accumulator_key(cardholder_id))
+    finally:
+        client.close()
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def server(
+    database_url: str, redis_url: str, data_dir: Path, fresh_accumulators: None
+) -> Iterator[Server]:
     port = _free_port()
     env = {
         **os.environ,
@@ -111,3 +144,11 @@ def _worker_answers(server: Server) -> bool:
         timeout=30,
     )
     return done.returncode == 0
+
+
+@pytest.fixture(scope="session")
+def second_pharmacy(server: Server) -> dict[str, Any]:
+    """Another in-network pharmacy: `{"npi", "name", "chain", "api_key"}`."""
+    from tests.e2e.helpers import new_pharmacy
+
+    return new_pharmacy(server, chain="cvs_specialty")
