@@ -16,7 +16,7 @@ from schemas.fields import (
     StrictInteger,
 )
 
-__all__ = ["GovernmentPayerSchema", "TermsDocumentSchema"]
+__all__ = ["GovernmentPayerSchema", "TermsDocumentSchema", "TermsListSchema"]
 
 _SLUG = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 _SLUG_MESSAGE = "Letters, digits, '.', '_' and '-', starting with a letter or digit."
@@ -72,3 +72,14 @@ class TermsDocumentSchema(StrictSchema):
         places=6, integer_digits=6, example="0.24", required=True
     )
     concentration_mg_per_ml = DecimalString(places=6, integer_digits=6, example="10", required=True)
+
+
+class TermsSummarySchema(StrictSchema):
+    version = fields.String()
+    program_id = fields.String()
+    effective_date = IsoDate()
+    links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class TermsListSchema(StrictSchema):
+    items = fields.List(fields.Nested(TermsSummarySchema))

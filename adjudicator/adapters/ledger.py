@@ -249,14 +249,20 @@ def terms_documents(conn: Connection) -> list[dict[str, Any]]:
     return list(conn.execute(query).scalars())
 
 
-def insert_terms(conn: Connection, version: str, effective: date, doc: dict[str, Any]) -> None:
+def insert_terms(
+    conn: Connection,
+    version: str,
+    effective: date,
+    doc: dict[str, Any],
+    created_by: str = "system",
+) -> None:
     conn.execute(
         insert(terms_versions).values(
             version=version,
             effective_date=effective,
             document=doc,
             created_at=now(),
-            created_by="system",
+            created_by=created_by,
         )
     )
 

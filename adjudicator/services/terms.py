@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from adjudicator.adapters import ledger
+from adjudicator.adapters.db import READ_ONLY
 from adjudicator.domain.terms import Terms, bundled_terms, terms_in_force
+from adjudicator.services.errors import Conflict, Invalid, NotFound
 
 _parsed: dict[str, Terms] = {}
 
@@ -34,3 +36,41 @@ def seed_bundled(engine: Engine) -> None:
         for terms in bundled_terms():
             if not ledger.terms_version_exists(conn, terms.version):
                 ledger.insert_terms(conn, terms.version, terms.effective_date, terms.to_document())
+
+
+def summaries(engine: Engine) -> list[dict[str, Any]]:
+    """Every version, oldest first: version, program and effective date."""
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        return [
+            {
+                "version": t.version,
+                "program_id": t.program_id,
+                "effective_date": t.effective_date,
+                "links": {"self": f"/v1/terms/{t.version}"},
+            }
+            for t in all_versions(conn)
+        ]
+
+
+def document(engine: Engine, version: str) -> dict[str, Any]:
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        for terms in all_versions(conn):
+            if terms.version == version:
+                return terms.to_document()
+    raise NotFound(f"no terms version {version!r}")
+
+
+def create(engine: Engine, doc: dict[str, Any], actor: str) -> dict[str, Any]:
+    """Store a new version (the JSON document as posted); 409 when the version exists."""
+    try:
+        terms = Terms.from_document(doc)
+    except ValueError as error:
+        field, _, problem = str(error).partition(": ")
+        raise Invalid({field if problem else "_schema": [problem or str(error)]}) from None
+    with engine.begin() as conn:
+        if ledger.terms_version_exists(conn, terms.version):
+            raise Conflict(f"terms version {terms.version!r} exists; post a new version")
+        ledger.insert_terms(
+            conn, terms.version, terms.effective_date, terms.to_document(), created_by=actor
+        )
+    return terms.to_document()

@@ -9,7 +9,7 @@ from adjudicator import logs
 from adjudicator.adapters.accumulator import ensure_no_eviction
 from adjudicator.config import Config
 from adjudicator.services.runtime import Runtime, build_runtime
-from adjudicator.web import claims, enrollments, operations, problems, review
+from adjudicator.web import claims, enrollments, operations, problems, review, terms
 from schemas.fields import OPENAPI_FIELD_TYPES
 from schemas.problems import ProblemSchema
 
@@ -39,7 +39,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "API key or staff token"}
     )
-    for module in (enrollments, claims, review):
+    for module in (enrollments, claims, review, terms):
         api.register_blueprint(module.blp, url_prefix="/v1")
     api.register_blueprint(operations.blp)
     problems.register(app)  # after Api, so problem+json replaces its error format
