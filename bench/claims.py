@@ -1,0 +1,707 @@
+"""`make bench`: synchronous claims end to end, against a bare-Flask baseline.
+
+    python -m bench.claims [--clients 16] [--claims 2000] [--rate 100] [--duration 15]
+                           [--patients 200] [--database-url URL] [--redis-url URL]
+                           [--profile] [--keep]
+
+    e.g. --database-url postgresql://postgres@127.0.0.1:5432/test
+         --redis-url redis://127.0.0.1:6379/13   (an empty database: flushed afterwards)
+
+1. Baseline: `bench.baseline_app` (Flask + ClaimRequestSchema only) under the very
+   gunicorn command line `adjudicator run` uses for the web server.
+2. End to end: `adjudicator run` in a fresh temporary data dir, with no REDIS_URL or
+   DATABASE_URL, so embedded Redis + SQLite, as a newcomer gets it (or against the
+   PostgreSQL / Redis given by the flags). Waits for /readyz and a Celery ping,
+   enrolls the patients over HTTP, warms up, then bills.
+Each target gets the same two loads: closed loop (N clients back to back: claims/s)
+and open loop (a fixed rate: latency from each request's due time). Afterwards the
+answers are checked (every claim paid or rejected, no 5xx, the ledger agrees) and
+`adjudicator accumulators check` runs against the same data.
+
+Bars: end-to-end throughput >= 20% of the baseline's; p99 <= 100 ms at 100 claims/s.
+Exit status 0 only when the answers are correct and both bars pass (1 otherwise, so
+`make bench` fails with them). Results go to bench-results/claims-<time>.json, with a
+Markdown table for the README; server CPU per claim by process role is measured from
+/proc during every run. `--profile` adds py-spy folded stacks of the end-to-end
+closed loop, summarized by `python -m bench.profile_summary <file>`.
+
+Runs stay within ~3 minutes: the closed loop stops starting requests after
+--closed-limit seconds, and the open loop gives up on requests over 10 s late.
+Every process started is stopped on the way out, on failure, Ctrl-C or SIGTERM too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import stores, workload
+from bench.load import NOT_SENT, TRANSPORT_ERROR, Run, Target, closed_loop, open_loop
+from bench.procs import (
+    BenchError,
+    Interrupted,
+    Server,
+    Stoppable,
+    cpu_delta,
+    free_port,
+    group_cpu,
+    http_ok,
+    machine_busy,
+    raise_on_termination,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+RESULTS = ROOT / "bench-results"
+PHARMACY_KEY = "pk_demo_pharmacy_key"
+REVIEWER_TOKEN = "ut_demo_reviewer_token"
+THROUGHPUT_BAR = 0.20  # end-to-end claims/s >= 20% of the baseline's (closed loop)
+P99_BAR_MS = 100.0  # end-to-end p99 at the offered open-loop rate
+WARMUP_PATIENTS = 4
+WARMUP_CLAIMS = 64
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    raise_on_termination()
+    began = time.monotonic()
+    scratch = Path(tempfile.mkdtemp(prefix="adj-bench-"))
+    report: dict[str, Any] = _header(args)
+    servers: list[Stoppable] = []
+    try:
+        report["baseline"] = _bench_baseline(args, scratch, servers)
+        report["end_to_end"] = _bench_end_to_end(args, scratch, servers)
+    except (KeyboardInterrupt, Interrupted) as stop:
+        print(f"\ninterrupted ({str(stop) or 'SIGINT'}): stopping the servers", file=sys.stderr)
+        return 130
+    except BenchError as error:
+        print(f"\nbench failed: {error}", file=sys.stderr)
+        return 1
+    finally:
+        # A second Ctrl-C must not cut the cleanup short: every server is stopped.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for server in reversed(servers):
+            server.stop()
+        if args.keep:
+            print(f"data and logs kept in {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    report["seconds"] = round(time.monotonic() - began, 1)
+    return _conclude(report)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.claims", description=__doc__)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--clients", type=int, default=16, help="closed-loop clients (16)")
+    parser.add_argument("--claims", type=int, default=2000, help="closed-loop claims (2000)")
+    parser.add_argument("--rate", type=float, default=100.0, help="open-loop claims/s (100)")
+    parser.add_argument("--duration", type=float, default=15.0, help="open-loop seconds (15)")
+    parser.add_argument(
+        "--closed-limit",
+        type=float,
+        default=75.0,
+        help="stop the closed loop early after this many seconds (75), to bound the run",
+    )
+    parser.add_argument("--patients", type=int, default=200, help="patients to enroll (200)")
+    parser.add_argument("--seed", type=int, default=20260101, help="workload random seed")
+    parser.add_argument("--database-url", help="run end to end against this database")
+    parser.add_argument("--redis-url", help="run end to end against this Redis")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the end-to-end server tree during its closed loop (needs py-spy)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temp data dir and logs")
+    return parser
+
+
+def _header(args: argparse.Namespace) -> dict[str, Any]:
+    load = os.getloadavg()
+    print(
+        f"bench: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f}; "
+        f"{args.claims} claims closed loop x {args.clients} clients, "
+        f"{args.rate:g}/s open loop for {args.duration:g}s, {args.patients} patients"
+    )
+    if load[0] > 0.5:
+        print("  warning: the machine is not idle; other work will skew these numbers")
+    return {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": _git_revision(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg_at_start": [round(x, 2) for x in load],
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "config": {
+            "clients": args.clients,
+            "closed_loop_claims": args.claims,
+            "open_loop_rate": args.rate,
+            "open_loop_seconds": args.duration,
+            "patients": args.patients,
+            "seed": args.seed,
+            "database": "external" if args.database_url else "sqlite (embedded default)",
+            "redis": "external" if args.redis_url else "embedded (unix socket)",
+        },
+    }
+
+
+# --- the baseline ------------------------------------------------------------------
+
+
+def _web_command(port: int, app: str) -> list[str]:
+    """The web server command line of `adjudicator run`, serving `app` instead."""
+    from adjudicator.config import Config
+    from adjudicator.launcher import _commands
+
+    config = Config(data_dir=Path("."), database_url="sqlite://", redis_url=None)
+    web = _commands(config, "127.0.0.1", port)[0]
+    if web[-1] != "adjudicator.web.wsgi:app":
+        raise BenchError(f"unexpected web command in adjudicator.launcher: {web}")
+    return [*web[:-1], app]
+
+
+def _bench_baseline(
+    args: argparse.Namespace, scratch: Path, servers: list[Stoppable]
+) -> dict[str, Any]:
+    _step("baseline: bare Flask + ClaimRequestSchema, same gunicorn settings")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    server = Server(
+        "baseline", _web_command(port, "bench.baseline_app:app"), env, ROOT, scratch / "base.log"
+    )
+    servers.append(server.start())
+    took = server.wait_until("/readyz", lambda: http_ok(port, "/readyz"), 30)
+    _step(f"baseline ready in {took:.1f}s")
+    target = _claims_target("baseline", port)
+    rng = random.Random(args.seed)
+    today = date.today()
+    fake = workload.stand_ins(args.patients, rng, today)  # the baseline enrolls nobody
+    closed_load, open_load = _claim_loads(args, fake, rng, "BASE", today)
+    closed_loop(target, workload.claim_bodies(fake, 200, rng, "BASEWARM", today), args.clients)
+    runs = _both_loads(args, target, server, closed_load, open_load)
+    server.stop()
+    checks = {run.mode: _check_answers(run, ok_statuses={"accepted"}) for run in runs}
+    return {"runs": [_run_summary(run) for run in runs], "checks": checks}
+
+
+# --- end to end --------------------------------------------------------------------
+
+
+def _service_env(
+    args: argparse.Namespace, data_dir: Path, servers: list[Stoppable]
+) -> dict[str, str]:
+    """A newcomer's environment (no REDIS_URL / DATABASE_URL / ADJUDICATOR_* settings),
+    or the PostgreSQL / Redis of the flags, each isolated for this run."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "DATABASE_URL") and not k.startswith("ADJUDICATOR_")
+    }
+    env["ADJUDICATOR_DATA_DIR"] = str(data_dir)
+    if args.database_url:
+        url, schema = stores.database_url(args.database_url)
+        if schema is not None:
+            servers.append(schema)  # dropped when the bench ends
+        env["DATABASE_URL"] = url or ""
+    if args.redis_url:
+        database = stores.RedisDatabase(args.redis_url)
+        servers.append(database)  # flushed when the bench ends
+        env["REDIS_URL"] = database.url
+    return env
+
+
+def _bench_end_to_end(
+    args: argparse.Namespace, scratch: Path, servers: list[Stoppable]
+) -> dict[str, Any]:
+    _step("end to end: adjudicator run (gunicorn + Celery worker + Redis + SQL)")
+    port = free_port()
+    data_dir = scratch / "data"
+    env = _service_env(args, data_dir, servers)
+    cmd = [str(BIN / "adjudicator"), "run", "--port", str(port)]
+    server = Server("adjudicator run", cmd, env, ROOT, scratch / "service.log")
+    servers.append(server.start())
+    startup: dict[str, float] = {}
+    startup["readyz_s"] = server.wait_until("/readyz", lambda: http_ok(port, "/readyz"), 60)
+    ping_env = {**env, "REDIS_URL": args.redis_url or _embedded_redis_url(data_dir)}
+    startup["worker_s"] = server.wait_until("a Celery ping", lambda: _celery_ping(ping_env), 60)
+    _step(
+        f"ready: /readyz in {startup['readyz_s']:.1f}s, then the worker {startup['worker_s']:.1f}s"
+    )
+
+    rng = random.Random(args.seed)
+    today = date.today()
+    tag = uuid.uuid4().hex[:6].upper()  # distinct Rx numbers even on a reused database
+    t = time.monotonic()
+    patients = workload.enroll(port, REVIEWER_TOKEN, args.patients + WARMUP_PATIENTS, rng, today)
+    startup["enroll_s"] = time.monotonic() - t
+    _step(f"enrolled {len(patients)} patients over HTTP in {startup['enroll_s']:.1f}s")
+    warmup, patients = patients[:WARMUP_PATIENTS], patients[WARMUP_PATIENTS:]
+
+    target = _claims_target("end-to-end", port)
+    closed_load, open_load = _claim_loads(args, patients, rng, f"B{tag}", today)
+    warm = closed_loop(
+        target, workload.claim_bodies(warmup, WARMUP_CLAIMS, rng, f"W{tag}", today), 8
+    )
+    _step(f"warm-up: {len(warm.samples)} claims, statuses {warm.status_counts()}")
+    profiler = _Profiler(server.pid, scratch / "profile.folded") if args.profile else None
+    if profiler is not None:
+        servers.append(profiler)
+    runs = _both_loads(args, target, server, closed_load, open_load, profiler=profiler)
+
+    checks = {run.mode: _check_answers(run, ok_statuses={"paid", "rejected"}) for run in runs}
+    accumulators = _accumulators_check(env)
+    ledger = _ledger_counts(env, f"B{tag}")
+    seen: dict[str, int] = {}
+    for run in runs:
+        for status, count in workload.outcomes([s.body for s in run.sent])["statuses"].items():
+            seen[status] = seen.get(status, 0) + count
+    ledger["matches_answers"] = ledger.get("by_status") == dict(sorted(seen.items()))
+    server.stop()
+    return {
+        "startup": {k: round(v, 2) for k, v in startup.items()},
+        "runs": [_run_summary(run, decisions=True) for run in runs],
+        "checks": checks,
+        "accumulators_check": accumulators,
+        "ledger": ledger,
+        "profile": profiler.finish() if profiler else None,
+    }
+
+
+def _embedded_redis_url(data_dir: Path) -> str:
+    from adjudicator.adapters.embedded_redis import socket_path_for
+
+    # `adjudicator run` starts EmbeddedRedis(<data dir>/redis).
+    return f"unix://{socket_path_for(data_dir.resolve() / 'redis')}?db=0"
+
+
+def _celery_ping(env: dict[str, str]) -> bool:
+    cmd = [str(BIN / "celery"), "-A", "tasks.celery_app", "inspect", "ping", "--timeout", "1"]
+    try:
+        done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
+
+
+def _accumulators_check(env: dict[str, str]) -> dict[str, Any]:
+    """`adjudicator accumulators check` with the service's environment, while it runs."""
+    _step("adjudicator accumulators check")
+    done = subprocess.run(
+        [str(BIN / "adjudicator"), "accumulators", "check"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    print(f"  exit {done.returncode}: {done.stdout.strip()[:2000]}")
+    if done.stderr.strip():
+        print("  " + done.stderr.strip()[-2000:])
+    try:
+        output = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        output = None
+    ok = done.returncode == 0 and isinstance(output, dict) and not output.get("mismatches")
+    return {"exit_code": done.returncode, "output": output, "ok": ok}
+
+
+def _ledger_counts(env: dict[str, str], rx_prefix: str) -> dict[str, Any]:
+    """The benchmarked claims (by Rx prefix) in the ledger, by status."""
+    from sqlalchemy import func, select
+
+    from adjudicator.adapters.db import make_engine
+    from adjudicator.adapters.tables import claims
+    from adjudicator.config import Config
+
+    engine = make_engine(Config.from_env(env).database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(claims.c.status, func.count())
+                .where(claims.c.rx_number.like(f"{rx_prefix}%"))
+                .group_by(claims.c.status)
+            ).all()
+    finally:
+        engine.dispose()
+    return {"by_status": dict(sorted((status, count) for status, count in rows))}
+
+
+# --- shared ------------------------------------------------------------------------
+
+
+def _claims_target(name: str, port: int) -> Target:
+    headers = {"Authorization": f"Bearer {PHARMACY_KEY}", "Content-Type": "application/json"}
+    return Target(name, port, "/v1/claims", headers)
+
+
+def _claim_loads(
+    args: argparse.Namespace,
+    patients: list[workload.Patient],
+    rng: random.Random,
+    prefix: str,
+    today: date,
+) -> tuple[list[bytes], list[bytes]]:
+    """Bodies for the two loads, each on its own patients (both phases reach the cap)."""
+    open_count = round(args.rate * args.duration)
+    split = round(len(patients) * args.claims / (args.claims + open_count))
+    split = min(max(split, 1), len(patients) - 1)
+    closed = workload.claim_bodies(patients[:split], args.claims, rng, f"{prefix}C", today)
+    opened = workload.claim_bodies(patients[split:], open_count, rng, f"{prefix}O", today)
+    return closed, opened
+
+
+def _both_loads(
+    args: argparse.Namespace,
+    target: Target,
+    server: Server,
+    closed_load: list[bytes],
+    open_load: list[bytes],
+    profiler: Any = None,
+) -> list[Run]:
+    _step(f"{target.name}: closed loop, {len(closed_load)} claims, {args.clients} clients")
+    with _CpuMeter(server.pid) as meter:
+        closed = closed_loop(target, closed_load, args.clients, time_limit=args.closed_limit)
+    if len(closed.samples) < len(closed_load):
+        print(f"  stopped after {args.closed_limit:g}s: {len(closed.samples)} claims sent")
+    if profiler is not None:
+        profiler.stop()
+    closed.extra["cpu"] = meter.report(len(closed.sent))
+    _print_run(closed)
+    _step(f"{target.name}: open loop, {args.rate:g} claims/s for {args.duration:g}s")
+    with _CpuMeter(server.pid) as meter:
+        opened = open_loop(target, open_load, args.rate)
+    opened.extra["cpu"] = meter.report(len(opened.sent))
+    _print_run(opened)
+    return [closed, opened]
+
+
+class _CpuMeter:
+    """CPU spent during a run: the server tree by role, this client, the whole machine."""
+
+    def __init__(self, pgid: int) -> None:
+        self.pgid = pgid
+
+    def __enter__(self) -> _CpuMeter:
+        self.server = group_cpu(self.pgid)
+        self.client = _own_cpu()
+        self.machine = machine_busy()
+        self.wall = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.monotonic() - self.wall
+        self.server_spent = cpu_delta(self.server, group_cpu(self.pgid))
+        self.client = _own_cpu() - self.client
+        busy, total = machine_busy()
+        self.machine = (busy - self.machine[0], total - self.machine[1])
+
+    def report(self, requests: int) -> dict[str, Any]:
+        server = sum(self.server_spent.values())
+        busy, total = self.machine
+        cores = total / self.wall if self.wall > 0 else 0.0  # what the machine had
+        return {
+            "server_ms_per_claim": {
+                role: round(spent * 1000 / requests, 2)
+                for role, spent in sorted(self.server_spent.items(), key=lambda kv: -kv[1])
+            },
+            "server_ms_per_claim_total": round(server * 1000 / requests, 2),
+            "client_ms_per_claim": round(self.client * 1000 / requests, 2),
+            "cores_used": {
+                "server": round(server / self.wall, 2),
+                "client": round(self.client / self.wall, 2),
+                "other": round(max(busy - server - self.client, 0.0) / self.wall, 2),
+                "machine_busy": round(busy / self.wall, 2),
+                "machine_total": round(cores, 2),
+            },
+        }
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _check_answers(run: Run, ok_statuses: set[str]) -> dict[str, Any]:
+    """Every request answered 200 with one of `ok_statuses`; no 5xx, no transport error."""
+    codes = {code: n for code, n in run.status_counts().items() if code != NOT_SENT}
+    answered = workload.outcomes([s.body for s in run.sent if s.status == 200])["statuses"]
+    good = sum(count for status, count in answered.items() if status in ok_statuses)
+    server_errors = sum(count for code, count in codes.items() if code >= 500)
+    return {
+        "requests": len(run.sent),
+        "not_sent": run.not_sent,
+        "http_status": {str(k): v for k, v in codes.items()},
+        "decided": good,
+        "server_errors": server_errors,
+        "transport_errors": codes.get(TRANSPORT_ERROR, 0),
+        "ok": good == len(run.sent) and server_errors == 0,
+    }
+
+
+def _run_summary(run: Run, decisions: bool = False) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "target": run.target,
+        "mode": run.mode,
+        "requests": len(run.sent),
+        "seconds": round(run.wall, 2),
+        "claims_per_s": round(run.throughput, 1),
+        "p50_ms": _ms(run.percentile_ms(50)),
+        "p95_ms": _ms(run.percentile_ms(95)),
+        "p99_ms": _ms(run.percentile_ms(99)),
+        "max_ms": _ms(run.percentile_ms(100)),
+    }
+    if run.offered_rate is not None:
+        summary["offered_per_s"] = run.offered_rate
+        summary["late_sends"] = run.late_sends
+        summary["not_sent"] = run.not_sent
+    if "cpu" in run.extra:
+        summary["cpu"] = run.extra["cpu"]
+    if decisions:
+        summary["decisions"] = workload.outcomes([s.body for s in run.sent])
+    return summary
+
+
+def _print_run(run: Run) -> None:
+    print(
+        f"  {len(run.sent)} requests in {run.wall:.1f}s: {run.throughput:.1f}/s, "
+        f"p50 {_show(_ms(run.percentile_ms(50)))} p95 {_show(_ms(run.percentile_ms(95)))} "
+        f"p99 {_show(_ms(run.percentile_ms(99)))} max {_show(_ms(run.percentile_ms(100)))} ms; "
+        f"HTTP {run.status_counts()}"
+        + (f"; {run.late_sends} sent late" if run.offered_rate else "")
+        + (f"; {run.not_sent} NOT SENT (over 10 s behind)" if run.not_sent else "")
+    )
+    cpu = run.extra.get("cpu")
+    if cpu:
+        roles = ", ".join(f"{role} {ms:.1f}" for role, ms in cpu["server_ms_per_claim"].items())
+        cores = cpu["cores_used"]
+        print(
+            f"  CPU ms/claim: server {cpu['server_ms_per_claim_total']:.1f} ({roles}); "
+            f"client {cpu['client_ms_per_claim']:.1f}. Cores busy: server {cores['server']}, "
+            f"client {cores['client']}, other {cores['other']} of {cores['machine_total']}"
+        )
+
+
+class _Profiler:
+    """py-spy over the whole server tree during the closed loop (folded stacks)."""
+
+    def __init__(self, pid: int, out: Path) -> None:
+        self.out = out
+        cmd = [
+            _py_spy(),
+            "record",
+            "--pid",
+            str(pid),
+            "--subprocesses",
+            "--rate",
+            "97",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+        ]
+        self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # py-spy writes its output and exits
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def finish(self) -> dict[str, Any]:
+        self.stop()
+        RESULTS.mkdir(exist_ok=True)
+        kept = RESULTS / f"profile-{time.strftime('%Y%m%d-%H%M%S')}.folded"
+        if self.out.exists():
+            shutil.copy(self.out, kept)
+        return {"folded_stacks": str(kept.relative_to(ROOT)) if kept.exists() else None}
+
+
+def _py_spy() -> str:
+    found = shutil.which("py-spy", path=str(BIN)) or shutil.which("py-spy")
+    if not found:
+        raise BenchError("--profile needs py-spy: .venv/bin/pip install py-spy")
+    return found
+
+
+# --- the report --------------------------------------------------------------------
+
+
+def _conclude(report: dict[str, Any]) -> int:
+    base = {r["mode"].split(",")[0]: r for r in report["baseline"]["runs"]}
+    e2e = {r["mode"].split(",")[0]: r for r in report["end_to_end"]["runs"]}
+    ratio = e2e["closed"]["claims_per_s"] / base["closed"]["claims_per_s"]
+    p99 = e2e["open"]["p99_ms"]  # None: over 1% of the requests could not even be sent
+    offered = e2e["open"]["offered_per_s"]
+    e2e_checks = report["end_to_end"]["checks"].values()
+    correct = (
+        all(c["ok"] for c in e2e_checks)
+        and all(c["ok"] for c in report["baseline"]["checks"].values())
+        and report["end_to_end"]["accumulators_check"]["ok"]
+        and report["end_to_end"]["ledger"]["matches_answers"]
+    )
+    bars = {
+        "throughput": {
+            "bar": f"end-to-end claims/s >= {THROUGHPUT_BAR:.0%} of the baseline's",
+            "ratio": round(ratio, 3),
+            "pass": ratio >= THROUGHPUT_BAR,
+        },
+        "latency": {
+            "bar": f"end-to-end p99 <= {P99_BAR_MS:g} ms at {offered:g} claims/s offered",
+            "p99_ms": p99,
+            "pass": p99 is not None and p99 <= P99_BAR_MS,
+        },
+        "correctness": {
+            "bar": "every claim paid or rejected, no 5xx, ledger and accumulators agree",
+            "pass": correct,
+        },
+    }
+    report["bars"] = bars
+    markdown = _markdown(report, ratio)
+    report["markdown"] = markdown
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"claims-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+    print()
+    print(_table(report, ratio))
+    print()
+    for name, bar in bars.items():
+        detail = {k: v for k, v in bar.items() if k not in ("bar", "pass")}
+        print(f"{'PASS' if bar['pass'] else 'FAIL'}  {name}: {bar['bar']}  {detail or ''}")
+    _print_correctness(report)
+    print(f"\nMarkdown for the README:\n\n{markdown}")
+    print(f"results: {path.relative_to(ROOT)} ({report['seconds']}s in all)")
+    return 0 if all(bar["pass"] for bar in bars.values()) else 1
+
+
+def _rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*report["baseline"]["runs"], *report["end_to_end"]["runs"]]
+
+
+def _table(report: dict[str, Any], ratio: float) -> str:
+    head = f"{'target':<11} {'mode':<19} {'requests':>8} {'claims/s':>9} "
+    head += f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+    lines = [head, "-" * len(head)]
+    for r in _rows(report):
+        lines.append(
+            f"{r['target']:<11} {r['mode']:<19} {r['requests']:>8} {r['claims_per_s']:>9.1f} "
+            f"{_show(r['p50_ms']):>8} {_show(r['p95_ms']):>8} {_show(r['p99_ms']):>8} "
+            f"{_show(r['max_ms']):>8}"
+        )
+    lines.append(f"end-to-end / baseline throughput (closed loop): {ratio:.1%}")
+    return "\n".join(lines)
+
+
+def _markdown(report: dict[str, Any], ratio: float) -> str:
+    machine = report["machine"]
+    lines = [
+        "| target | mode | requests | claims/s | p50 ms | p95 ms | p99 ms |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in _rows(report):
+        lines.append(
+            f"| {r['target']} | {r['mode']} | {r['requests']} | {r['claims_per_s']:.1f} "
+            f"| {_show(r['p50_ms'])} | {_show(r['p95_ms'])} | {_show(r['p99_ms'])} |"
+        )
+    bars = report["bars"]
+    dropped = [r for r in _rows(report) if r.get("not_sent")]
+    lines += [
+        "",
+        *(
+            f"{r['target']} {r['mode']}: {r['not_sent']} more claims were due but never sent, "
+            "the server being over 10 s behind schedule (counted as >10 s latency)."
+            for r in dropped
+        ),
+        f"End-to-end throughput is {ratio:.1%} of the baseline "
+        f"(bar >= {THROUGHPUT_BAR:.0%}: {'PASS' if bars['throughput']['pass'] else 'FAIL'}); "
+        f"p99 at {report['config']['open_loop_rate']:g} claims/s is "
+        f"{_show(bars['latency']['p99_ms'])} ms (bar <= {P99_BAR_MS:g} ms: "
+        f"{'PASS' if bars['latency']['pass'] else 'FAIL'}).",
+        _cpu_line(report),
+        f"{machine['cpus']} cores shared by client and server; "
+        f"{report['config']['database']}, {report['config']['redis']} Redis; "
+        f"`make bench`, {report['started_at'][:10]}.",
+    ]
+    return "\n".join(lines)
+
+
+def _cpu_line(report: dict[str, Any]) -> str:
+    """Server CPU per claim in the closed loops, the end-to-end one by process role."""
+    base, e2e = report["baseline"]["runs"][0]["cpu"], report["end_to_end"]["runs"][0]["cpu"]
+    roles = ", ".join(
+        f"{role} {ms:.1f}" for role, ms in e2e["server_ms_per_claim"].items() if ms >= 0.1
+    )
+    other = e2e["cores_used"]["other"]
+    return (
+        f"Server CPU per claim (closed loop): baseline {base['server_ms_per_claim_total']:.1f} ms, "
+        f"end-to-end {e2e['server_ms_per_claim_total']:.1f} ms ({roles}); "
+        f"other work on the machine took {other:.2f} cores meanwhile."
+    )
+
+
+def _print_correctness(report: dict[str, Any]) -> None:
+    e2e = report["end_to_end"]
+    for mode, check in e2e["checks"].items():
+        print(
+            f"  end-to-end {mode}: {check['decided']}/{check['requests']} paid or rejected, "
+            f"{check['server_errors']} 5xx, {check['transport_errors']} transport errors, "
+            f"HTTP {check['http_status']}"
+        )
+    for run in e2e["runs"]:
+        d = run["decisions"]
+        print(
+            f"  end-to-end {run['mode']}: {d['statuses']}; {d['paid_limited_by_a_cap']} paid "
+            f"in part at a cap; reject codes {d['reject_codes']}; program paid ${d['program_paid']}"
+        )
+    ledger = e2e["ledger"]
+    print(f"  ledger: {ledger['by_status']} (matches the answers: {ledger['matches_answers']})")
+    acc = e2e["accumulators_check"]
+    print(f"  accumulators check: exit {acc['exit_code']}, {acc['output']}")
+
+
+def _ms(value: float) -> float | None:
+    """Milliseconds to one decimal; None for infinity (requests never sent)."""
+    return None if math.isinf(value) or math.isnan(value) else round(value, 1)
+
+
+def _show(value: float | None) -> str:
+    return ">10000" if value is None else f"{value:.1f}"  # None: given up on after 10 s
+
+
+def _step(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _git_revision() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() or None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
