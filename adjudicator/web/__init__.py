@@ -9,7 +9,7 @@ from adjudicator import logs
 from adjudicator.adapters.accumulator import ensure_no_eviction
 from adjudicator.config import Config
 from adjudicator.services.runtime import Runtime, build_runtime
-from adjudicator.web import claims, enrollments, operations, problems, review, terms
+from adjudicator.web import claims, console, enrollments, operations, problems, review, terms
 from schemas.fields import OPENAPI_FIELD_TYPES
 from schemas.problems import ProblemSchema
 
@@ -43,6 +43,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
         api.register_blueprint(module.blp, url_prefix="/v1")
     api.register_blueprint(operations.blp)
     problems.register(app)  # after Api, so problem+json replaces its error format
+    console.init_app(app, config)  # the hub console's pages at /console
     return app
 
 

@@ -1,0 +1,245 @@
+"""Read models of the hub console: the review queue, a claim, a member, and search.
+
+Money stays in cents and dates stay dates; the web layer formats them for people.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from adjudicator.adapters import ledger
+from adjudicator.adapters.db import READ_ONLY
+from adjudicator.adapters.tables import claims as claims_table
+from adjudicator.services import claim_queries, terms
+from adjudicator.services.enrollments import enrollment_view
+from adjudicator.services.runtime import Runtime
+
+QUEUE_BATCH = 200  # rows read per round trip while filtering the queue
+MEMBER_CLAIMS = 200  # the newest claims a member page lists
+
+
+def _reader(rt: Runtime) -> Connection:
+    return rt.engine.connect().execution_options(**{READ_ONLY: True})
+
+
+# --- the review queue --------------------------------------------------------------
+
+
+def review_queue(
+    rt: Runtime,
+    *,
+    rule: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    limit: int = 100,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Open reviews, oldest first: `{"items": [...], "more": bool}`.
+
+    Each item: claim_id, cardholder_id, rx_number, date_of_service, received_at,
+    age_seconds, rules (the reviewable rules that failed), reject_codes, eligible
+    (cents), benefit_period ({start, end} or None). `rule` keeps the items whose
+    open review is about that rule; the dates bound the date of service.
+    """
+    now = now or datetime.now(UTC)
+    items: list[dict[str, Any]] = []
+    after: int | None = None
+    with _reader(rt) as conn:
+        while len(items) <= limit:
+            rows = ledger.list_claims(
+                conn,
+                npi=None,
+                cardholder_id=None,
+                status=None,
+                review_open=True,
+                date_from=date_from,
+                date_to=date_to,
+                limit=QUEUE_BATCH,
+                after_seq=after,
+            )
+            items += [_queue_item(r, now) for r in rows if rule is None or rule in _rules(r)]
+            if len(rows) < QUEUE_BATCH:
+                break
+            after = rows[-1].seq
+    return {"items": items[:limit], "more": len(items) > limit}
+
+
+def _rules(row: Row[Any]) -> list[str]:
+    return list((row.review or {}).get("rules", []))
+
+
+def _queue_item(row: Row[Any], now: datetime) -> dict[str, Any]:
+    decision = row.decision or {}
+    benefit = decision.get("benefit")
+    received = aware(row.created_at)
+    return {
+        "claim_id": row.claim_id,
+        "cardholder_id": row.cardholder_id,
+        "rx_number": row.rx_number,
+        "fill_number": row.fill_number,
+        "date_of_service": row.date_of_service,
+        "received_at": received,
+        "age_seconds": max(int((now - received).total_seconds()), 0),
+        "rules": _rules(row),
+        "reject_codes": decision.get("reject_codes", []),
+        "eligible": (decision.get("amounts") or {}).get("eligible", 0),
+        "benefit_period": _period(benefit),
+    }
+
+
+def _period(benefit: dict[str, Any] | None) -> dict[str, date] | None:
+    if not benefit:
+        return None
+    return {
+        "start": date.fromisoformat(benefit["period_start"]),
+        "end": date.fromisoformat(benefit["period_end"]),
+    }
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands timestamps back without their zone; the ledger writes UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# --- one claim ---------------------------------------------------------------------
+
+
+def claim_page(rt: Runtime, claim_id: str) -> dict[str, Any] | None:
+    """The claim's decision and events, its stored review, request and the year now."""
+    with _reader(rt) as conn:
+        row = ledger.claim(conn, claim_id)
+        if row is None:
+            return None
+        events = [_event(e) for e in ledger.events_of(conn, "claim", claim_id)]
+        year = _year_containing(conn, row.cardholder_id, row.date_of_service)
+        year_view = _year(rt, conn, year) if year is not None else None
+    view = claim_queries.present(rt, row)
+    return {
+        "claim": view,
+        "status": row.status,  # the claim's own status (a duplicate shows the original's)
+        "pharmacy_npi": row.pharmacy_npi,
+        "received_at": aware(row.created_at),
+        "decided_at": aware(row.decided_at) if row.decided_at else None,
+        "request": row.request,
+        "review": row.review,
+        "review_open": row.review_state == "open",
+        "reject_rules": [r.get("rule") for r in (row.decision or {}).get("reject_codes", [])],
+        "events": events,
+        "year": year_view,
+    }
+
+
+def _event(row: Row[Any]) -> dict[str, Any]:
+    return {"at": aware(row.at), "type": row.type, "actor": row.actor, "data": row.data or {}}
+
+
+def _year_containing(conn: Connection, cardholder_id: str, on: date) -> Row[Any] | None:
+    years = ledger.enrollments_of(conn, cardholder_id)
+    return next((y for y in years if y.period_start <= on <= y.period_end), None)
+
+
+# --- a member ----------------------------------------------------------------------
+
+
+def member_page(rt: Runtime, cardholder_id: str) -> dict[str, Any] | None:
+    """Every enrollment year (status, reasons, benefit used now) and the newest claims."""
+    with _reader(rt) as conn:
+        if not ledger.member_exists(conn, cardholder_id):
+            return None
+        years = [_year(rt, conn, y) for y in ledger.enrollments_of(conn, cardholder_id)]
+        rows = ledger.list_claims(
+            conn,
+            npi=None,
+            cardholder_id=cardholder_id,
+            status=None,
+            review_open=False,
+            date_from=None,
+            date_to=None,
+            limit=MEMBER_CLAIMS + 1,
+            after_seq=None,
+        )
+    claims = [_claim_line(rt, r) for r in rows[:MEMBER_CLAIMS]]
+    latest = years[-1] if years else None
+    return {
+        "cardholder_id": cardholder_id,
+        "patient": latest["enrollment"]["patient"] if latest else None,
+        "years": list(reversed(years)),  # the newest year first
+        "claims": claims,
+        "more_claims": len(rows) > MEMBER_CLAIMS,
+    }
+
+
+def _year(rt: Runtime, conn: Connection, row: Row[Any]) -> dict[str, Any]:
+    annual_max = terms.in_force(conn, row.period_start).annual_max
+    used = rt.accumulator.used(row.cardholder_id, row.enrollment_id)
+    return {
+        "enrollment": enrollment_view(conn, row),
+        "benefit": {
+            "annual_max": annual_max,
+            "used": used,
+            "remaining": max(annual_max - used, 0),
+        },
+        "current": row.period_start <= date.today() <= row.period_end,
+    }
+
+
+def _claim_line(rt: Runtime, row: Row[Any]) -> dict[str, Any]:
+    decision = row.decision or {}
+    amounts = decision.get("amounts") or {}
+    return {
+        "claim_id": row.claim_id,
+        "rx_number": row.rx_number,
+        "fill_number": row.fill_number,
+        "date_of_service": row.date_of_service,
+        "status": row.status,
+        "review_state": row.review_state,
+        "program_paid": amounts.get("program_paid", 0),
+        "eligible": amounts.get("eligible", 0),
+        "reject_codes": decision.get("reject_codes", []),
+    }
+
+
+def enrollment(rt: Runtime, enrollment_id: str) -> dict[str, Any] | None:
+    with _reader(rt) as conn:
+        row = ledger.enrollment(conn, enrollment_id)
+        return enrollment_view(conn, row) if row is not None else None
+
+
+# --- search ------------------------------------------------------------------------
+
+
+def search(rt: Runtime, text: str) -> dict[str, Any]:
+    """What `text` names: `{"kind": "claim" | "member" | "rx" | "none", ...}`.
+
+    A claim id or a cardholder id names one thing; an Rx number lists its claims
+    (several pharmacies and fills may share one).
+    """
+    text = text.strip()
+    if not text:
+        return {"kind": "none", "claims": []}
+    with _reader(rt) as conn:
+        for candidate in dict.fromkeys((text, text.upper(), text.lower())):
+            if ledger.claim(conn, candidate) is not None:
+                return {"kind": "claim", "claim_id": candidate}
+            if ledger.member_exists(conn, candidate):
+                return {"kind": "member", "cardholder_id": candidate}
+        rows = _claims_with_rx(conn, text)
+    if not rows:
+        return {"kind": "none", "claims": []}
+    return {
+        "kind": "rx",
+        "claims": [_claim_line(rt, r) | {"cardholder_id": r.cardholder_id} for r in rows],
+    }
+
+
+def _claims_with_rx(conn: Connection, rx_number: str) -> list[Row[Any]]:
+    query = (
+        select(claims_table)
+        .where(claims_table.c.rx_number.in_({rx_number, rx_number.upper()}))
+        .order_by(claims_table.c.seq.desc())
+        .limit(MEMBER_CLAIMS)
+    )
+    return list(conn.execute(query))

@@ -1,0 +1,305 @@
+"""The console's pages: sign-in, review queue, claim, member, enrollment forms, search."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
+
+from adjudicator.services import console_queries, enrollments, identity, review
+from adjudicator.services.errors import Conflict, Invalid, NotFound, ServiceError
+from adjudicator.web.console import forms, session
+from adjudicator.web.console.words import REVIEWABLE, money
+from adjudicator.web.runtime import runtime
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parents[1] / "static" / "console"
+bp = Blueprint(
+    "console", __name__, url_prefix="/console", static_folder=STATIC, static_url_path="/static"
+)
+
+# No script, no inline style, nothing from elsewhere; never framed.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+@bp.before_request
+def _csrf() -> None:
+    session.check_csrf()
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    if request.endpoint != "console.static":
+        response.headers["Cache-Control"] = "no-store"  # pages carry PHI
+    return response
+
+
+@bp.app_context_processor
+def _page_globals() -> dict[str, Any]:
+    return {"csrf_token": session.csrf_token, "staff": session.current_staff}
+
+
+# --- sign in and out ---------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    next_page = session.safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if session.current_staff() is not None:
+            return redirect(next_page or url_for("console.queue"))
+        return render_template("console/login.html", next_page=next_page)
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    principal = identity.login(runtime(), username, password) if username and password else None
+    if principal is None or principal.role not in identity.STAFF_ROLES:
+        page = render_template(
+            "console/login.html",
+            next_page=next_page,
+            username=username,
+            error="Wrong username or password.",
+        )
+        return page, 401
+    session.start(principal)
+    return redirect(next_page or url_for("console.queue"))
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    session.end()
+    flash("You are signed out.", "info")
+    return redirect(url_for("console.login"))
+
+
+# --- the review queue ----------------------------------------------------------------
+
+
+@bp.route("/", methods=["GET"])
+@bp.route("/queue", methods=["GET"])
+@session.staff_required
+def queue() -> Any:
+    rule = request.args.get("rule") or None
+    errors: dict[str, list[str]] = {}
+    if rule is not None and rule not in REVIEWABLE:
+        errors["rule"] = ["Choose one of the listed rules."]
+    date_from = _date_arg("date_from", errors)
+    date_to = _date_arg("date_to", errors)
+    if date_from and date_to and date_from > date_to:
+        errors["date_to"] = ["The end date must not be before the start date."]
+    result: dict[str, Any] = {"items": [], "more": False}
+    if not errors:
+        result = console_queries.review_queue(
+            runtime(), rule=rule, date_from=date_from, date_to=date_to
+        )
+    status = 422 if errors else 200
+    filters = {"rule": rule or "", **{k: request.args.get(k, "") for k in ("date_from", "date_to")}}
+    page = render_template("console/queue.html", result=result, filters=filters, errors=errors)
+    return page, status
+
+
+def _date_arg(name: str, errors: dict[str, list[str]]) -> date | None:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        errors[name] = ["Enter a date as YYYY-MM-DD."]
+        return None
+
+
+# --- a claim -------------------------------------------------------------------------
+
+
+@bp.route("/claims/<claim_id>", methods=["GET"])
+@session.staff_required
+def claim(claim_id: str) -> Any:
+    return _claim_page(claim_id)
+
+
+def _claim_page(claim_id: str, form: forms.FormResult | None = None, status: int = 200) -> Any:
+    page = console_queries.claim_page(runtime(), claim_id)
+    if page is None:
+        abort(404, "No claim has this id.")
+    return render_template("console/claim.html", page=page, form=form), status
+
+
+@bp.route("/claims/<claim_id>/review", methods=["POST"])
+@session.staff_required
+def review_claim(claim_id: str) -> Any:
+    form = forms.review_form(request.form)
+    if not form.ok:
+        return _claim_page(claim_id, form, 422)
+    assert form.data is not None
+    staff = session.current_staff()
+    assert staff is not None
+    try:
+        # The same actor the JSON review endpoint records: the user's name.
+        row = review.review(
+            runtime(), claim_id, form.data["action"], form.data["note"], staff.username
+        )
+    except NotFound:
+        abort(404, "No claim has this id.")
+    except Conflict as error:
+        form.errors = {forms.FORM_ERRORS: [f"This claim cannot be reviewed now: {error.detail}."]}
+        return _claim_page(claim_id, form, 409)
+    verb = "Approved" if form.data["action"] == "approve" else "Denied"
+    outcome = f"now {row.status}"
+    if row.status == "paid":
+        outcome += f", program paid {money(row.program_paid)}"
+    flash(f"{verb}: the claim is {outcome}.", "success")
+    return redirect(url_for("console.claim", claim_id=claim_id))
+
+
+# --- a member and enrollments ------------------------------------------------------------
+
+
+@bp.route("/members/<cardholder_id>", methods=["GET"])
+@session.staff_required
+def member(cardholder_id: str) -> Any:
+    page = console_queries.member_page(runtime(), cardholder_id)
+    if page is None:
+        abort(404, "No member has this cardholder id.")
+    return render_template("console/member.html", page=page)
+
+
+@bp.route("/enroll", methods=["GET", "POST"])
+@session.staff_required
+def enroll() -> Any:
+    if request.method == "GET":
+        values = {
+            "cardholder_id": request.args.get("cardholder_id", ""),
+            "patient.address.country": "US",
+            "coverage.type": "commercial",
+            "coverage.covers_product": True,
+        }
+        return render_template("console/enroll.html", values=values, errors={})
+    form = forms.enrollment_form(request.form)
+    if form.ok:
+        assert form.data is not None
+        staff = session.current_staff()
+        assert staff is not None
+        try:
+            view = enrollments.enroll(runtime(), form.data, staff.principal.actor)
+        except Invalid as error:
+            form.errors = error.errors
+        except Conflict as error:
+            form.errors = {forms.FORM_ERRORS: [error.detail[:1].upper() + error.detail[1:] + "."]}
+        else:
+            flash(_enrolled_message(view), "success")
+            return redirect(url_for("console.member", cardholder_id=view["cardholder_id"]))
+    page = render_template("console/enroll.html", values=form.values, errors=form.errors)
+    return page, 422
+
+
+def _enrolled_message(view: dict[str, Any]) -> str:
+    period = view["benefit_period"]
+    text = f"Enrolled for {period['start']} to {period['end']}: {view['status']}"
+    if view["reasons"]:
+        text += " (" + "; ".join(r["message"] for r in view["reasons"]) + ")"
+    return text + "."
+
+
+@bp.route("/enrollments/<enrollment_id>/edit", methods=["GET", "POST"])
+@session.staff_required
+def edit_enrollment(enrollment_id: str) -> Any:
+    current = console_queries.enrollment(runtime(), enrollment_id)
+    if current is None:
+        abort(404, "No enrollment has this id.")
+    if request.method == "GET":
+        values = forms.values_of_enrollment(current)
+        return render_template("console/edit.html", year=current, values=values, errors={})
+    form = forms.enrollment_edit_form(request.form)
+    if form.ok:
+        assert form.data is not None
+        staff = session.current_staff()
+        assert staff is not None
+        view = enrollments.update(runtime(), enrollment_id, form.data, staff.principal.actor)
+        flash(
+            f"Saved. The year {view['benefit_period']['start']} to "
+            f"{view['benefit_period']['end']} is {view['status']}.",
+            "success",
+        )
+        return redirect(url_for("console.member", cardholder_id=view["cardholder_id"]))
+    page = render_template(
+        "console/edit.html", year=current, values=form.values, errors=form.errors
+    )
+    return page, 422
+
+
+# --- search --------------------------------------------------------------------------------
+
+
+@bp.route("/search", methods=["GET"])
+@session.staff_required
+def search() -> Any:
+    text = request.args.get("q", "").strip()[:100]
+    found = console_queries.search(runtime(), text) if text else {"kind": "none", "claims": []}
+    if found["kind"] == "claim":
+        return redirect(url_for("console.claim", claim_id=found["claim_id"]))
+    if found["kind"] == "member":
+        return redirect(url_for("console.member", cardholder_id=found["cardholder_id"]))
+    if found["kind"] == "rx" and len(found["claims"]) == 1:
+        return redirect(url_for("console.claim", claim_id=found["claims"][0]["claim_id"]))
+    status = 200 if found["claims"] or not text else 404
+    return render_template("console/search.html", text=text, found=found), status
+
+
+# --- errors, as pages ----------------------------------------------------------------------
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Any:
+    status = error.code or 500
+    page = render_template(
+        "console/error.html", status=status, title=error.name, detail=error.description
+    )
+    response = make_response(page, status)
+    if status == 405 and error.get_response().headers.get("Allow"):
+        response.headers["Allow"] = error.get_response().headers["Allow"]
+    return response
+
+
+@bp.errorhandler(ServiceError)
+def _service_error(error: ServiceError) -> Any:
+    page = render_template(
+        "console/error.html", status=error.status, title=error.title, detail=error.detail
+    )
+    return page, error.status
+
+
+@bp.errorhandler(Exception)
+def _unexpected(error: Exception) -> Any:
+    # The type and trace only: exception text may quote what a user typed (PHI).
+    log.error("console: unhandled %s", type(error).__name__, exc_info=error)
+    page = render_template(
+        "console/error.html",
+        status=500,
+        title="Something went wrong",
+        detail="The page could not be shown. Try again; if it keeps failing, tell the admins.",
+    )
+    return page, 500
