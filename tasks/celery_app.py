@@ -47,9 +47,15 @@ app = make_celery(Config.from_env())
 
 @setup_logging.connect
 def _structured_logs(**_kwargs: object) -> None:
+    import logging
+
     from adjudicator.logs import configure
 
     configure()
+    # Celery's per-task "received"/"succeeded" lines would double the log volume of
+    # every claim; our own "claim decided" line says what matters.
+    for name in ("celery.app.trace", "celery.worker.strategy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @worker_init.connect

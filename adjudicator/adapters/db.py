@@ -7,25 +7,31 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY = "adjudicator_read_only"  # execution option: this connection only reads
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, pool_size: int = 20) -> Engine:
     if url.startswith("sqlite"):
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, pool_size)
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, pool_size: int) -> Engine:
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    # NullPool: SQLite connections are cheap, and pooled ones must not cross fork()
-    # into Celery's prefork children.
-    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+    # Pooled: opening a connection (and its PRAGMAs) costs more than most queries.
+    # Engines are built after fork (gunicorn workers, Celery children), never before.
+    engine = create_engine(
+        url,
+        poolclass=QueuePool,
+        pool_size=pool_size,
+        max_overflow=20,
+        connect_args={"timeout": 30, "check_same_thread": False},
+    )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):  # type: ignore[no-untyped-def]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, or_, select, update
 
 from adjudicator.adapters.tables import (
     claims,
@@ -23,15 +24,41 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+# The claim path's statements are built once: building a statement per call (and its
+# cache key) costs SQLAlchemy more than SQLite takes to run it.
+_PHARMACY_BY_KEY = select(pharmacies).where(pharmacies.c.api_key_hash == bindparam("h"))
+_USER_BY_TOKEN = select(users).where(users.c.token_hash == bindparam("h"))
+_PHARMACY_BY_NPI = select(pharmacies).where(pharmacies.c.npi == bindparam("npi"))
+_CLAIM_BY_ID = select(claims).where(claims.c.claim_id == bindparam("id"))
+_CLAIMS_WITH_KEY = (
+    select(claims)
+    .where(
+        claims.c.pharmacy_npi == bindparam("npi"),
+        claims.c.rx_number == bindparam("rx"),
+        claims.c.fill_number == bindparam("fill"),
+        claims.c.date_of_service == bindparam("dos"),
+    )
+    .order_by(claims.c.seq)
+)
+_ENROLLMENTS_OF = (
+    select(enrollments)
+    .where(enrollments.c.cardholder_id == bindparam("cardholder"))
+    .order_by(enrollments.c.period_start)
+)
+_TERMS_DOCUMENTS = select(terms_versions.c.document).order_by(terms_versions.c.effective_date)
+_INSERT_CLAIM = insert(claims)
+_INSERT_EVENT = insert(events)
+
+
 # --- credentials ---------------------------------------------------------------
 
 
 def pharmacy_by_key_hash(conn: Connection, key_hash: str) -> Row[Any] | None:
-    return conn.execute(select(pharmacies).where(pharmacies.c.api_key_hash == key_hash)).first()
+    return conn.execute(_PHARMACY_BY_KEY, {"h": key_hash}).first()
 
 
 def user_by_token_hash(conn: Connection, token_hash: str) -> Row[Any] | None:
-    return conn.execute(select(users).where(users.c.token_hash == token_hash)).first()
+    return conn.execute(_USER_BY_TOKEN, {"h": token_hash}).first()
 
 
 def user_by_name(conn: Connection, username: str) -> Row[Any] | None:
@@ -39,7 +66,7 @@ def user_by_name(conn: Connection, username: str) -> Row[Any] | None:
 
 
 def pharmacy_by_npi(conn: Connection, npi: str) -> Row[Any] | None:
-    return conn.execute(select(pharmacies).where(pharmacies.c.npi == npi)).first()
+    return conn.execute(_PHARMACY_BY_NPI, {"npi": npi}).first()
 
 
 def upsert_pharmacy(conn: Connection, npi: str, name: str, chain: str, key_hash: str) -> None:
@@ -75,12 +102,7 @@ def insert_member(conn: Connection, cardholder_id: str) -> None:
 
 
 def enrollments_of(conn: Connection, cardholder_id: str) -> list[Row[Any]]:
-    query = (
-        select(enrollments)
-        .where(enrollments.c.cardholder_id == cardholder_id)
-        .order_by(enrollments.c.period_start)
-    )
-    return list(conn.execute(query))
+    return list(conn.execute(_ENROLLMENTS_OF, {"cardholder": cardholder_id}))
 
 
 def enrollment(conn: Connection, enrollment_id: str) -> Row[Any] | None:
@@ -109,36 +131,37 @@ def all_enrollments(conn: Connection) -> Iterable[Row[Any]]:
 
 
 def insert_claim(conn: Connection, **values: Any) -> None:
-    conn.execute(insert(claims).values(created_at=now(), **values))
+    conn.execute(_INSERT_CLAIM, {"created_at": now(), **values})
 
 
 def claim(conn: Connection, claim_id: str) -> Row[Any] | None:
-    return conn.execute(select(claims).where(claims.c.claim_id == claim_id)).first()
+    return conn.execute(_CLAIM_BY_ID, {"id": claim_id}).first()
 
 
 def claims_with_key(conn: Connection, npi: str, rx: str, fill: int, dos: date) -> list[Row[Any]]:
     """Claims sharing the NCPDP key (pharmacy, Rx, fill, date of service), oldest first."""
-    query = (
-        select(claims)
-        .where(
-            claims.c.pharmacy_npi == npi,
-            claims.c.rx_number == rx,
-            claims.c.fill_number == fill,
-            claims.c.date_of_service == dos,
-        )
-        .order_by(claims.c.seq)
-    )
-    return list(conn.execute(query))
+    params = {"npi": npi, "rx": rx, "fill": fill, "dos": dos}
+    return list(conn.execute(_CLAIMS_WITH_KEY, params))
 
 
 def set_claim_outcome(
     conn: Connection, claim_id: str, from_status: str, *, review_open: bool = False, **values: Any
 ) -> bool:
     """Move a claim on from `from_status`; False when another worker got there first."""
-    query = update(claims).where(claims.c.claim_id == claim_id, claims.c.status == from_status)
+    statement = _outcome_statement(review_open, tuple(sorted(values)))
+    params = {"w_id": claim_id, "w_from": from_status}
+    params.update({f"v_{column}": value for column, value in values.items()})
+    return conn.execute(statement, params).rowcount == 1
+
+
+@lru_cache(maxsize=64)
+def _outcome_statement(review_open: bool, columns: tuple[str, ...]) -> Any:
+    query = update(claims).where(
+        claims.c.claim_id == bindparam("w_id"), claims.c.status == bindparam("w_from")
+    )
     if review_open:
         query = query.where(claims.c.review_state == "open")
-    return conn.execute(query.values(**values)).rowcount == 1
+    return query.values({column: bindparam(f"v_{column}") for column in columns})
 
 
 def stale_received(conn: Connection, before: datetime, limit: int = 500) -> list[str]:
@@ -223,15 +246,16 @@ def add_event(
     data: dict[str, Any],
 ) -> None:
     conn.execute(
-        insert(events).values(
-            at=now(),
-            actor=actor,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            cardholder_id=cardholder_id,
-            type=type,
-            data=data,
-        )
+        _INSERT_EVENT,
+        {
+            "at": now(),
+            "actor": actor,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "cardholder_id": cardholder_id,
+            "type": type,
+            "data": data,
+        },
     )
 
 
@@ -245,8 +269,7 @@ def events_of(conn: Connection, entity_type: str, entity_id: str) -> list[Row[An
 
 
 def terms_documents(conn: Connection) -> list[dict[str, Any]]:
-    query = select(terms_versions.c.document).order_by(terms_versions.c.effective_date)
-    return list(conn.execute(query).scalars())
+    return list(conn.execute(_TERMS_DOCUMENTS).scalars())
 
 
 def insert_terms(
