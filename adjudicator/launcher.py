@@ -142,7 +142,8 @@ def _announce(host: str, port: int, credentials: dict[str, Any]) -> None:
     pharmacy = credentials["pharmacy"]
     lines = [
         "",
-        f"Adjudicator running at http://{host}:{port}  (API docs: http://{host}:{port}/docs)",
+        f"Adjudicator running at http://{host}:{port}",
+        f"  API docs  http://{host}:{port}/docs    hub console  http://{host}:{port}/console",
         f"  pharmacy  NPI {pharmacy['npi']} ({pharmacy['chain']})",
         f"            PHARMACY_KEY={pharmacy['api_key']}",
     ]

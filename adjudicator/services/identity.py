@@ -16,6 +16,7 @@ from adjudicator.services.runtime import Runtime
 PHARMACY_KEY_PREFIX = "pk_"
 USER_TOKEN_PREFIX = "ut_"
 STAFF_ROLES = ("reviewer", "admin")
+_DUMMY_HASH = generate_password_hash("never-a-password")
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,10 @@ def authenticate(rt: Runtime, token: str) -> Principal | None:
 def login(rt: Runtime, username: str, password: str) -> Principal | None:
     with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         user = ledger.user_by_name(conn, username)
-    if user is None or not user.password_hash:
-        return None
-    if not check_password_hash(user.password_hash, password):
-        return None
-    return Principal(user.role, user.username)
+    # Hash even for an unknown user, so the answer time does not tell which names exist.
+    known = user is not None and bool(user.password_hash)
+    matches = check_password_hash(user.password_hash if known else _DUMMY_HASH, password)
+    return Principal(user.role, user.username) if known and matches else None
 
 
 def add_pharmacy(

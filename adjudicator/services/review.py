@@ -12,7 +12,7 @@ from adjudicator.services.errors import Conflict, NotFound
 from adjudicator.services.runtime import Runtime
 
 
-def review(rt: Runtime, claim_id: str, action: str, note: str, actor: str) -> Row[Any]:
+def review(rt: Runtime, claim_id: str, action: str, note: str, username: str) -> Row[Any]:
     """Approve (re-adjudicate with the reviewable rules overridden) or deny, with a note."""
     with rt.engine.begin() as conn:
         row = ledger.claim(conn, claim_id)
@@ -23,7 +23,7 @@ def review(rt: Runtime, claim_id: str, action: str, note: str, actor: str) -> Ro
         outcome = {
             "state": "approved" if action == "approve" else "denied",
             "note": note,
-            "by": actor,
+            "by": username,
             "at": ledger.now().isoformat(),
             "rules": (row.review or {}).get("rules", []),
         }
@@ -36,7 +36,7 @@ def review(rt: Runtime, claim_id: str, action: str, note: str, actor: str) -> Ro
             raise Conflict("the claim's review was closed by someone else meanwhile")
         ledger.add_event(
             conn,
-            actor=actor,
+            actor=f"user:{username}",  # the same spelling as every other audit event
             entity_type="claim",
             entity_id=claim_id,
             cardholder_id=row.cardholder_id,
