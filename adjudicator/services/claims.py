@@ -217,7 +217,10 @@ def _record(rt: Runtime, row: Row[Any], evaluation: Evaluation, decision: Decisi
         values["review"] = {"state": "open", "rules": list(decision.reviewable_rules)}
     with rt.engine.begin() as conn:
         if ledger.set_claim_outcome(conn, row.claim_id, "received", **values):
-            data = {"status": decision.status, "program_paid": decision.amounts.program_paid}
+            data = {
+                "before": {"status": "received"},
+                "after": {"status": decision.status, "program_paid": values["program_paid"]},
+            }
             _event(conn, row.claim_id, row.cardholder_id, "decided", "system", data)
     log.info("claim decided", extra={"claim_id": row.claim_id, "status": decision.status})
 
@@ -282,7 +285,10 @@ def reverse(rt: Runtime, claim_id: str, npi: str, actor: str) -> Row[Any]:
         if ledger.set_claim_outcome(
             conn, claim_id, "paid", status="reversed", paid_key=None, decision=decision
         ):
-            data = {"released": released.released_cents}
+            data = {
+                "before": {"status": "paid", "program_paid": row.program_paid},
+                "after": {"status": "reversed", "released": released.released_cents},
+            }
             _event(conn, claim_id, row.cardholder_id, "reversed", actor, data)
     return _read_claim(rt, claim_id)  # type: ignore[return-value]
 

@@ -86,7 +86,10 @@ def test_adjudicating_a_received_claim_pays_it(runtime, member, npi):
     assert benefit["remaining"] == benefit["annual_max"] - 150_000
     assert view["terms_version"] == "2020-01"
     assert [e["type"] for e in view["events"]] == ["received", "decided"]
-    assert view["events"][1]["data"] == {"status": "paid", "program_paid": 150_000}
+    assert view["events"][1]["data"] == {
+        "before": {"status": "received"},
+        "after": {"status": "paid", "program_paid": 150_000},
+    }
     assert used(runtime, member) == 150_000
 
 
@@ -360,7 +363,7 @@ def test_reversing_a_paid_claim_gives_its_amount_back_once(runtime, member, npi)
     assert again._asdict() == reversed_._asdict()
     assert used(runtime, member) == 0
     reversals = [e for e in events(runtime, "claim", paid.claim_id) if e.type == "reversed"]
-    assert [e.data for e in reversals] == [{"released": 150_000}]
+    assert [e.data["after"] for e in reversals] == [{"status": "reversed", "released": 150_000}]
     assert reversed_.paid_key is None
     assert reversed_.decision["amounts"]["program_paid"] == 150_000  # kept for the record
 

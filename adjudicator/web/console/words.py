@@ -156,7 +156,8 @@ def share(used: int, total: int) -> float:
 
 def event_text(event: dict[str, Any]) -> str:
     """One line of a claim's timeline."""
-    data, actor, kind = event["data"], event["actor"] or "system", event["type"]
+    actor, kind = event["actor"] or "system", event["type"]
+    data = event["data"].get("after", event["data"])  # writes record before and after
     if kind == "received":
         return f"Received from pharmacy NPI {actor}"
     if kind == "decided":
