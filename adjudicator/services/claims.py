@@ -56,7 +56,8 @@ def submit(rt: Runtime, data: dict[str, Any]) -> Intake:
             status="received",
             program_paid=0,
         )
-        _event(conn, claim_id, request["cardholder_id"], "received", request["service_provider_id"])
+        npi = request["service_provider_id"]
+        _event(conn, claim_id, request["cardholder_id"], "received", f"pharmacy:{npi}")
     rt.enqueue(claim_id)
     log.debug("claim received", extra={"claim_id": claim_id})
     return Intake(claim_id, duplicate=False, new=True)

@@ -454,3 +454,15 @@ def test_a_claim_whose_grant_redis_lost_can_still_be_reversed(runtime, member, n
     assert (benefit["used_before"], benefit["used_after"]) == (0, 0)
     assert benefit["remaining"] == benefit["annual_max"]
     assert used(runtime, member) == 0
+
+
+def test_every_claim_event_names_who_did_it(runtime: Runtime) -> None:
+    npi = pharmacy(runtime)
+    paid = pay(runtime, claim_payload(enroll(runtime)["cardholder_id"], npi))
+    claims.reverse(runtime, paid.claim_id, npi=npi, actor=f"pharmacy:{npi}")
+    actors = [(e.type, e.actor) for e in events(runtime, "claim", paid.claim_id)]
+    assert actors == [
+        ("received", f"pharmacy:{npi}"),
+        ("decided", "system"),
+        ("reversed", f"pharmacy:{npi}"),
+    ]

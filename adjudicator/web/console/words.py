@@ -159,7 +159,7 @@ def event_text(event: dict[str, Any]) -> str:
     actor, kind = event["actor"] or "system", event["type"]
     data = event["data"].get("after", event["data"])  # writes record before and after
     if kind == "received":
-        return f"Received from pharmacy NPI {actor}"
+        return f"Received from pharmacy NPI {_who(actor)}"
     if kind == "decided":
         status = STATUSES.get(data.get("status", ""), data.get("status", "decided"))
         paid = data.get("program_paid")
