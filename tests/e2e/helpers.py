@@ -6,6 +6,7 @@ parts a test cares about. Amounts are money strings ("1500.00"), dates ISO strin
 
 from __future__ import annotations
 
+import copy
 import random
 import subprocess
 import time
@@ -20,6 +21,7 @@ from tests.e2e.conftest import (
     REVIEWER_TOKEN,
     Server,
 )
+from tests.examples import ENROLLMENT
 
 __all__ = [
     "COMMERCIAL_COB",
@@ -69,30 +71,12 @@ def enrollment_payload(
     cardholder_id: str | None = None,
     date_of_birth: str = "2015-04-02",
 ) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "patient": {
-            "first_name": "Olive",
-            "last_name": "Example",
-            "date_of_birth": date_of_birth,
-            "sex": "F",
-            "address": {
-                "line1": "1 Main St",
-                "city": "Boston",
-                "state": state,
-                "zip": "02139",
-                "country": "US",
-            },
-        },
-        "coverage": {
-            "type": coverage_type,
-            "covers_product": covers_product,
-            "payer_name": "Acme Health",
-            "bin": "003858",
-            "pcn": "A4",
-        },
-        "attestations": {"government_program": False, "other_assistance": False},
-        "effective_date": effective_date,
-    }
+    payload = copy.deepcopy(ENROLLMENT)
+    del payload["weight_kg"]  # no weight on record: the dose rule stays out of the way
+    payload["patient"]["date_of_birth"] = date_of_birth
+    payload["patient"]["address"]["state"] = state
+    payload["coverage"].update(type=coverage_type, covers_product=covers_product)
+    payload["effective_date"] = effective_date
     if cardholder_id is not None:
         payload["cardholder_id"] = cardholder_id
     return payload

@@ -19,6 +19,7 @@ from adjudicator.services import claims, enrollments, identity
 from adjudicator.services.runtime import Runtime
 from schemas.claims import ClaimRequestSchema
 from schemas.enrollments import EnrollmentPatchSchema, EnrollmentRequestSchema
+from tests.examples import ENROLLMENT
 
 STAFF = "user:integration-tests"
 INCRELEX_NDC = "15054-1040-05"
@@ -26,31 +27,9 @@ INCRELEX_NDC = "15054-1040-05"
 
 def enrollment_payload(**overrides: Any) -> dict[str, Any]:
     """POST /v1/enrollments as JSON: an active, commercially insured patient in New York."""
-    payload: dict[str, Any] = {
-        "patient": {
-            "first_name": "Olive",
-            "last_name": "Example",
-            "date_of_birth": "2015-04-02",
-            "sex": "F",
-            "address": {
-                "line1": "1 Main St",
-                "city": "Albany",
-                "state": "NY",
-                "zip": "12207",
-                "country": "US",
-            },
-        },
-        "coverage": {
-            "type": "commercial",
-            "covers_product": True,
-            "payer_name": "Acme Health",
-            "bin": "003858",
-            "pcn": "A4",
-        },
-        "attestations": {"government_program": False, "other_assistance": False},
-        "weight_kg": "25.0",
-        "effective_date": "2024-01-01",
-    }
+    payload = copy.deepcopy(ENROLLMENT)
+    payload["patient"]["address"].update(city="Albany", state="NY", zip="12207")
+    payload["effective_date"] = "2024-01-01"
     payload.update(copy.deepcopy(overrides))
     return payload
 

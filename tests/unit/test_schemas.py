@@ -27,65 +27,12 @@ from schemas import (
     flatten_errors,
 )
 from schemas.fields import Money, SignedMoney, npi_is_valid
+from tests.examples import CLAIM, DECISION, ENROLLMENT
 
 pytestmark = pytest.mark.unit
 
-# --- the API.md examples ------------------------------------------------------------
+# --- the API.md examples (tests/examples.py) -------------------------------------------
 
-CLAIM: dict[str, Any] = {
-    "transaction_code": "B1",
-    "cardholder_id": "C-0001",
-    "group_id": "IPSENCARES",
-    "service_provider_id": "1234567893",
-    "prescriber_npi": "1245319599",
-    "rx_number": "RX1001",
-    "fill_number": 0,
-    "date_of_service": "2026-03-01",
-    "patient": {"date_of_birth": "2015-04-02"},
-    "cob": {
-        "other_coverage_code": 8,
-        "other_payer_bin": "003858",
-        "other_payer_pcn": "A4",
-        "other_payer_reject_codes": [],
-    },
-    "lines": [
-        {
-            "kind": "drug",
-            "code": "15054104005",
-            "quantity": "8.000",
-            "days_supply": 30,
-            "patient_responsibility": "1500.00",
-        },
-        {"kind": "service", "code": "96372", "patient_responsibility": "40.00"},
-    ],
-    "diagnosis_code": "E34.3",
-}
-
-ENROLLMENT: dict[str, Any] = {
-    "patient": {
-        "first_name": "Olive",
-        "last_name": "Example",
-        "date_of_birth": "2015-04-02",
-        "sex": "F",
-        "address": {
-            "line1": "1 Main St",
-            "city": "Boston",
-            "state": "MA",
-            "zip": "02139",
-            "country": "US",
-        },
-    },
-    "coverage": {
-        "type": "commercial",
-        "covers_product": True,
-        "payer_name": "Acme Health",
-        "bin": "003858",
-        "pcn": "A4",
-    },
-    "attestations": {"government_program": False, "other_assistance": False},
-    "weight_kg": "25.0",
-    "effective_date": "2026-01-01",
-}
 
 TERMS: dict[str, Any] = {
     "program_id": "ipsen-cares-increlex",
@@ -122,40 +69,6 @@ TERMS: dict[str, Any] = {
     "concentration_mg_per_ml": "10",
 }
 
-DECISION_JSON: dict[str, Any] = {
-    "claim_id": "clm_1",
-    "authorization_number": "AUTH1",
-    "transaction_code": "B1",
-    "status": "paid",
-    "reject_codes": [],
-    "amounts": {
-        "patient_responsibility": "1540.00",
-        "eligible": "1500.00",
-        "program_paid": "1500.00",
-        "patient_pay": "40.00",
-    },
-    "benefit": {
-        "period_start": "2026-01-01",
-        "period_end": "2026-12-31",
-        "annual_max": "12000.00",
-        "used_before": "0.00",
-        "used_after": "1500.00",
-        "remaining": "10500.00",
-    },
-    "cash_pay": False,
-    "reasons": [
-        {
-            "rule": "state_drug_only",
-            "outcome": "excluded",
-            "message": "Injection services are not covered for residents of MA, MN, MI and RI.",
-        }
-    ],
-    "messages": ["This benefit may not be submitted to an FSA, HSA or HRA for reimbursement."],
-    "terms_version": "2020-01",
-    "review": None,
-    "links": {"self": "/v1/claims/clm_1"},
-}
-
 
 CLAIM_REQUIRED_KEYS = (
     "cardholder_id",
@@ -190,8 +103,8 @@ def decision_input() -> dict[str, Any]:
             "remaining": 1050000,
         },
         "cash_pay": False,
-        "reasons": copy.deepcopy(DECISION_JSON["reasons"]),
-        "messages": list(DECISION_JSON["messages"]),
+        "reasons": copy.deepcopy(DECISION["reasons"]),
+        "messages": list(DECISION["messages"]),
         "terms_version": "2020-01",
         "review": None,
     }
@@ -639,11 +552,11 @@ def test_a_bad_claim_list_query_is_rejected(query: dict[str, str], path: str) ->
 
 
 def test_a_decision_dumps_to_the_api_md_example() -> None:
-    assert DecisionSchema().dump(decision_input()) == DECISION_JSON
+    assert DecisionSchema().dump(decision_input()) == DECISION
 
 
 def test_a_decision_dumps_its_keys_in_the_api_md_order() -> None:
-    assert list(DecisionSchema().dump(decision_input())) == list(DECISION_JSON)
+    assert list(DecisionSchema().dump(decision_input())) == list(DECISION)
 
 
 def test_a_rejected_decision_dumps_reject_codes_and_a_null_benefit() -> None:
@@ -697,7 +610,7 @@ def test_a_review_time_already_stored_as_iso_text_dumps_unchanged() -> None:
 def test_a_claim_list_dumps_its_items_as_decisions_and_the_cursor() -> None:
     page = {"items": [decision_input()], "next_cursor": None}
 
-    assert ClaimListSchema().dump(page) == {"items": [DECISION_JSON], "next_cursor": None}
+    assert ClaimListSchema().dump(page) == {"items": [DECISION], "next_cursor": None}
 
 
 def test_a_decision_without_events_dumps_no_events_key() -> None:
