@@ -34,8 +34,8 @@ lint: install  ## ruff and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: install  ## benchmark end-to-end claims against a bare-Flask baseline
-	$(BIN)/python -m bench.claims
+bench: install  ## benchmark end-to-end claims against a bare-Flask baseline, then batch re-adjudication
+	$(BIN)/python -m bench.claims; claims=$$?; $(BIN)/python -m bench.readjudication && exit $$claims
 
 clean:  ## remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache .hypothesis

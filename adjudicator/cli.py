@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 from adjudicator.config import Config
@@ -48,6 +49,20 @@ def _parser() -> argparse.ArgumentParser:
     acc = accumulators.add_subparsers(required=True)
     acc.add_parser("check", help="compare with the ledger").set_defaults(handler=_acc_check)
     acc.add_parser("rebuild", help="restore from the ledger").set_defaults(handler=_acc_rebuild)
+
+    readjudicate = commands.add_parser(
+        "readjudicate", help="re-run a window of claims under today's terms and facts"
+    )
+    readjudicate.add_argument("--from", dest="date_from", required=True, type=_iso_date)
+    readjudicate.add_argument("--to", dest="date_to", required=True, type=_iso_date)
+    readjudicate.add_argument("--cardholder", help="only this cardholder's claims")
+    readjudicate.add_argument(
+        "--apply", action="store_true", help="write the new decisions (default: a dry run)"
+    )
+    readjudicate.add_argument(
+        "--queue", action="store_true", help="run on the worker's batch queue and follow it"
+    )
+    readjudicate.set_defaults(handler=_readjudicate)
     return parser
 
 
@@ -138,6 +153,75 @@ def _acc_rebuild(_args: argparse.Namespace) -> int:
 
     _print(_with_runtime(accumulators.rebuild))
     return 0
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _readjudicate(args: argparse.Namespace) -> int:
+    """Create a job, run it here (or on the batch queue), draw its progress, print it."""
+    import time
+
+    from adjudicator.services import readjudication
+    from adjudicator.web.readjudications import celery_sender
+    from schemas.readjudications import JobSchema
+
+    if args.date_from > args.date_to:
+        print("--to must not be before --from", file=sys.stderr)
+        return 2
+    request = {
+        "date_from": args.date_from,
+        "date_to": args.date_to,
+        "cardholder_id": args.cardholder,
+        "mode": "apply" if args.apply else "dry_run",
+    }
+    bar = _ProgressBar(sys.stderr)
+    with _runtime() as rt:
+        job_id = readjudication.create(rt, request, "cli:readjudicate")["job_id"]
+        if args.queue:
+            celery_sender(rt.config)(job_id)
+            while (job := readjudication.get(rt, job_id))["status"] in ("queued", "running"):
+                bar.update(job["progress"]["done"], job["progress"]["total"])
+                time.sleep(0.5)
+        else:
+            readjudication.run(rt, job_id, on_progress=bar.update)
+        job = readjudication.get(rt, job_id)
+    bar.update(job["progress"]["done"], job["progress"]["total"])
+    bar.close()
+    _print(JobSchema().dump(job))
+    return 0 if job["status"] == "succeeded" else 1
+
+
+class _ProgressBar:
+    """`[#####.....]  1,234/5,000 claims` on a terminal; a line every few seconds otherwise."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last = 0.0
+
+    def update(self, done: int, total: int) -> None:
+        import time
+
+        now = time.monotonic()
+        if not self.tty and now - self.last < 2 and done < total:
+            return
+        self.last = now
+        filled = self.WIDTH * done // total if total else self.WIDTH
+        line = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done:,}/{total:,} claims"
+        self.stream.write(f"\r{line}" if self.tty else f"{line}\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def _run(args: argparse.Namespace) -> int:

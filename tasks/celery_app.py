@@ -16,7 +16,7 @@ SWEEP_EVERY_SECONDS = 15.0
 def make_celery(config: Config) -> Celery:
     """Build the app; nothing connects until a task is sent or a worker starts."""
     broker = broker_url(config.redis_url or "redis://127.0.0.1:6379/0")
-    app = Celery("adjudicator", broker=broker, include=["tasks.claims"])
+    app = Celery("adjudicator", broker=broker, include=["tasks.claims", "tasks.batch"])
     app.conf.update(
         task_default_queue=CLAIMS_QUEUE,
         task_routes={"adjudicator.adjudicate_claim": {"queue": CLAIMS_QUEUE}},

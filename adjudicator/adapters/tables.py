@@ -118,3 +118,64 @@ terms_versions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(120), nullable=False),
 )
+
+# --- batch re-adjudication (issue 4) -----------------------------------------------
+
+# Jobs select claims by date of service; this index serves the scope and the count.
+Index("ix_claims_date_of_service", claims.c.date_of_service)
+
+readjudication_jobs = Table(
+    "readjudication_jobs",
+    metadata,
+    Column("job_id", String(40), primary_key=True),
+    Column("mode", String(10), nullable=False),  # "dry_run" | "apply"
+    Column("status", String(20), nullable=False),  # queued | running | succeeded | failed
+    Column("date_from", Date, nullable=False),
+    Column("date_to", Date, nullable=False),
+    Column("cardholder_id", String(40)),
+    # progress, in claims of the window (paid and rejected)
+    Column("total", BigInteger, nullable=False, default=0),
+    Column("done", BigInteger, nullable=False, default=0),
+    # the summary so far, money in cents
+    Column("unchanged", BigInteger, nullable=False, default=0),
+    Column("changed", BigInteger, nullable=False, default=0),
+    Column("program_paid_before", BigInteger, nullable=False, default=0),
+    Column("program_paid_after", BigInteger, nullable=False, default=0),
+    # the last cardholder whose patient-years are done: a redelivered task resumes after it
+    Column("resume_after", String(40)),
+    # the worker running the job holds a lease it renews with every chunk
+    Column("runner", String(40)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error", String(1000)),
+    Column("created_by", String(120), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_readjudication_jobs_created", "created_at"),
+)
+
+# The cardholders a job covers, listed once when it starts: chunks page through this table
+# (memory flat in the ledger's size); the rows go when the job ends.
+readjudication_scope = Table(
+    "readjudication_scope",
+    metadata,
+    Column("job_id", String(40), ForeignKey("readjudication_jobs.job_id"), primary_key=True),
+    Column("cardholder_id", String(40), primary_key=True),
+)
+
+readjudication_changes = Table(
+    "readjudication_changes",
+    metadata,
+    Column("seq", _Serial, primary_key=True, autoincrement=True),
+    Column("job_id", String(40), ForeignKey("readjudication_jobs.job_id"), nullable=False),
+    Column("claim_id", String(40), nullable=False),
+    Column("cardholder_id", String(40), nullable=False),
+    Column("enrollment_id", String(40)),
+    Column("date_of_service", Date, nullable=False),
+    Column("before_status", String(20), nullable=False),
+    Column("before_program_paid", BigInteger, nullable=False),
+    Column("after_status", String(20), nullable=False),
+    Column("after_program_paid", BigInteger, nullable=False),
+    Index("ix_readjudication_changes_job", "job_id", "seq"),
+)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from adjudicator.domain.model import (
     Claim,
@@ -174,6 +175,7 @@ def year_of(f: ClaimFacts) -> EnrollmentYear:
     return f.year
 
 
+@lru_cache(maxsize=1024)  # a handful of chains, looked up for every claim (and batch replays)
 def chain_key(chain: str) -> str:
     """Chains are free text: "CVS Specialty" and "cvs-specialty" both mean cvs_specialty."""
     return re.sub(r"[\s-]+", "_", chain.strip().lower())

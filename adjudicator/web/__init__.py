@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
+import adjudicator.web.readjudications as readjudications
 from adjudicator import logs
 from adjudicator.adapters.accumulator import ensure_no_eviction
 from adjudicator.config import Config
@@ -39,7 +40,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "API key or staff token"}
     )
-    for module in (enrollments, claims, review, terms):
+    for module in (enrollments, claims, review, terms, readjudications):
         api.register_blueprint(module.blp, url_prefix="/v1")
     api.register_blueprint(operations.blp)
     problems.register(app)  # after Api, so problem+json replaces its error format

@@ -1,0 +1,383 @@
+"""SQL of batch re-adjudication: jobs, their changes, and the claims a job replays.
+
+Every function takes an open Connection. The scope is read in chunks of cardholders
+(keyset pagination on cardholder_id), so a job's memory does not grow with the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from adjudicator.adapters.ledger import now
+from adjudicator.adapters.tables import (
+    claims,
+    enrollments,
+    events,
+    members,
+    readjudication_changes,
+    readjudication_jobs,
+    readjudication_scope,
+)
+
+IN_SCOPE = ("paid", "rejected")  # reversed claims stay reversed and are not counted
+_IN_LIST = 500  # bound parameters per IN (...) list
+
+jobs = readjudication_jobs
+changes = readjudication_changes
+scope = readjudication_scope
+
+# What the replay reads of a claim; `decision` only when a job applies.
+_REPLAY_COLUMNS = (
+    claims.c.seq,
+    claims.c.claim_id,
+    claims.c.cardholder_id,
+    claims.c.pharmacy_npi,
+    claims.c.rx_number,
+    claims.c.fill_number,
+    claims.c.date_of_service,
+    claims.c.request,
+    claims.c.status,
+    claims.c.program_paid,
+    claims.c.enrollment_id,
+    claims.c.authorization_number,
+    claims.c.review_state,
+    claims.c.review,
+    claims.c.decided_at,
+)
+
+
+# --- jobs ---------------------------------------------------------------------------
+
+
+def insert_job(conn: Connection, **values: Any) -> None:
+    conn.execute(
+        insert(jobs).values(
+            status="queued",
+            total=0,
+            done=0,
+            unchanged=0,
+            changed=0,
+            program_paid_before=0,
+            program_paid_after=0,
+            attempts=0,
+            created_at=now(),
+            **values,
+        )
+    )
+
+
+def job(conn: Connection, job_id: str) -> Row[Any] | None:
+    return conn.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
+
+
+def recent_jobs(conn: Connection, limit: int) -> list[Row[Any]]:
+    query = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.job_id).limit(limit)
+    return list(conn.execute(query))
+
+
+def claim_job(conn: Connection, job_id: str, runner: str, lease_until: datetime) -> bool:
+    """Take the job for `runner`: queued, or running under a lease that ran out."""
+    stamp = now()
+    query = (
+        update(jobs)
+        .where(
+            jobs.c.job_id == job_id,
+            or_(
+                jobs.c.status == "queued",
+                and_(
+                    jobs.c.status == "running",
+                    or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < stamp),
+                ),
+            ),
+        )
+        .values(
+            status="running",
+            runner=runner,
+            lease_until=lease_until,
+            attempts=jobs.c.attempts + 1,
+            started_at=func.coalesce(jobs.c.started_at, stamp),
+        )
+    )
+    return conn.execute(query).rowcount == 1
+
+
+def update_running_job(conn: Connection, job_id: str, runner: str, **values: Any) -> bool:
+    """Write to a job only while `runner` still holds it; False when it lost the job."""
+    query = update(jobs).where(
+        jobs.c.job_id == job_id, jobs.c.status == "running", jobs.c.runner == runner
+    )
+    return conn.execute(query.values(**values)).rowcount == 1
+
+
+# A job writes these once per chunk or claim: built once (SQLAlchemy would otherwise spend
+# more building and caching each statement than SQLite spends running it).
+_ADD_PROGRESS = (
+    update(jobs)
+    .where(
+        jobs.c.job_id == bindparam("w_job"),
+        jobs.c.status == "running",
+        jobs.c.runner == bindparam("w_runner"),
+    )
+    .values(
+        done=jobs.c.done + bindparam("claims"),
+        unchanged=jobs.c.unchanged + bindparam("unchanged"),
+        changed=jobs.c.changed + bindparam("changed"),
+        program_paid_before=jobs.c.program_paid_before + bindparam("before"),
+        program_paid_after=jobs.c.program_paid_after + bindparam("after"),
+        resume_after=bindparam("resume_after"),
+        lease_until=bindparam("lease_until"),
+    )
+)
+_INSERT_CHANGES = insert(changes)
+
+
+def add_progress(
+    conn: Connection,
+    job_id: str,
+    runner: str,
+    *,
+    resume_after: str,
+    lease_until: datetime,
+    claims_: int,
+    unchanged: int,
+    changed: int,
+    before: int,
+    after: int,
+) -> bool:
+    """Count a chunk in the job's progress and summary; False when `runner` lost the job."""
+    params = {
+        "w_job": job_id,
+        "w_runner": runner,
+        "claims": claims_,
+        "unchanged": unchanged,
+        "changed": changed,
+        "before": before,
+        "after": after,
+        "resume_after": resume_after,
+        "lease_until": lease_until,
+    }
+    return conn.execute(_ADD_PROGRESS, params).rowcount == 1
+
+
+def insert_changes(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(_INSERT_CHANGES, list(rows))
+
+
+def changes_page(
+    conn: Connection, job_id: str, after_seq: int | None, limit: int
+) -> list[Row[Any]]:
+    query = select(changes).where(changes.c.job_id == job_id)
+    if after_seq is not None:
+        query = query.where(changes.c.seq > after_seq)
+    return list(conn.execute(query.order_by(changes.c.seq).limit(limit)))
+
+
+# --- the scope ----------------------------------------------------------------------
+
+
+def _scope(date_from: date, date_to: date, cardholder_id: str | None) -> list[Any]:
+    conditions = [
+        claims.c.status.in_(IN_SCOPE),
+        claims.c.date_of_service >= date_from,
+        claims.c.date_of_service <= date_to,
+    ]
+    if cardholder_id is not None:
+        conditions.append(claims.c.cardholder_id == cardholder_id)
+    return conditions
+
+
+def count_in_scope(
+    conn: Connection, date_from: date, date_to: date, cardholder_id: str | None
+) -> int:
+    query = (
+        select(func.count()).select_from(claims).where(*_scope(date_from, date_to, cardholder_id))
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def scope_cardholders(
+    conn: Connection, date_from: date, date_to: date, cardholder_id: str | None
+) -> Iterable[str]:
+    """The cardholders with claims in scope, in cardholder order (stream the result)."""
+    query = (
+        select(claims.c.cardholder_id)
+        .where(*_scope(date_from, date_to, cardholder_id))
+        .distinct()
+        .order_by(claims.c.cardholder_id)
+    )
+    return conn.execute(query).scalars()
+
+
+def add_scope(conn: Connection, job_id: str, cardholder_ids: Sequence[str]) -> None:
+    if cardholder_ids:
+        rows = [{"job_id": job_id, "cardholder_id": c} for c in cardholder_ids]
+        conn.execute(_INSERT_SCOPE, rows)
+
+
+_INSERT_SCOPE = insert(scope)
+
+
+def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Claim events, in one statement (the same columns as ledger.add_event writes)."""
+    if rows:
+        conn.execute(_INSERT_EVENTS, list(rows))
+
+
+_INSERT_EVENTS = insert(events)
+
+
+def next_cardholders(conn: Connection, job_id: str, after: str | None, limit: int) -> list[str]:
+    """The job's next `limit` cardholders, in cardholder order, after `after`."""
+    query = select(scope.c.cardholder_id).where(scope.c.job_id == job_id)
+    if after is not None:
+        query = query.where(scope.c.cardholder_id > after)
+    return list(conn.execute(query.order_by(scope.c.cardholder_id).limit(limit)).scalars())
+
+
+def forget_scope(conn: Connection, job_id: str) -> None:
+    conn.execute(delete(scope).where(scope.c.job_id == job_id))
+
+
+def claims_of(
+    conn: Connection,
+    cardholder_ids: Sequence[str],
+    first_day: date,
+    last_day: date,
+    *,
+    with_decision: bool = False,
+    for_update: bool = False,
+) -> list[Row[Any]]:
+    """Every claim of these cardholders with a date of service in [first_day, last_day]."""
+    query = _claims_of(with_decision, for_update)
+    found: list[Row[Any]] = []
+    for part in _parts(cardholder_ids):
+        found.extend(conn.execute(query, {"ids": part, "first": first_day, "last": last_day}))
+    return found
+
+
+def fingerprints(
+    conn: Connection, cardholder_ids: Sequence[str], first_day: date, last_day: date
+) -> list[Row[Any]]:
+    """What a replay depends on that can change, of these cardholders' claims: locked
+    (PostgreSQL: FOR UPDATE; SQLite: the caller holds the write lock)."""
+    found: list[Row[Any]] = []
+    for part in _parts(cardholder_ids):
+        params = {"ids": part, "first": first_day, "last": last_day}
+        found.extend(conn.execute(_FINGERPRINTS, params))
+    return found
+
+
+@lru_cache(maxsize=4)
+def _claims_of(with_decision: bool, for_update: bool) -> Any:
+    columns = (*_REPLAY_COLUMNS, claims.c.decision) if with_decision else _REPLAY_COLUMNS
+    query = select(*columns).where(*_CARDHOLDERS_BETWEEN).order_by(*_ORDER)
+    return query.with_for_update() if for_update else query
+
+
+_CARDHOLDERS_BETWEEN = (
+    claims.c.cardholder_id.in_(bindparam("ids", expanding=True)),
+    claims.c.date_of_service >= bindparam("first"),
+    claims.c.date_of_service <= bindparam("last"),
+)
+_ORDER = (claims.c.cardholder_id, claims.c.seq)
+_FINGERPRINTS = (
+    select(
+        claims.c.claim_id,
+        claims.c.cardholder_id,
+        claims.c.status,
+        claims.c.program_paid,
+        claims.c.decided_at,
+    )
+    .where(*_CARDHOLDERS_BETWEEN)
+    .order_by(*_ORDER)
+    .with_for_update()  # PostgreSQL; SQLite holds the write lock already
+)
+
+
+def enrollments_of_many(conn: Connection, cardholder_ids: Sequence[str]) -> list[Row[Any]]:
+    found: list[Row[Any]] = []
+    for part in _parts(cardholder_ids):
+        query = select(enrollments).where(enrollments.c.cardholder_id.in_(part))
+        found.extend(conn.execute(query))
+    return found
+
+
+def members_among(conn: Connection, cardholder_ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for part in _parts(cardholder_ids):
+        query = select(members.c.cardholder_id).where(members.c.cardholder_id.in_(part))
+        found.update(conn.execute(query).scalars())
+    return found
+
+
+def paid_key_holders(conn: Connection, keys: Iterable[str]) -> dict[str, str]:
+    """paid_key -> the claim now paid under that NCPDP key."""
+    holders: dict[str, str] = {}
+    for part in _parts(sorted(set(keys))):
+        query = select(claims.c.paid_key, claims.c.claim_id).where(claims.c.paid_key.in_(part))
+        holders.update({key: claim_id for key, claim_id in conn.execute(query)})
+    return holders
+
+
+def set_readjudicated(
+    conn: Connection, claim_id: str, before_status: str, before_paid: int, **values: Any
+) -> bool:
+    """Write a new decision unless the claim moved on since it was read."""
+    return set_readjudicated_many(conn, [(claim_id, before_status, before_paid, values)])
+
+
+def set_readjudicated_many(
+    conn: Connection, decisions: Sequence[tuple[str, str, int, dict[str, Any]]]
+) -> bool:
+    """New decisions, (claim_id, status before, program_paid before, new values) each, in
+    order; False when any claim moved on since it was read (the caller rolls back)."""
+    batch: list[dict[str, Any]] = []
+    columns: tuple[str, ...] = ()
+    written = 0
+    for claim_id, before_status, before_paid, values in decisions:
+        shape = tuple(sorted(values))
+        if batch and shape != columns:
+            written += conn.execute(_readjudicated(columns), batch).rowcount
+            batch = []
+        columns = shape
+        params = {"w_id": claim_id, "w_status": before_status, "w_paid": before_paid}
+        params.update({f"v_{column}": value for column, value in values.items()})
+        batch.append(params)
+    if batch:
+        written += conn.execute(_readjudicated(columns), batch).rowcount
+    return written == len(decisions)
+
+
+@lru_cache(maxsize=8)
+def _readjudicated(columns: tuple[str, ...]) -> Any:
+    return (
+        update(claims)
+        .where(
+            claims.c.claim_id == bindparam("w_id"),
+            claims.c.status == bindparam("w_status"),
+            claims.c.program_paid == bindparam("w_paid"),
+        )
+        .values({column: bindparam(f"v_{column}") for column in columns})
+    )
+
+
+def _parts(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), _IN_LIST):
+        yield items[start : start + _IN_LIST]

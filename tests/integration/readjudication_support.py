@@ -1,0 +1,152 @@
+"""Helpers for the re-adjudication tests: a private ledger per test, terms, jobs.
+
+Terms versions are global to a ledger: a version effective 2021-07-01 would decide every
+later claim of the session's shared ledger (other tests' 2024 and 2026 claims included).
+So each re-adjudication test gets a ledger of its own (a fresh SQLite file, or a fresh
+PostgreSQL schema under TEST_DATABASE_URL), migrated and seeded like the session's, on the
+session's Redis; the accumulators of its members are deleted afterwards.
+
+Test modules import the fixtures `private_ledger_url_fixture` and `rt_fixture`; they are
+named `private_ledger_url` and `rt`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from adjudicator.adapters import ledger
+from adjudicator.adapters.accumulator import accumulator_key
+from adjudicator.adapters.db import READ_ONLY, make_engine
+from adjudicator.adapters.tables import claims as claims_table
+from adjudicator.adapters.tables import members
+from adjudicator.config import Config, normalize_database_url
+from adjudicator.domain.terms import bundled_terms
+from adjudicator.services import readjudication, terms
+from adjudicator.services.runtime import Runtime, build_runtime
+from adjudicator.services.setup import migrate
+
+ADMIN = "user:readjudication-tests"
+
+
+@pytest.fixture(name="private_ledger_url")
+def private_ledger_url_fixture(tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated ledger for one test."""
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server:
+        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+        migrate(Config(data_dir=tmp_path, database_url=url, redis_url=None))
+        yield url
+        return
+    server_url = normalize_database_url(server)
+    schema = f"readj_{uuid.uuid4().hex[:12]}"
+    _execute(server_url, f"CREATE SCHEMA {schema}")
+    url = f"{server_url}{'&' if '?' in server_url else '?'}options=-csearch_path%3D{schema}"
+    try:
+        migrate(Config(data_dir=tmp_path, database_url=url, redis_url=None))
+        yield url
+    finally:
+        _execute(server_url, f"DROP SCHEMA {schema} CASCADE")
+
+
+def _execute(url: str, statement: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(name="rt")
+def rt_fixture(private_ledger_url: str, redis_url: str, tmp_path: Path) -> Iterator[Runtime]:
+    """A Runtime on the private ledger; enqueued claims are ignored (tests adjudicate inline)."""
+    config = Config(data_dir=tmp_path, database_url=private_ledger_url, redis_url=redis_url)
+    runtime = build_runtime(config, enqueue=lambda claim_id: None)
+    try:
+        yield runtime
+    finally:
+        with runtime.engine.connect() as conn:
+            cardholders = list(conn.execute(select(members.c.cardholder_id)).scalars())
+        for cardholder_id in cardholders:
+            runtime.redis.delete(accumulator_key(cardholder_id))
+        runtime.close()
+
+
+def post_terms(rt: Runtime, version: str, effective: str, **changes: Any) -> None:
+    """A new terms version: 2020-01's values with `changes` (money as "800.00")."""
+    document = bundled_terms()[0].to_document()
+    document.update(version=version, effective_date=effective, **changes)
+    terms.create(rt.engine, document, ADMIN)
+
+
+def run_job(
+    rt: Runtime, date_from: str, date_to: str, mode: str, cardholder_id: str | None = None
+) -> dict[str, Any]:
+    """Create and run a job in-process; its final view."""
+    request: dict[str, Any] = {
+        "date_from": date.fromisoformat(date_from),
+        "date_to": date.fromisoformat(date_to),
+        "mode": mode,
+    }
+    if cardholder_id is not None:
+        request["cardholder_id"] = cardholder_id
+    job = readjudication.create(rt, request, ADMIN)
+    readjudication.run(rt, job["job_id"])
+    return readjudication.get(rt, job["job_id"])
+
+
+def all_changes(rt: Runtime, job_id: str) -> list[dict[str, Any]]:
+    items, cursor = [], None
+    while True:
+        page = readjudication.changes(rt, job_id, cursor, 200)
+        items.extend(page["items"])
+        if not (cursor := page["next_cursor"]):
+            return items
+
+
+def claim_rows(rt: Runtime, cardholder_id: str) -> list[Any]:
+    """The cardholder's claims, oldest first."""
+    query = (
+        select(claims_table)
+        .where(claims_table.c.cardholder_id == cardholder_id)
+        .order_by(claims_table.c.seq)
+    )
+    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        return list(conn.execute(query))
+
+
+def paid_in_year(rt: Runtime, cardholder_id: str, enrollment_id: str) -> int:
+    return sum(
+        row.program_paid
+        for row in claim_rows(rt, cardholder_id)
+        if row.status == "paid" and row.enrollment_id == enrollment_id
+    )
+
+
+def assert_accumulator_matches_ledger(rt: Runtime, cardholder_id: str) -> None:
+    """Redis's used per year and grants equal what the ledger's paid claims say."""
+    rows = claim_rows(rt, cardholder_id)
+    snapshot = rt.accumulator.snapshot(cardholder_id)
+    years = {row.enrollment_id for row in rows if row.enrollment_id}
+    for year in years:
+        assert snapshot["used"].get(year, 0) == paid_in_year(rt, cardholder_id, year), year
+    for row in rows:
+        grant = snapshot["grants"].get(row.claim_id)
+        if row.status == "paid":
+            assert grant is not None and grant[:2] == (row.enrollment_id, row.program_paid)
+            assert row.claim_id not in snapshot["released"]
+        elif row.status == "rejected":
+            assert grant is None or grant[1] == 0 or row.claim_id in snapshot["released"]
+
+
+def events_of(rt: Runtime, claim_id: str) -> list[Any]:
+    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        return ledger.events_of(conn, "claim", claim_id)
