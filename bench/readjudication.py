@@ -573,7 +573,7 @@ def _markdown(report: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} | {phase.replace('_', ' ')} | {p['claims']:,} | {p['seconds']:.2f} | "
                 f"{p['claims_per_second']:,.0f} | {_peak(p):.1f} | "
-                f"{p.get('changed', '-') if phase != 'baseline' else '-'} |"
+                f"{format(p['changed'], ',') if 'changed' in p else '-'} |"
             )
     pharmacy = report["sizes"]["large"].get("pharmacy")
     if pharmacy:
