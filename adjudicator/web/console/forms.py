@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError
 
 from schemas.common import SCHEMA_ERRORS_KEY, flatten_errors
 from schemas.enrollments import EnrollmentPatchSchema, EnrollmentRequestSchema
+from schemas.readjudications import ReadjudicationRequestSchema
 from schemas.review import ReviewRequestSchema
 
 ADDRESS = tuple(
@@ -36,6 +37,7 @@ ENROLL_TEXT = (
     "effective_date",
 )
 EDIT_TEXT = (*ADDRESS, *COVERAGE_TEXT, "weight_kg")
+READJUDICATION_TEXT = ("date_from", "date_to", "cardholder_id", "mode")
 REQUIRED_TEXT = "This field is required."
 FORM_ERRORS = "form"  # where errors about the whole form are filed
 
@@ -76,6 +78,12 @@ def review_form(form: Mapping[str, str]) -> FormResult:
         return FormResult(values, ReviewRequestSchema().load(values), {})
     except ValidationError as error:
         return FormResult(values, None, _friendly(flatten_errors(error.messages)))
+
+
+def readjudication_form(form: Mapping[str, str]) -> FormResult:
+    """A re-adjudication job, as POST /v1/readjudications takes it."""
+    values = _values(form, READJUDICATION_TEXT, ())
+    return _load(ReadjudicationRequestSchema(), values, {}, READJUDICATION_TEXT)
 
 
 def values_of_enrollment(view: Mapping[str, Any]) -> dict[str, Any]:
@@ -121,7 +129,10 @@ def _put(payload: dict[str, Any], path: str, value: Any) -> None:
 
 
 def _friendly(errors: dict[str, list[str]]) -> dict[str, list[str]]:
-    plain = {"Missing data for required field.": REQUIRED_TEXT}
+    plain = {
+        "Missing data for required field.": REQUIRED_TEXT,
+        "Must not be before date_from.": "The end date must not be before the start date.",
+    }
     return {path: [plain.get(m, m) for m in messages] for path, messages in errors.items()}
 
 

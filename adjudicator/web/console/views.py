@@ -20,10 +20,11 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from adjudicator.services import console_queries, enrollments, identity, review
+from adjudicator.services import console_queries, enrollments, identity, readjudication, review
 from adjudicator.services.errors import Conflict, Invalid, NotFound, ServiceError
 from adjudicator.web.console import forms, session
 from adjudicator.web.console.words import REVIEWABLE, money
+from adjudicator.web.readjudications import _enqueue as enqueue_job
 from adjudicator.web.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -249,6 +250,73 @@ def edit_enrollment(enrollment_id: str) -> Any:
         "console/edit.html", year=current, values=form.values, errors=form.errors
     )
     return page, 422
+
+
+# --- batch re-adjudication (admins) ------------------------------------------------------
+
+JOBS_SHOWN = 20
+CHANGES_PER_PAGE = 50
+REFRESH_SECONDS = 3  # while a job is queued or running: live progress without script
+
+
+def _admin_only() -> None:
+    staff = session.current_staff()
+    if staff is None or staff.role != "admin":
+        abort(403, "Only admins may re-adjudicate claims.")
+
+
+def _live(*jobs: dict[str, Any]) -> int | None:
+    return REFRESH_SECONDS if any(j["status"] in ("queued", "running") for j in jobs) else None
+
+
+@bp.route("/readjudications", methods=["GET"])
+@session.staff_required
+def readjudications() -> Any:
+    _admin_only()
+    jobs = readjudication.recent(runtime(), JOBS_SHOWN)
+    return render_template("console/readjudications.html", jobs=jobs, refresh=_live(*jobs))
+
+
+@bp.route("/readjudications/new", methods=["GET", "POST"])
+@session.staff_required
+def start_readjudication() -> Any:
+    """The start form has a page of its own: the list's live refresh would wipe its inputs."""
+    _admin_only()
+    if request.method == "GET":
+        values = {"mode": "dry_run", "cardholder_id": request.args.get("cardholder_id", "")}
+        return render_template("console/readjudication_new.html", values=values, errors={})
+    form = forms.readjudication_form(request.form)
+    if form.ok:
+        assert form.data is not None
+        staff = session.current_staff()
+        assert staff is not None
+        # As POST /v1/readjudications does: create the job, then send it to the batch queue.
+        job = readjudication.create(runtime(), form.data, staff.principal.actor)
+        enqueue_job()(job["job_id"])
+        flash("The job is queued. This page shows its progress as it runs.", "success")
+        return redirect(url_for("console.readjudication_job", job_id=job["job_id"]))
+    page = render_template(
+        "console/readjudication_new.html", values=form.values, errors=form.errors
+    )
+    return page, 422
+
+
+@bp.route("/readjudications/<job_id>", methods=["GET"])
+@session.staff_required
+def readjudication_job(job_id: str) -> Any:
+    _admin_only()
+    rt = runtime()
+    job = readjudication.get(rt, job_id)
+    cursor = request.args.get("cursor") or None
+    changes = readjudication.changes(rt, job_id, cursor, CHANGES_PER_PAGE)
+    page = render_template(
+        "console/readjudication.html",
+        job=job,
+        changes=changes,
+        cursor=cursor,
+        refresh=_live(job),
+    )
+    return page
 
 
 # --- search --------------------------------------------------------------------------------

@@ -65,6 +65,14 @@ STATUSES = {
     "open": "Review open",
     "approved": "Approved",
     "denied": "Denied",
+    "queued": "Queued",
+    "running": "Running",
+    "succeeded": "Succeeded",
+    "failed": "Failed",
+}
+MODES = {
+    "dry_run": "Dry run (changes nothing)",
+    "apply": "Apply (writes the new decisions)",
 }
 COVERAGE_TYPES = {
     "commercial": "Commercial insurance",
@@ -99,6 +107,9 @@ FIELD_LABELS = {
     "attestations.government_program": "Government program",
     "attestations.other_assistance": "Other assistance",
     "weight_kg": "Weight (kg)",
+    "date_from": "Dates of service from",
+    "date_to": "Dates of service to",
+    "mode": "Mode",
 }
 
 
@@ -157,6 +168,8 @@ def share(used: int, total: int) -> float:
 def event_text(event: dict[str, Any]) -> str:
     """One line of a claim's timeline."""
     actor, kind = event["actor"] or "system", event["type"]
+    if kind == "readjudicated":
+        return _readjudicated_text(event["data"])
     data = event["data"].get("after", event["data"])  # writes record before and after
     if kind == "received":
         return f"Received from pharmacy NPI {_who(actor)}"
@@ -172,6 +185,21 @@ def event_text(event: dict[str, Any]) -> str:
     if kind == "duplicate":
         return "Marked as a duplicate of a paid claim"
     return kind.replace("_", " ").capitalize() + f" by {_who(actor)}"
+
+
+def _readjudicated_text(data: dict[str, Any]) -> str:
+    """ "Re-adjudicated by job 3f…: Paid $1,000.00 → Paid $800.00"."""
+
+    def outcome(side: Any) -> str:
+        side = side if isinstance(side, dict) else {}
+        status = side.get("status") or ""
+        text = STATUSES.get(status, status.replace("_", " ").capitalize() or "—")
+        paid = side.get("program_paid")
+        return f"{text} {money(paid)}" if paid or status == "paid" else text
+
+    job = data.get("job_id")
+    who = f" by job {job}" if job else ""
+    return f"Re-adjudicated{who}: {outcome(data.get('before'))} → {outcome(data.get('after'))}"
 
 
 def _who(actor: str) -> str:
@@ -195,3 +223,4 @@ def register(app: Flask) -> None:
     app.add_template_global(COVERAGE_TYPES, "COVERAGE_TYPES")
     app.add_template_global(REVIEWABLE, "REVIEWABLE")
     app.add_template_global(FIELD_LABELS, "FIELD_LABELS")
+    app.add_template_global(MODES, "MODES")
