@@ -39,7 +39,7 @@ def start_job():  # type: ignore[no-untyped-def]
     body = load_json(ReadjudicationRequestSchema())
     rt = runtime()
     job = readjudication.create(rt, body, principal().actor)
-    _enqueue()(job["job_id"])
+    job_sender()(job["job_id"])
     answer = {"job_id": job["job_id"], "status": "queued", "links": job["links"]}
     return answer, 202, {"Location": job["links"]["self"]}
 
@@ -74,7 +74,8 @@ def job_changes(job_id: str):  # type: ignore[no-untyped-def]
     return ChangesPageSchema().dump(page)
 
 
-def _enqueue() -> Callable[[str], None]:
+def job_sender() -> Callable[[str], None]:
+    """Sends a job id to the `batch` queue; shared by the API and the console."""
     send = current_app.extensions.get(ENQUEUE)
     if send is None:
         send = current_app.extensions[ENQUEUE] = celery_sender(runtime().config)

@@ -24,7 +24,7 @@ from adjudicator.services import console_queries, enrollments, identity, readjud
 from adjudicator.services.errors import Conflict, Invalid, NotFound, ServiceError
 from adjudicator.web.console import forms, session
 from adjudicator.web.console.words import REVIEWABLE, money
-from adjudicator.web.readjudications import _enqueue as enqueue_job
+from adjudicator.web.readjudications import job_sender as enqueue_job
 from adjudicator.web.runtime import runtime
 
 log = logging.getLogger(__name__)
