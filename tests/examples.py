@@ -95,3 +95,38 @@ DECISION: dict[str, Any] = {
     "review": None,
     "links": {"self": "/v1/claims/clm_1"},
 }
+
+TERMS: dict[str, Any] = {
+    "program_id": "ipsen-cares-increlex",
+    "version": "2020-01",
+    "effective_date": "2020-01-01",
+    "annual_max": "12000.00",
+    "cash_pay_per_rx_max": "1000.00",
+    "covered_ndcs": ["15054104005"],
+    "covered_hcpcs": ["J2170"],
+    "covered_service_codes": ["96372"],
+    "drug_only_states": ["MA", "MN", "MI", "RI"],
+    "excluded_coverage_types": [
+        "medicare_part_b",
+        "medicare_part_d",
+        "medicaid",
+        "medigap",
+        "va",
+        "dod",
+        "tricare",
+        "other_government",
+    ],
+    "government_payers": [{"bin": "610014", "pcn": "MEDDPRIME"}],
+    "product_not_covered_reject_codes": ["70", "MR"],
+    "network_chains": [
+        "accredo",
+        "optum_specialty",
+        "briovarx",
+        "cvs_specialty",
+        "walgreens_specialty",
+    ],
+    "excluded_jurisdictions": [],
+    "minimum_age_years": 2,
+    "max_dose_mg_per_kg_per_day": "0.24",
+    "concentration_mg_per_ml": "10",
+}

@@ -12,26 +12,24 @@ named `private_ledger_url` and `rt`.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from adjudicator.adapters import ledger
 from adjudicator.adapters.accumulator import accumulator_key
-from adjudicator.adapters.db import READ_ONLY, make_engine
+from adjudicator.adapters.db import READ_ONLY
 from adjudicator.adapters.tables import claims as claims_table
 from adjudicator.adapters.tables import members
-from adjudicator.config import Config, normalize_database_url
+from adjudicator.config import Config
 from adjudicator.domain.terms import bundled_terms
 from adjudicator.services import readjudication, terms
 from adjudicator.services.runtime import Runtime, build_runtime
-from adjudicator.services.setup import migrate
+from tests.ledgers import fresh_ledger
 
 ADMIN = "user:readjudication-tests"
 
@@ -39,30 +37,8 @@ ADMIN = "user:readjudication-tests"
 @pytest.fixture(name="private_ledger_url")
 def private_ledger_url_fixture(tmp_path: Path) -> Iterator[str]:
     """A freshly migrated ledger for one test."""
-    server = os.environ.get("TEST_DATABASE_URL")
-    if not server:
-        url = f"sqlite:///{tmp_path / 'ledger.db'}"
-        migrate(Config(data_dir=tmp_path, database_url=url, redis_url=None))
+    with fresh_ledger(tmp_path, "readj") as url:
         yield url
-        return
-    server_url = normalize_database_url(server)
-    schema = f"readj_{uuid.uuid4().hex[:12]}"
-    _execute(server_url, f"CREATE SCHEMA {schema}")
-    url = f"{server_url}{'&' if '?' in server_url else '?'}options=-csearch_path%3D{schema}"
-    try:
-        migrate(Config(data_dir=tmp_path, database_url=url, redis_url=None))
-        yield url
-    finally:
-        _execute(server_url, f"DROP SCHEMA {schema} CASCADE")
-
-
-def _execute(url: str, statement: str) -> None:
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(statement))
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture(name="rt")

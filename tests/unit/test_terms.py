@@ -14,48 +14,13 @@ import pytest
 
 import adjudicator
 from adjudicator.domain.terms import GovernmentPayer, Terms, bundled_terms, terms_in_force
+from tests.examples import TERMS
 
 pytestmark = pytest.mark.unit
 
-# The terms document exactly as API.md shows it.
-DOCUMENT: dict[str, Any] = {
-    "program_id": "ipsen-cares-increlex",
-    "version": "2020-01",
-    "effective_date": "2020-01-01",
-    "annual_max": "12000.00",
-    "cash_pay_per_rx_max": "1000.00",
-    "covered_ndcs": ["15054104005"],
-    "covered_hcpcs": ["J2170"],
-    "covered_service_codes": ["96372"],
-    "drug_only_states": ["MA", "MN", "MI", "RI"],
-    "excluded_coverage_types": [
-        "medicare_part_b",
-        "medicare_part_d",
-        "medicaid",
-        "medigap",
-        "va",
-        "dod",
-        "tricare",
-        "other_government",
-    ],
-    "government_payers": [{"bin": "610014", "pcn": "MEDDPRIME"}],
-    "product_not_covered_reject_codes": ["70", "MR"],
-    "network_chains": [
-        "accredo",
-        "optum_specialty",
-        "briovarx",
-        "cvs_specialty",
-        "walgreens_specialty",
-    ],
-    "excluded_jurisdictions": [],
-    "minimum_age_years": 2,
-    "max_dose_mg_per_kg_per_day": "0.24",
-    "concentration_mg_per_ml": "10",
-}
-
 
 def changed(**values: Any) -> dict[str, Any]:
-    doc = copy.deepcopy(DOCUMENT)
+    doc = copy.deepcopy(TERMS)
     doc.update(values)
     return doc
 
@@ -100,21 +65,21 @@ def test_the_first_version_holds_exactly_the_values_of_the_program_terms() -> No
 
 def test_the_bundled_file_is_the_api_document() -> None:
     path = Path(adjudicator.__file__).parent / "terms" / "2020-01.json"
-    assert json.loads(path.read_text(encoding="utf-8")) == DOCUMENT
+    assert json.loads(path.read_text(encoding="utf-8")) == TERMS
 
 
 def test_a_document_round_trips_exactly() -> None:
-    assert Terms.from_document(DOCUMENT).to_document() == DOCUMENT
-    assert json.dumps(Terms.from_document(DOCUMENT).to_document()) == json.dumps(DOCUMENT)
+    assert Terms.from_document(TERMS).to_document() == TERMS
+    assert json.dumps(Terms.from_document(TERMS).to_document()) == json.dumps(TERMS)
 
 
 def test_terms_round_trip_through_their_document() -> None:
-    terms = Terms.from_document(DOCUMENT)
+    terms = Terms.from_document(TERMS)
     assert Terms.from_document(terms.to_document()) == terms
 
 
 def test_a_fetched_document_can_be_changed_and_posted_as_a_new_version() -> None:
-    doc = Terms.from_document(DOCUMENT).to_document()
+    doc = Terms.from_document(TERMS).to_document()
     doc.update(version="2027-01", effective_date="2027-01-01", annual_max="15000.00")
     terms = Terms.from_document(doc)
     assert (terms.version, terms.annual_max) == ("2027-01", 1_500_000)
@@ -199,7 +164,7 @@ def test_a_document_that_is_not_an_object_is_refused(doc: Any) -> None:
 
 # --- the version in force -------------------------------------------------------
 
-FIRST = Terms.from_document(DOCUMENT)
+FIRST = Terms.from_document(TERMS)
 SECOND = replace(FIRST, version="2026-07", effective_date=date(2026, 7, 1))
 
 
