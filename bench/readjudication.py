@@ -467,13 +467,13 @@ def _timed_claims(rt: Any, args: argparse.Namespace, stop: threading.Event | Non
     """Claims at a fixed rate for patients of the ledger; latency from each one's due time."""
     from sqlalchemy import select
 
-    from adjudicator.adapters.db import READ_ONLY
+    from adjudicator.adapters.db import reading
     from adjudicator.adapters.tables import pharmacies
     from adjudicator.services import claims
     from schemas.claims import ClaimRequestSchema
 
     query = select(pharmacies.c.npi).where(pharmacies.c.chain == CHAINS[0])
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         npi = conn.execute(query).scalar_one()
     rng = random.Random(7)
     schema = ClaimRequestSchema()

@@ -6,11 +6,16 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import QueuePool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY = "adjudicator_read_only"  # execution option: this connection only reads
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection that only reads: on SQLite it does not take the write lock."""
+    return engine.connect().execution_options(**{READ_ONLY: True})
 
 
 def make_engine(url: str, *, pool_size: int = 20) -> Engine:

@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from adjudicator.adapters import ledger
-from adjudicator.adapters.db import READ_ONLY
+from adjudicator.adapters.db import reading
 from adjudicator.services.runtime import Runtime
 
 
@@ -15,7 +15,7 @@ def _ledger_state(rt: Runtime) -> dict[str, dict[str, Any]]:
     state: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"used": defaultdict(int), "grants": {}, "released": set()}
     )
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         for row in ledger.granted_claims(conn):
             patient = state[row.cardholder_id]
             benefit = (row.decision or {}).get("benefit") or {}

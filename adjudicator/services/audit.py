@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from adjudicator.adapters import ledger
-from adjudicator.adapters.db import READ_ONLY
+from adjudicator.adapters.db import reading
 from adjudicator.services import cursors
 from adjudicator.services.runtime import Runtime
 
 
 def events(rt: Runtime, query: dict[str, Any]) -> dict[str, Any]:
     limit = query.get("limit", 100)
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         rows = ledger.audit_events(
             conn,
             cardholder_id=query.get("cardholder_id"),

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from adjudicator.adapters import ledger
-from adjudicator.adapters.db import READ_ONLY
+from adjudicator.adapters.db import reading
 from adjudicator.services import cursors
 from adjudicator.services.errors import NotFound
 from adjudicator.services.runtime import Runtime
@@ -18,7 +18,7 @@ def get(
     rt: Runtime, claim_id: str, *, npi: str | None = None, with_events: bool = False
 ) -> dict[str, Any]:
     """A claim's view; 404 also when it belongs to another pharmacy than `npi`."""
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         row = ledger.claim(conn, claim_id)
         if row is None or (npi is not None and row.pharmacy_npi != npi):
             raise NotFound("claim not found")
@@ -88,7 +88,7 @@ def _event(row: Row[Any]) -> dict[str, Any]:
 def listing(rt: Runtime, query: dict[str, Any], *, npi: str | None) -> dict[str, Any]:
     limit = query.get("limit", 50)
     review_open = query.get("review") == "open"
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         rows = ledger.list_claims(
             conn,
             npi=npi,

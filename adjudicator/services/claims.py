@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from adjudicator.adapters import ledger
-from adjudicator.adapters.db import READ_ONLY
+from adjudicator.adapters.db import reading
 from adjudicator.domain.adjudicate import decide, evaluate, grant
 from adjudicator.domain.model import ClaimContext, Decision, Evaluation
 from adjudicator.services import records, terms
@@ -105,7 +105,7 @@ def _poll_until_decided(rt: Runtime, claim_id: str, timeout: float) -> Row[Any] 
 
 
 def _read_claim(rt: Runtime, claim_id: str) -> Row[Any] | None:
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         return ledger.claim(conn, claim_id)
 
 
@@ -118,7 +118,7 @@ def _done_key(claim_id: str) -> str:
 
 def adjudicate(rt: Runtime, claim_id: str) -> None:
     """Decide a `received` claim exactly once; a replay of the task changes nothing."""
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         row = ledger.claim(conn, claim_id)
         if row is None or row.status != "received":
             _notify(rt, claim_id)
@@ -173,7 +173,7 @@ def _decide_and_record(rt: Runtime, row: Row[Any], claim, context, terms_, paid_
         # Another claim with this NCPDP key was paid between our read and our write:
         # give the reservation back and decide again, now seeing that paid claim.
         rt.accumulator.cancel(row.cardholder_id, row.claim_id)
-        with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with reading(rt.engine) as conn:
             _decide_and_record(rt, row, *_load_context(conn, row))
 
 
@@ -243,7 +243,7 @@ def _notify(rt: Runtime, claim_id: str) -> None:
 def sweep(rt: Runtime) -> int:
     """Re-enqueue claims left `received` (a lost message or a dead worker)."""
     cutoff = ledger.now() - timedelta(seconds=rt.config.sweep_after_seconds)
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         stale = ledger.stale_received(conn, cutoff)
     for claim_id in stale:
         rt.enqueue(claim_id)
@@ -296,7 +296,7 @@ def reverse(rt: Runtime, claim_id: str, npi: str, actor: str) -> Row[Any]:
 
 def find_by_key(rt: Runtime, npi: str, rx: str, fill: int, dos: date) -> Row[Any]:
     """The claim a key-based reversal means: the paid one, else the reversed one."""
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         rows = ledger.claims_with_key(conn, npi, rx, fill, dos)
     for status in ("paid", "reversed"):
         for row in reversed(rows):

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, select
 
 from adjudicator.adapters import ledger
-from adjudicator.adapters.db import READ_ONLY
+from adjudicator.adapters.db import reading
 from adjudicator.adapters.tables import claims as claims_table
 from adjudicator.services import claim_queries, terms
 from adjudicator.services.enrollments import enrollment_view
@@ -22,7 +22,7 @@ MEMBER_CLAIMS = 200  # the newest claims a member page lists
 
 
 def _reader(rt: Runtime) -> Connection:
-    return rt.engine.connect().execution_options(**{READ_ONLY: True})
+    return reading(rt.engine)
 
 
 # --- the review queue --------------------------------------------------------------

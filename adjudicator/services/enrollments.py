@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Row
 
 from adjudicator.adapters import ledger
-from adjudicator.adapters.db import READ_ONLY
+from adjudicator.adapters.db import reading
 from adjudicator.domain.eligibility import benefit_period, evaluate_enrollment
 from adjudicator.services import records, terms
 from adjudicator.services.errors import Conflict, Invalid, NotFound
@@ -70,7 +70,7 @@ def _patched_facts(facts: dict[str, Any], changes: dict[str, Any]) -> dict[str, 
 
 
 def get(rt: Runtime, enrollment_id: str) -> dict[str, Any]:
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         row = ledger.enrollment(conn, enrollment_id)
         if row is None:
             raise NotFound("enrollment not found")
@@ -79,7 +79,7 @@ def get(rt: Runtime, enrollment_id: str) -> dict[str, Any]:
 
 def benefit(rt: Runtime, cardholder_id: str, on: date) -> dict[str, Any]:
     """Used and remaining of the enrollment year that contains `on`."""
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         rows = ledger.enrollments_of(conn, cardholder_id)
         year = next((r for r in rows if r.period_start <= on <= r.period_end), None)
         if year is None:

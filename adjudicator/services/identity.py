@@ -10,7 +10,7 @@ from typing import Any
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from adjudicator.adapters import ledger
-from adjudicator.adapters.db import READ_ONLY
+from adjudicator.adapters.db import reading
 from adjudicator.services.runtime import Runtime
 
 PHARMACY_KEY_PREFIX = "pk_"
@@ -41,7 +41,7 @@ def token_hash(token: str) -> str:
 
 def authenticate(rt: Runtime, token: str) -> Principal | None:
     digest = token_hash(token)
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         if token.startswith(PHARMACY_KEY_PREFIX):
             pharmacy = ledger.pharmacy_by_key_hash(conn, digest)
             return Principal("pharmacy", pharmacy.npi, pharmacy.npi) if pharmacy else None
@@ -50,7 +50,7 @@ def authenticate(rt: Runtime, token: str) -> Principal | None:
 
 
 def login(rt: Runtime, username: str, password: str) -> Principal | None:
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         user = ledger.user_by_name(conn, username)
     # Hash even for an unknown user, so the answer time does not tell which names exist.
     known = user is not None and bool(user.password_hash)

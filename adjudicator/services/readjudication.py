@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 
 from adjudicator.adapters import ledger
 from adjudicator.adapters import readjudication as jobs_sql
-from adjudicator.adapters.db import READ_ONLY
+from adjudicator.adapters.db import READ_ONLY, reading
 from adjudicator.services import cursors, terms
 from adjudicator.services.errors import NotFound
 from adjudicator.services.readjudication_apply import Applier, LeaseLost, Tally, load_replays
@@ -59,19 +59,19 @@ def create(rt: Runtime, data: dict[str, Any], actor: str) -> dict[str, Any]:
 
 
 def get(rt: Runtime, job_id: str) -> dict[str, Any]:
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         return view(_job(conn, job_id))
 
 
 def recent(rt: Runtime, limit: int = 20) -> list[dict[str, Any]]:
     """The latest jobs, newest first (for listings such as the console's)."""
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         return [view(row) for row in jobs_sql.recent_jobs(conn, limit)]
 
 
 def changes(rt: Runtime, job_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
     """The job's changed claims in the order it found them, cursor-paged."""
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         _job(conn, job_id)
         rows = jobs_sql.changes_page(conn, job_id, cursors.decode(cursor), limit + 1)
     page = rows[:limit]
@@ -151,7 +151,7 @@ def run(rt: Runtime, job_id: str, on_progress: Progress | None = None) -> RunRes
     try:
         if row.total == 0 and row.done == 0:  # a fresh job, or one that died listing
             _list_scope(rt, row, runner)
-        with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with reading(rt.engine) as conn:
             job = _Job(rt, _job(conn, job_id), runner, on_progress)
         job.run(resumed)
     except LeaseLost:
@@ -200,7 +200,7 @@ class _Job:
         self.rt = rt
         self.row = row
         self.window = Window(row.date_from, row.date_to, row.cardholder_id)
-        with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with reading(rt.engine) as conn:
             self.terms_on = terms_lookup(terms.all_versions(conn))
         self.applier = Applier(rt, row.job_id, runner, self.window, self.terms_on, _lease)
         self.on_progress = on_progress
@@ -229,7 +229,7 @@ class _Job:
         """The job's cardholders in chunks, read one chunk ahead at most."""
         after = self.row.resume_after
         while True:
-            with self.rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            with reading(self.rt.engine) as conn:
                 chunk = jobs_sql.next_cardholders(conn, self.row.job_id, after, CHUNK_CARDHOLDERS)
             if not chunk:
                 return
@@ -242,7 +242,7 @@ class _Job:
             self.on_progress(self.done, max(self.total, self.done))
 
     def _dry_run(self, cardholders: list[str]) -> int:
-        with self.rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with reading(self.rt.engine) as conn:
             replays = load_replays(conn, cardholders, self.window, self.terms_on)
         tally = Tally()
         for replay in replays.values():

@@ -39,7 +39,7 @@ from adjudicator.adapters.accumulator import (
     commit_replay_many,
     hold_for_replay_many,
 )
-from adjudicator.adapters.db import READ_ONLY
+from adjudicator.adapters.db import reading
 from adjudicator.adapters.tables import pharmacies
 from adjudicator.domain.terms import Terms
 from adjudicator.services import records
@@ -241,7 +241,7 @@ class Applier:
     def apply_chunk(self, cardholders: list[str]) -> int:
         """Apply a chunk: one read and replay outside any lock, then the changed cardholders
         in small groups, each group one transaction; unchanged cardholders cost the read."""
-        with self.rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with reading(self.rt.engine) as conn:
             first_look = load_replays(
                 conn, cardholders, self.window, self.terms_on, with_decision=True
             )
@@ -431,7 +431,7 @@ class Applier:
 
     def resync(self, cardholder: str) -> None:
         """Set the cardholder's touched years in Redis from the ledger (after a crash)."""
-        with self.rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with reading(self.rt.engine) as conn:
             years = load_replays(conn, [cardholder], self.window, self.terms_on, with_decision=True)
         resync = [
             (cardholder, year.enrollment_id, *ledger_grants(year))

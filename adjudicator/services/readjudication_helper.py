@@ -120,7 +120,7 @@ def _receive(process: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 def main(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> int:
-    from adjudicator.adapters.db import READ_ONLY, make_engine
+    from adjudicator.adapters.db import make_engine, reading
     from adjudicator.services import terms
     from adjudicator.services.readjudication_apply import Tally, load_replays
     from adjudicator.services.readjudication_replay import terms_lookup
@@ -132,11 +132,11 @@ def main(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> int:
         setup["cardholder_id"],
     )
     engine = make_engine(setup["database_url"], pool_size=1)
-    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(engine) as conn:
         terms_on = terms_lookup(terms.all_versions(conn))
     for line in requests:
         try:
-            with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            with reading(engine) as conn:
                 replays = load_replays(conn, json.loads(line), window, terms_on)
             tally = Tally()
             for replay in replays.values():

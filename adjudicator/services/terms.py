@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from adjudicator.adapters import ledger
-from adjudicator.adapters.db import READ_ONLY
+from adjudicator.adapters.db import reading
 from adjudicator.domain.terms import Terms, bundled_terms, terms_in_force
 from adjudicator.services.errors import Conflict, Invalid, NotFound
 
@@ -40,7 +40,7 @@ def seed_bundled(engine: Engine) -> None:
 
 def summaries(engine: Engine) -> list[dict[str, Any]]:
     """Every version, oldest first: version, program and effective date."""
-    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(engine) as conn:
         return [
             {
                 "version": t.version,
@@ -53,7 +53,7 @@ def summaries(engine: Engine) -> list[dict[str, Any]]:
 
 
 def document(engine: Engine, version: str) -> dict[str, Any]:
-    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(engine) as conn:
         for terms in all_versions(conn):
             if terms.version == version:
                 return terms.to_document()

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from adjudicator.adapters import ledger
-from adjudicator.adapters.db import READ_ONLY
+from adjudicator.adapters.db import reading
 from adjudicator.services import claims, enrollments, identity
 from adjudicator.services.runtime import Runtime
 from schemas.claims import ClaimRequestSchema
@@ -119,12 +119,12 @@ def pay(rt: Runtime, payload: dict[str, Any]) -> Row[Any]:
 
 
 def claim_row(rt: Runtime, claim_id: str) -> Row[Any]:
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         row = ledger.claim(conn, claim_id)
     assert row is not None, claim_id
     return row
 
 
 def events(rt: Runtime, entity_type: str, entity_id: str) -> list[Row[Any]]:
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         return ledger.events_of(conn, entity_type, entity_id)

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from adjudicator.adapters import ledger
 from adjudicator.adapters.accumulator import accumulator_key
-from adjudicator.adapters.db import READ_ONLY
+from adjudicator.adapters.db import reading
 from adjudicator.adapters.tables import claims as claims_table
 from adjudicator.adapters.tables import members
 from adjudicator.config import Config
@@ -95,7 +95,7 @@ def claim_rows(rt: Runtime, cardholder_id: str) -> list[Any]:
         .where(claims_table.c.cardholder_id == cardholder_id)
         .order_by(claims_table.c.seq)
     )
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         return list(conn.execute(query))
 
 
@@ -124,5 +124,5 @@ def assert_accumulator_matches_ledger(rt: Runtime, cardholder_id: str) -> None:
 
 
 def events_of(rt: Runtime, claim_id: str) -> list[Any]:
-    with rt.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(rt.engine) as conn:
         return ledger.events_of(conn, "claim", claim_id)

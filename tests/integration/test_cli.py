@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from adjudicator.adapters import ledger
-from adjudicator.adapters.db import READ_ONLY
+from adjudicator.adapters.db import reading
 from adjudicator.services import identity
 from adjudicator.services.identity import Principal
 from adjudicator.services.runtime import Runtime
@@ -61,7 +61,7 @@ def test_pharmacies_add_prints_the_pharmacy_and_a_key_that_authenticates(
     assert set(printed) == {"npi", "name", "chain", "api_key"}
     assert (printed["npi"], printed["name"], printed["chain"]) == (npi, "Acme SP", "Accredo")
     assert identity.authenticate(runtime, printed["api_key"]) == Principal("pharmacy", npi, npi)
-    with runtime.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(runtime.engine) as conn:
         stored = ledger.pharmacy_by_npi(conn, npi)
     assert stored.api_key_hash == identity.token_hash(printed["api_key"])
     assert printed["api_key"] not in stored  # only the hash is kept
@@ -91,7 +91,7 @@ def test_pharmacies_add_refuses_an_npi_with_a_bad_check_digit(runtime, redis_url
     assert done.returncode != 0
     assert done.stdout == ""
     assert bad in done.stderr
-    with runtime.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with reading(runtime.engine) as conn:
         assert ledger.pharmacy_by_npi(conn, bad) is None
 
 
@@ -126,7 +126,7 @@ def test_users_add_refuses_an_unknown_role(runtime, redis_url, tmp_path):
 
 def test_db_upgrade_is_idempotent(runtime, redis_url, tmp_path):
     def state() -> tuple[list, list]:
-        with runtime.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with reading(runtime.engine) as conn:
             revisions = list(conn.execute(text("SELECT version_num FROM alembic_version")))
             versions = [d["version"] for d in ledger.terms_documents(conn)]
         return revisions, versions
