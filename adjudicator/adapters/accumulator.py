@@ -58,7 +58,6 @@ class Accumulator:
         # register_script runs EVALSHA and reloads the script on NOSCRIPT
         self._reserve = client.register_script(_lua("reserve.lua"))
         self._release = client.register_script(_lua("release.lua"))
-        self._cancel = client.register_script(_lua("cancel.lua"))
 
     def reserve(
         self,
@@ -77,7 +76,7 @@ class Accumulator:
 
     def release(self, cardholder_id: str, claim_id: str) -> Release:
         """Give a claim's grant back to its own enrollment year, at most once."""
-        return _release(self._release(keys=[accumulator_key(cardholder_id)], args=[claim_id]))
+        return self._give_back(cardholder_id, claim_id, "keep")
 
     def cancel(self, cardholder_id: str, claim_id: str) -> Release:
         """Undo a reservation whose decision was never recorded; the claim may reserve again.
@@ -85,7 +84,11 @@ class Accumulator:
         Never for a paid claim (use `release`): it forgets the grant, so the ledger and
         Redis would disagree until a rebuild.
         """
-        return _release(self._cancel(keys=[accumulator_key(cardholder_id)], args=[claim_id]))
+        return self._give_back(cardholder_id, claim_id, "forget")
+
+    def _give_back(self, cardholder_id: str, claim_id: str, mode: str) -> Release:
+        keys = [accumulator_key(cardholder_id)]
+        return _release(self._release(keys=keys, args=[claim_id, mode]))
 
     def used(self, cardholder_id: str, enrollment_id: str) -> int:
         value = self._client.hget(accumulator_key(cardholder_id), f"used:{enrollment_id}")

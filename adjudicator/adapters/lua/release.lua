@@ -1,10 +1,13 @@
 -- Give a claim's grant back to the enrollment year it was taken from, at most once.
 -- KEYS[1]: acc:{<cardholder_id>}, the only key touched
--- ARGV: claim_id
+-- ARGV[1]: claim_id
+-- ARGV[2]: 'keep' (a reversal: the grant stays, marked released, never granted again) or
+--          'forget' (a cancel: the reservation was never recorded; the claim id may reserve
+--          afresh)
 -- Returns {enrollment_id, released, used_after}; {nil, 0, nil} when the claim has no grant.
 local key = KEYS[1]
-local claim_id = ARGV[1]
-local grant_field = 'grant:' .. claim_id
+local claim_id, mode = ARGV[1], ARGV[2]
+local grant_field, released_field = 'grant:' .. claim_id, 'released:' .. claim_id
 
 local recorded = redis.call('HGET', key, grant_field)
 if not recorded then
@@ -18,8 +21,12 @@ end
 -- The grant's own year, not the caller's current one: a reversal after the year rolls
 -- over must still free room in the year that paid.
 local used_field = 'used:' .. enrollment_id
-if redis.call('HSETNX', key, 'released:' .. claim_id, '1') == 0 then
-  return {enrollment_id, 0, tonumber(redis.call('HGET', key, used_field) or '0')}
+local released = 0
+if redis.call('HSETNX', key, released_field, '1') == 1 then
+  released = tonumber(granted)
+  redis.call('HINCRBY', key, used_field, string.format('%d', -released))
 end
-local used_after = redis.call('HINCRBY', key, used_field, string.format('%d', -tonumber(granted)))
-return {enrollment_id, tonumber(granted), used_after}
+if mode == 'forget' then
+  redis.call('HDEL', key, grant_field, released_field)
+end
+return {enrollment_id, released, tonumber(redis.call('HGET', key, used_field) or '0')}
