@@ -7,8 +7,13 @@ that share one ledger and one Redis never see each other's claims or accumulator
 from __future__ import annotations
 
 import copy
+import json
+import os
 import random
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Row
@@ -21,6 +26,7 @@ from schemas.claims import ClaimRequestSchema
 from schemas.enrollments import EnrollmentPatchSchema, EnrollmentRequestSchema
 from tests.examples import ENROLLMENT
 
+BIN = Path(sys.executable).parent
 STAFF = "user:integration-tests"
 INCRELEX_NDC = "15054-1040-05"
 
@@ -128,3 +134,24 @@ def claim_row(rt: Runtime, claim_id: str) -> Row[Any]:
 def events(rt: Runtime, entity_type: str, entity_id: str) -> list[Row[Any]]:
     with reading(rt.engine) as conn:
         return ledger.events_of(conn, entity_type, entity_id)
+
+
+def run_cli(rt: Runtime, redis_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the `adjudicator` command on this runtime's ledger and the given Redis."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": rt.config.database_url,
+        "REDIS_URL": redis_url,
+        "ADJUDICATOR_DATA_DIR": str(tmp_path / "cli"),
+    }
+    return subprocess.run(
+        [str(BIN / "adjudicator"), *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def one_json_object(stdout: str) -> dict:
+    lines = stdout.splitlines()
+    assert len(lines) == 1, stdout
+    printed = json.loads(lines[0])
+    assert isinstance(printed, dict)
+    return printed

@@ -8,13 +8,8 @@ session's ledger; the live accumulators are only read, and only for this test's 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,11 +17,16 @@ from adjudicator.adapters.accumulator import accumulator_key
 from adjudicator.adapters.embedded_redis import EmbeddedRedis
 from adjudicator.services import accumulators, claims
 from adjudicator.services.runtime import Runtime, build_runtime
-from tests.integration.builders import claim_payload, enroll, pay, pharmacy
+from tests.integration.builders import (
+    claim_payload,
+    enroll,
+    one_json_object,
+    pay,
+    pharmacy,
+    run_cli,
+)
 
 pytestmark = pytest.mark.integration
-
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
@@ -149,48 +149,28 @@ def test_check_reports_an_accumulator_the_ledger_does_not_know_and_rebuild_clear
 # --- `adjudicator accumulators check|rebuild` --------------------------------------
 
 
-def _cli(rt: Runtime, redis_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "DATABASE_URL": rt.config.database_url,
-        "REDIS_URL": redis_url,
-        "ADJUDICATOR_DATA_DIR": str(tmp_path / "cli"),
-    }
-    return subprocess.run(
-        [str(BIN / "adjudicator"), *args], env=env, capture_output=True, text=True, timeout=60
-    )
-
-
-def _one_json_object(stdout: str) -> dict:
-    lines = stdout.splitlines()
-    assert len(lines) == 1, stdout
-    report = json.loads(lines[0])
-    assert isinstance(report, dict)
-    return report
-
-
 def test_the_check_command_exits_0_and_prints_one_json_object_when_all_match(
     runtime, private, private_redis, tmp_path
 ):
     _activity(runtime)
     accumulators.rebuild(private)
 
-    done = _cli(runtime, private_redis.url, tmp_path, "accumulators", "check")
+    done = run_cli(runtime, private_redis.url, tmp_path, "accumulators", "check")
 
     assert done.returncode == 0, done.stderr
-    report = _one_json_object(done.stdout)
+    report = one_json_object(done.stdout)
     assert report["mismatches"] == []
     assert report["checked_cardholders"] >= 1
 
 
-def test_the_check_command_on_the_sessions_redis_prints_one_json_object(
+def test_the_check_command_on_the_sessions_redis_printsone_json_object(
     runtime, redis_url, tmp_path
 ):
     one, two = _activity(runtime)
 
-    done = _cli(runtime, redis_url, tmp_path, "accumulators", "check")
+    done = run_cli(runtime, redis_url, tmp_path, "accumulators", "check")
 
-    report = _one_json_object(done.stdout)
+    report = one_json_object(done.stdout)
     assert set(report) == {"checked_cardholders", "mismatches"}
     assert _mismatches_of(report, one, two) == []
     # 0 when the whole Redis matches this ledger (a REDIS_URL shared with other test
@@ -205,10 +185,10 @@ def test_the_check_command_exits_1_naming_a_corrupted_year(
     accumulators.rebuild(private)
     private.redis.hincrby(accumulator_key(one["cardholder_id"]), f"used:{one['enrollment_id']}", 1)
 
-    done = _cli(runtime, private_redis.url, tmp_path, "accumulators", "check")
+    done = run_cli(runtime, private_redis.url, tmp_path, "accumulators", "check")
 
     assert done.returncode == 1
-    assert _one_json_object(done.stdout)["mismatches"] == [
+    assert one_json_object(done.stdout)["mismatches"] == [
         {"enrollment_id": one["enrollment_id"], "ledger_used": 300_000, "redis_used": 300_001}
     ]
 
@@ -218,8 +198,8 @@ def test_the_rebuild_command_restores_a_corrupted_year(runtime, private, private
     accumulators.rebuild(private)
     private.redis.hdel(accumulator_key(one["cardholder_id"]), f"used:{one['enrollment_id']}")
 
-    done = _cli(runtime, private_redis.url, tmp_path, "accumulators", "rebuild")
+    done = run_cli(runtime, private_redis.url, tmp_path, "accumulators", "rebuild")
 
     assert done.returncode == 0, done.stderr
-    assert set(_one_json_object(done.stdout)) == {"rebuilt_cardholders", "cleared_cardholders"}
+    assert set(one_json_object(done.stdout)) == {"rebuilt_cardholders", "cleared_cardholders"}
     assert accumulators.check(private)["mismatches"] == []

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -16,34 +11,9 @@ from adjudicator.adapters import ledger
 from adjudicator.adapters.db import reading
 from adjudicator.services import identity
 from adjudicator.services.identity import Principal
-from adjudicator.services.runtime import Runtime
-from tests.integration.builders import valid_npi
+from tests.integration.builders import one_json_object, run_cli, valid_npi
 
 pytestmark = pytest.mark.integration
-
-BIN = Path(sys.executable).parent
-
-
-def adjudicator(
-    rt: Runtime, redis_url: str, tmp_path: Path, *args: str
-) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "DATABASE_URL": rt.config.database_url,
-        "REDIS_URL": redis_url,
-        "ADJUDICATOR_DATA_DIR": str(tmp_path / "cli"),
-    }
-    return subprocess.run(
-        [str(BIN / "adjudicator"), *args], env=env, capture_output=True, text=True, timeout=60
-    )
-
-
-def one_json_object(stdout: str) -> dict:
-    lines = stdout.splitlines()
-    assert len(lines) == 1, stdout
-    printed = json.loads(lines[0])
-    assert isinstance(printed, dict)
-    return printed
 
 
 def test_pharmacies_add_prints_the_pharmacy_and_a_key_that_authenticates(
@@ -51,7 +21,7 @@ def test_pharmacies_add_prints_the_pharmacy_and_a_key_that_authenticates(
 ):
     npi = valid_npi()
 
-    done = adjudicator(
+    done = run_cli(
         runtime, redis_url, tmp_path, "pharmacies", "add", "--npi", npi, "--name", "Acme SP",
         "--chain", "Accredo",
     )  # fmt: skip
@@ -70,9 +40,9 @@ def test_pharmacies_add_prints_the_pharmacy_and_a_key_that_authenticates(
 def test_adding_a_pharmacy_again_replaces_its_key(runtime, redis_url, tmp_path):
     npi = valid_npi()
     args = ("pharmacies", "add", "--npi", npi, "--name", "Acme SP", "--chain", "cvs_specialty")
-    first = one_json_object(adjudicator(runtime, redis_url, tmp_path, *args).stdout)
+    first = one_json_object(run_cli(runtime, redis_url, tmp_path, *args).stdout)
 
-    second = one_json_object(adjudicator(runtime, redis_url, tmp_path, *args).stdout)
+    second = one_json_object(run_cli(runtime, redis_url, tmp_path, *args).stdout)
 
     assert first["api_key"] != second["api_key"]
     assert identity.authenticate(runtime, first["api_key"]) is None
@@ -83,7 +53,7 @@ def test_pharmacies_add_refuses_an_npi_with_a_bad_check_digit(runtime, redis_url
     npi = valid_npi()
     bad = npi[:-1] + str((int(npi[-1]) + 1) % 10)
 
-    done = adjudicator(
+    done = run_cli(
         runtime, redis_url, tmp_path, "pharmacies", "add", "--npi", bad, "--name", "X",
         "--chain", "accredo",
     )  # fmt: skip
@@ -101,7 +71,7 @@ def test_users_add_prints_the_user_and_a_token_that_authenticates(
 ):
     username = f"staff-{uuid.uuid4().hex[:8]}"
 
-    done = adjudicator(
+    done = run_cli(
         runtime, redis_url, tmp_path, "users", "add", "--username", username, "--role", role,
         "--password", "correct horse",
     )  # fmt: skip
@@ -116,7 +86,7 @@ def test_users_add_prints_the_user_and_a_token_that_authenticates(
 
 
 def test_users_add_refuses_an_unknown_role(runtime, redis_url, tmp_path):
-    done = adjudicator(
+    done = run_cli(
         runtime, redis_url, tmp_path, "users", "add", "--username", "x", "--role", "pharmacy"
     )
 
@@ -134,7 +104,7 @@ def test_db_upgrade_is_idempotent(runtime, redis_url, tmp_path):
     before = state()
 
     for _ in range(2):
-        done = adjudicator(runtime, redis_url, tmp_path, "db", "upgrade")
+        done = run_cli(runtime, redis_url, tmp_path, "db", "upgrade")
         assert done.returncode == 0, done.stderr
         assert one_json_object(done.stdout) == {"status": "ok"}
 
