@@ -14,9 +14,11 @@ from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from adjudicator.adapters import ledger
+from adjudicator.adapters.accumulator import Reservation
 from adjudicator.adapters.db import reading
 from adjudicator.domain.adjudicate import decide, evaluate, grant
-from adjudicator.domain.model import ClaimContext, Decision, Evaluation
+from adjudicator.domain.model import Claim, ClaimContext, Decision, Evaluation
+from adjudicator.domain.terms import Terms
 from adjudicator.services import records, terms
 from adjudicator.services.errors import Conflict, NotFound
 from adjudicator.services.runtime import Runtime
@@ -124,11 +126,21 @@ def adjudicate(rt: Runtime, claim_id: str) -> None:
             _notify(rt, claim_id)
             return
         loaded = _load_context(conn, row)
-    _decide_and_record(rt, row, *loaded)
+    _decide_and_record(rt, row, loaded)
     _notify(rt, claim_id)
 
 
-def _load_context(conn: Connection, row: Row[Any]) -> tuple[Any, ...]:
+@dataclass(frozen=True)
+class _Loaded:
+    """What the worker reads before it decides one claim."""
+
+    claim: Claim
+    context: ClaimContext
+    terms: Terms
+    paid_twin: Row[Any] | None  # a paid claim with the same NCPDP key
+
+
+def _load_context(conn: Connection, row: Row[Any]) -> _Loaded:
     request = row.request
     claim = records.claim_from_request(row.claim_id, request)
     pharmacy = ledger.pharmacy_by_npi(conn, row.pharmacy_npi)
@@ -141,7 +153,7 @@ def _load_context(conn: Connection, row: Row[Any]) -> tuple[Any, ...]:
         other_paid_claim_with_same_key=paid_twin is not None,
         overrides=frozenset(_approved_overrides(row)),
     )
-    return claim, context, terms.in_force(conn, claim.date_of_service), paid_twin
+    return _Loaded(claim, context, terms.in_force(conn, claim.date_of_service), paid_twin)
 
 
 def _paid_claim_with_same_key(conn: Connection, row: Row[Any]) -> Row[Any] | None:
@@ -156,7 +168,8 @@ def _approved_overrides(row: Row[Any]) -> list[str]:
     return list(review.get("rules", [])) if review.get("state") == "approved" else []
 
 
-def _decide_and_record(rt: Runtime, row: Row[Any], claim, context, terms_, paid_twin) -> None:  # type: ignore[no-untyped-def]
+def _decide_and_record(rt: Runtime, row: Row[Any], loaded: _Loaded) -> None:
+    paid_twin = loaded.paid_twin
     if paid_twin is not None and paid_twin.request_hash == row.request_hash:
         # Two identical submissions raced past intake: this one is the duplicate.
         with rt.engine.begin() as conn:
@@ -165,7 +178,7 @@ def _decide_and_record(rt: Runtime, row: Row[Any], claim, context, terms_, paid_
             ):
                 _event(conn, row.claim_id, row.cardholder_id, "duplicate", "system")
         return
-    evaluation = evaluate(claim, context, terms_)
+    evaluation = evaluate(loaded.claim, loaded.context, loaded.terms)
     decision = _apply_annual_max(rt, row, evaluation)
     try:
         _record(rt, row, evaluation, decision)
@@ -174,7 +187,8 @@ def _decide_and_record(rt: Runtime, row: Row[Any], claim, context, terms_, paid_
         # give the reservation back and decide again, now seeing that paid claim.
         rt.accumulator.cancel(row.cardholder_id, row.claim_id)
         with reading(rt.engine) as conn:
-            _decide_and_record(rt, row, *_load_context(conn, row))
+            reloaded = _load_context(conn, row)
+        _decide_and_record(rt, row, reloaded)
 
 
 def _apply_annual_max(rt: Runtime, row: Row[Any], evaluation: Evaluation) -> Decision:
@@ -195,7 +209,7 @@ def _apply_annual_max(rt: Runtime, row: Row[Any], evaluation: Evaluation) -> Dec
     return decide(evaluation, used_before=reservation.used_before, granted=reservation.granted)
 
 
-def _reserve(rt: Runtime, row: Row[Any], evaluation: Evaluation, enrollment_id: str) -> Any:
+def _reserve(rt: Runtime, row: Row[Any], evaluation: Evaluation, enrollment_id: str) -> Reservation:
     return rt.accumulator.reserve(
         row.cardholder_id, enrollment_id, row.claim_id, evaluation.requested, evaluation.annual_max
     )
