@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from adjudicator.adapters import ledger
+from adjudicator.adapters.db import reading
 from adjudicator.services import claims
 from adjudicator.services.errors import Conflict, NotFound
 from adjudicator.services.runtime import Runtime
@@ -45,5 +46,5 @@ def review(rt: Runtime, claim_id: str, action: str, note: str, username: str) ->
         )
     if action == "approve":
         claims.adjudicate(rt, claim_id)
-    with rt.engine.connect() as conn:
+    with reading(rt.engine) as conn:
         return ledger.claim(conn, claim_id)  # type: ignore[return-value]

@@ -6,6 +6,7 @@ from flask import jsonify
 from flask_smorest import Blueprint
 from sqlalchemy import text
 
+from adjudicator.adapters.db import reading
 from adjudicator.web.runtime import runtime
 
 blp = Blueprint("operations", __name__, description="Liveness and readiness (no auth)")
@@ -29,7 +30,7 @@ def readyz():  # type: ignore[no-untyped-def]
 
 def _database_ok() -> bool:
     try:
-        with runtime().engine.connect() as conn:
+        with reading(runtime().engine) as conn:
             conn.execute(text("SELECT 1"))
         return True
     except Exception:
