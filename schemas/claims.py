@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "DecisionSchema",
     "LineSchema",
     "ReversalByKeySchema",
+    "decision_json",
 ]
 
 CLAIM_STATUSES = ("received", "paid", "rejected", "duplicate", "reversed")
@@ -311,6 +313,15 @@ class DecisionSchema(StrictSchema):
         if "links" in decision:
             return decision
         return {**decision, "links": {"self": f"/v1/claims/{decision['claim_id']}"}}
+
+
+_DECISION = DecisionSchema()
+
+
+def decision_json(view: Mapping[str, Any]) -> str:
+    """A decision as the API's response body: DecisionSchema's dump, compact JSON text
+    in API.md's field order, as Flask's own JSON responses are written."""
+    return json.dumps(_DECISION.dump(view), separators=(",", ":")) + "\n"
 
 
 class ClaimListSchema(StrictSchema):

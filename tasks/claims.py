@@ -8,6 +8,7 @@ from sqlalchemy.exc import OperationalError
 
 from adjudicator.services import claims as claim_service
 from adjudicator.services.runtime import Runtime, build_runtime
+from schemas.claims import decision_json
 
 _runtime: Runtime | None = None
 
@@ -32,7 +33,8 @@ def enqueue_claim(claim_id: str) -> None:
     max_retries=20,
 )
 def adjudicate_claim(claim_id: str) -> None:
-    claim_service.adjudicate(runtime(), claim_id)
+    # The decision goes to the waiting request already rendered as the API answers it.
+    claim_service.adjudicate(runtime(), claim_id, render=decision_json)
 
 
 @shared_task(name="adjudicator.sweep_received")

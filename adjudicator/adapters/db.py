@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -10,12 +11,17 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import QueuePool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-READ_ONLY = "adjudicator_read_only"  # execution option: this connection only reads
+READ_ONLY = "adjudicator_read_only"  # marks a pooled SQLite connection checked out to read
 
 
-def reading(engine: Engine) -> Connection:
+def reading(engine: Engine, **options: Any) -> Connection:
     """A connection that only reads: on SQLite it does not take the write lock."""
-    return engine.connect().execution_options(**{READ_ONLY: True})
+    conn = engine.connect()
+    if options:
+        conn = conn.execution_options(**options)
+    if engine.dialect.name == "sqlite":
+        conn.connection.info[READ_ONLY] = True  # seen by _begin, dropped at check-in
+    return conn
 
 
 def make_engine(url: str, *, pool_size: int = 20) -> Engine:
@@ -37,10 +43,15 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
         max_overflow=20,
         connect_args={"timeout": 30, "check_same_thread": False},
     )
+    # Our BEGIN replaces the dialect's (a no-op for pysqlite), rather than a "begin"
+    # event listener: any engine-level listener makes SQLAlchemy dispatch events around
+    # every statement, which cost more than the claim path's SQLite queries themselves.
+    engine.dialect.do_begin = _begin  # type: ignore[method-assign]
 
+    # Pool events (connect, checkin) are dispatched per connection, not per statement.
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite defers it badly).
+        # Let _begin issue BEGIN itself (pysqlite defers it badly).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
@@ -49,14 +60,18 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(conn):  # type: ignore[no-untyped-def]
-        # IMMEDIATE takes the write lock up front, so a read-then-write transaction
-        # never fails half way with "database is locked"; pure reads opt out.
-        mode = "DEFERRED" if conn.get_execution_options().get(READ_ONLY) else "IMMEDIATE"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+    @event.listens_for(engine, "checkin")
+    def _forget_read_only(_dbapi_connection, record):  # type: ignore[no-untyped-def]
+        record.info.pop(READ_ONLY, None)
 
     return engine
+
+
+def _begin(connection: Any) -> None:
+    """IMMEDIATE takes the write lock up front, so a read-then-write transaction never
+    fails half way with "database is locked"; connections from reading() opt out."""
+    mode = "DEFERRED" if connection.info.get(READ_ONLY) else "IMMEDIATE"
+    connection.driver_connection.execute(f"BEGIN {mode}")
 
 
 def upgrade(engine: Engine) -> None:

@@ -6,8 +6,10 @@ import logging
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Row
@@ -19,13 +21,16 @@ from adjudicator.adapters.db import reading
 from adjudicator.domain.adjudicate import decide, evaluate, grant
 from adjudicator.domain.model import Claim, ClaimContext, Decision, Evaluation
 from adjudicator.domain.terms import Terms
-from adjudicator.services import records, terms
+from adjudicator.services import claim_queries, records, terms
 from adjudicator.services.errors import Conflict, NotFound
 from adjudicator.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
+Render = Callable[[dict[str, Any]], str]  # a claim's view -> the API's answer body
+
 DONE_TTL_SECONDS = 120
+DONE = b"1"  # the token that says "decided" without the decision: read it from the ledger
 BLPOP_SLICE = 1.0  # seconds; below any sane Redis client socket timeout
 
 
@@ -83,16 +88,38 @@ def _identical_earlier_claim(conn: Connection, request: dict[str, Any], digest: 
 def wait_for_decision(rt: Runtime, intake: Intake, timeout: float) -> Row[Any] | None:
     """The decided claim row, or None if it is still `received` when the wait runs out."""
     if intake.new:
-        # The worker pushes onto this list when it has decided; BLPOP sleeps until then,
-        # in slices shorter than the client's socket timeout (redis-py 8: 5 s), and never
-        # BLPOP 0 (or under 2 ms, which Redis 6 reads as 0), which would wait forever.
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) >= 0.01:
-            if rt.redis.blpop([_done_key(intake.claim_id)], timeout=min(left, BLPOP_SLICE)):
-                break
-        row = _read_claim(rt, intake.claim_id)
-        return row if row is not None and row.status != "received" else None
+        _await_done(rt, intake.claim_id, timeout)
+        return _decided_row(rt, intake.claim_id)
     return _poll_until_decided(rt, intake.claim_id, timeout)
+
+
+def wait_for_answer(rt: Runtime, intake: Intake, timeout: float) -> str | Row[Any] | None:
+    """As wait_for_decision, but the decision as the worker rendered it when it sent one:
+    the request then answers without reading the claim back from the ledger."""
+    if intake.new:
+        token = _await_done(rt, intake.claim_id, timeout)
+        if token is not None and token != DONE:
+            return token.decode()
+        return _decided_row(rt, intake.claim_id)
+    return _poll_until_decided(rt, intake.claim_id, timeout)
+
+
+def _await_done(rt: Runtime, claim_id: str, timeout: float) -> bytes | None:
+    """What the worker pushed when it had decided (None if nothing came in time)."""
+    # BLPOP sleeps until the push, in slices shorter than the client's socket timeout
+    # (redis-py 8: 5 s), and never BLPOP 0 (or under 2 ms, which Redis 6 reads as 0),
+    # which would wait forever.
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) >= 0.01:
+        popped = rt.redis.blpop([_done_key(claim_id)], timeout=min(left, BLPOP_SLICE))
+        if popped:
+            return popped[1]  # type: ignore[no-any-return]
+    return None
+
+
+def _decided_row(rt: Runtime, claim_id: str) -> Row[Any] | None:
+    row = _read_claim(rt, claim_id)
+    return row if row is not None and row.status != "received" else None
 
 
 def _poll_until_decided(rt: Runtime, claim_id: str, timeout: float) -> Row[Any] | None:
@@ -118,16 +145,20 @@ def _done_key(claim_id: str) -> str:
 # --- the worker side ---------------------------------------------------------------
 
 
-def adjudicate(rt: Runtime, claim_id: str) -> None:
-    """Decide a `received` claim exactly once; a replay of the task changes nothing."""
+def adjudicate(rt: Runtime, claim_id: str, render: Render | None = None) -> None:
+    """Decide a `received` claim exactly once; a replay of the task changes nothing.
+
+    With `render`, the waiting request is sent the decision as `render(view)` makes it.
+    """
     with reading(rt.engine) as conn:
         row = ledger.claim(conn, claim_id)
         if row is None or row.status != "received":
             _notify(rt, claim_id)
             return
         loaded = _load_context(conn, row)
-    _decide_and_record(rt, row, loaded)
-    _notify(rt, claim_id)
+    decided = _decide_and_record(rt, row, loaded)
+    answer = render(claim_queries.present(rt, decided)) if render and decided else None
+    _notify(rt, claim_id, answer)
 
 
 @dataclass(frozen=True)
@@ -168,7 +199,8 @@ def _approved_overrides(row: Row[Any]) -> list[str]:
     return list(review.get("rules", [])) if review.get("state") == "approved" else []
 
 
-def _decide_and_record(rt: Runtime, row: Row[Any], loaded: _Loaded) -> None:
+def _decide_and_record(rt: Runtime, row: Row[Any], loaded: _Loaded) -> Any:
+    """The claim as recorded (row attributes), or None if this call did not decide it."""
     paid_twin = loaded.paid_twin
     if paid_twin is not None and paid_twin.request_hash == row.request_hash:
         # Two identical submissions raced past intake: this one is the duplicate.
@@ -177,18 +209,18 @@ def _decide_and_record(rt: Runtime, row: Row[Any], loaded: _Loaded) -> None:
                 conn, row.claim_id, "received", status="duplicate", duplicate_of=paid_twin.claim_id
             ):
                 _event(conn, row.claim_id, row.cardholder_id, "duplicate", "system")
-        return
+        return None  # a duplicate answers as its original: the request reads it
     evaluation = evaluate(loaded.claim, loaded.context, loaded.terms)
     decision = _apply_annual_max(rt, row, evaluation)
     try:
-        _record(rt, row, evaluation, decision)
+        return _record(rt, row, evaluation, decision)
     except IntegrityError:
         # Another claim with this NCPDP key was paid between our read and our write:
         # give the reservation back and decide again, now seeing that paid claim.
         rt.accumulator.cancel(row.cardholder_id, row.claim_id)
         with reading(rt.engine) as conn:
             reloaded = _load_context(conn, row)
-        _decide_and_record(rt, row, reloaded)
+        return _decide_and_record(rt, row, reloaded)
 
 
 def _apply_annual_max(rt: Runtime, row: Row[Any], evaluation: Evaluation) -> Decision:
@@ -215,7 +247,7 @@ def _reserve(rt: Runtime, row: Row[Any], evaluation: Evaluation, enrollment_id: 
     )
 
 
-def _record(rt: Runtime, row: Row[Any], evaluation: Evaluation, decision: Decision) -> None:
+def _record(rt: Runtime, row: Row[Any], evaluation: Evaluation, decision: Decision) -> Any:
     paid = decision.status == "paid"
     review_open = not paid and bool(decision.reviewable_rules)
     values: dict[str, Any] = {
@@ -231,13 +263,16 @@ def _record(rt: Runtime, row: Row[Any], evaluation: Evaluation, decision: Decisi
         values["review_state"] = "open"
         values["review"] = {"state": "open", "rules": list(decision.reviewable_rules)}
     with rt.engine.begin() as conn:
-        if ledger.set_claim_outcome(conn, row.claim_id, "received", **values):
+        recorded = ledger.set_claim_outcome(conn, row.claim_id, "received", **values)
+        if recorded:
             data = {
                 "before": {"status": "received"},
                 "after": {"status": decision.status, "program_paid": values["program_paid"]},
             }
             _event(conn, row.claim_id, row.cardholder_id, "decided", "system", data)
     log.info("claim decided", extra={"claim_id": row.claim_id, "status": decision.status})
+    # The row as just written, without reading it back (present() takes attributes).
+    return SimpleNamespace(**{**row._asdict(), **values}) if recorded else None
 
 
 def _paid_key(row: Row[Any]) -> str:
@@ -248,10 +283,11 @@ def _authorization_number() -> str:
     return secrets.token_hex(6).upper()
 
 
-def _notify(rt: Runtime, claim_id: str) -> None:
+def _notify(rt: Runtime, claim_id: str, answer: str | None = None) -> None:
+    """Wake the request waiting for this claim, with the rendered decision if given."""
     key = _done_key(claim_id)
     with rt.redis.pipeline(transaction=False) as pipe:
-        pipe.rpush(key, "1").expire(key, DONE_TTL_SECONDS).execute()
+        pipe.rpush(key, answer or DONE).expire(key, DONE_TTL_SECONDS).execute()
 
 
 def sweep(rt: Runtime) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +40,35 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Who a token belongs to, remembered briefly per process: every claim starts with this
+# lookup, and a re-keyed or re-roled credential takes effect within these seconds.
+# Unknown tokens are never remembered, so a new key works at once (decisions.md #48).
+CREDENTIAL_CACHE_SECONDS = 5.0
+_CACHE_LIMIT = 4096
+_known: dict[str, tuple[float, Principal]] = {}
+_clock = time.monotonic
+
+
 def authenticate(rt: Runtime, token: str) -> Principal | None:
     digest = token_hash(token)
+    now = _clock()
+    cached = _known.get(digest)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    found = _lookup(rt, token, digest)
+    if found is not None:
+        if len(_known) >= _CACHE_LIMIT:
+            _known.clear()
+        _known[digest] = (now + CREDENTIAL_CACHE_SECONDS, found)
+    return found
+
+
+def forget_credentials() -> None:
+    """Drop the remembered tokens (after a re-key in this process, and in tests)."""
+    _known.clear()
+
+
+def _lookup(rt: Runtime, token: str, digest: str) -> Principal | None:
     with reading(rt.engine) as conn:
         if token.startswith(PHARMACY_KEY_PREFIX):
             pharmacy = ledger.pharmacy_by_key_hash(conn, digest)
@@ -65,6 +93,7 @@ def add_pharmacy(
     api_key = api_key or PHARMACY_KEY_PREFIX + secrets.token_urlsafe(32)
     with rt.engine.begin() as conn:
         ledger.upsert_pharmacy(conn, npi, name, chain, token_hash(api_key))
+    forget_credentials()
     return {"npi": npi, "name": name, "chain": chain, "api_key": api_key}
 
 
@@ -78,4 +107,5 @@ def add_user(
     password_hash = generate_password_hash(password) if password else None
     with rt.engine.begin() as conn:
         ledger.upsert_user(conn, username, role, token_hash(api_token), password_hash)
+    forget_credentials()
     return {"username": username, "role": role, "api_token": api_token}

@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 
 from adjudicator.adapters import ledger
 from adjudicator.adapters import readjudication as jobs_sql
-from adjudicator.adapters.db import READ_ONLY, reading
+from adjudicator.adapters.db import reading
 from adjudicator.services import cursors, terms
 from adjudicator.services.errors import NotFound
 from adjudicator.services.readjudication_apply import Applier, LeaseLost, Tally, load_replays
@@ -175,8 +175,7 @@ def _list_scope(rt: Runtime, row: Any, runner: str) -> None:
     window = (row.date_from, row.date_to, row.cardholder_id)
     with rt.engine.begin() as conn:
         jobs_sql.forget_scope(conn, row.job_id)
-    options = {READ_ONLY: True, "stream_results": True, "yield_per": SCOPE_BATCH}
-    with rt.engine.connect().execution_options(**options) as reader:
+    with reading(rt.engine, stream_results=True, yield_per=SCOPE_BATCH) as reader:
         batch: list[str] = []
         for cardholder in jobs_sql.scope_cardholders(reader, *window):
             batch.append(cardholder)

@@ -56,11 +56,15 @@ class _ProblemApi(Api):  # type: ignore[misc]
 
 
 def _celery_enqueue(config: Config):  # type: ignore[no-untyped-def]
-    from tasks.celery_app import CLAIMS_QUEUE, make_celery
+    import redis
 
-    celery = make_celery(config)
+    from tasks.celery_app import CLAIMS_QUEUE, make_celery
+    from tasks.publish import TaskPublisher
+
+    # One LPUSH per claim instead of send_task's producer machinery (tasks/publish.py).
+    publisher = TaskPublisher(make_celery(config), redis.Redis.from_url(config.redis_url or ""))
 
     def enqueue(claim_id: str) -> None:
-        celery.send_task("adjudicator.adjudicate_claim", args=[claim_id], queue=CLAIMS_QUEUE)
+        publisher.publish("adjudicator.adjudicate_claim", [claim_id], CLAIMS_QUEUE)
 
     return enqueue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 from flask_smorest import Blueprint
 
 from adjudicator.services import claim_queries, claims
@@ -43,7 +43,9 @@ def submit_claim():  # type: ignore[no-untyped-def]
     if intake.duplicate:
         return _decision(claim_queries.get(rt, intake.claim_id), as_duplicate=True)
     if "respond-async" not in request.headers.get("Prefer", ""):
-        decided = claims.wait_for_decision(rt, intake, rt.config.sync_timeout)
+        decided = claims.wait_for_answer(rt, intake, rt.config.sync_timeout)
+        if isinstance(decided, str):  # rendered by the worker: no read-back needed
+            return current_app.response_class(decided, mimetype="application/json")
         if decided is not None:
             view = claim_queries.present(rt, decided)
             return _decision(view, as_duplicate=not intake.new and view["status"] == "paid")

@@ -20,9 +20,11 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
-from adjudicator.services import claims
+from adjudicator.services import claim_queries, claims
 from adjudicator.services.runtime import Runtime, build_runtime
+from schemas.claims import decision_json
 from tasks.celery_app import make_celery
+from tasks.publish import TaskPublisher
 from tests.integration.builders import claim_payload, enroll, events, load_claim, pharmacy
 
 pytestmark = pytest.mark.integration
@@ -91,10 +93,11 @@ def celery_app(runtime: Runtime) -> Iterator[Celery]:
 
 @pytest.fixture
 def via_celery(runtime: Runtime, worker: Worker, celery_app: Celery) -> Iterator[Runtime]:
-    """A Runtime whose enqueue sends the task to the worker's queue, as the web app does."""
+    """A Runtime whose enqueue publishes to the worker's queue, as the web app does."""
+    publisher = TaskPublisher(celery_app, runtime.redis)
 
     def enqueue(claim_id: str) -> None:
-        celery_app.send_task("adjudicator.adjudicate_claim", args=[claim_id], queue=worker.queue)
+        publisher.publish("adjudicator.adjudicate_claim", [claim_id], worker.queue)
 
     rt = build_runtime(runtime.config, enqueue=enqueue)
     try:
@@ -115,6 +118,17 @@ def test_a_claim_sent_through_celery_is_decided_by_the_worker(via_celery):
     assert time.monotonic() - started < DECISION_TIMEOUT
     assert (row.claim_id, row.status, row.program_paid) == (intake.claim_id, "paid", 150_000)
     assert via_celery.accumulator.used(member["cardholder_id"], member["enrollment_id"]) == 150_000
+
+
+def test_the_worker_answers_the_waiting_request_with_the_rendered_decision(via_celery):
+    member = enroll(via_celery)
+    npi = pharmacy(via_celery)
+    intake = claims.submit(via_celery, load_claim(claim_payload(member["cardholder_id"], npi)))
+
+    answer = claims.wait_for_answer(via_celery, intake, DECISION_TIMEOUT)
+
+    assert isinstance(answer, str), "no rendered decision within 10 s"
+    assert answer == decision_json(claim_queries.get(via_celery, intake.claim_id))
 
 
 def test_a_redelivered_task_changes_nothing(via_celery):

@@ -4,6 +4,7 @@ reversal. The `runtime` fixture's enqueue only records claim ids; tests run the 
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import uuid
 from datetime import date, timedelta
@@ -18,6 +19,7 @@ from adjudicator.adapters.tables import claims as claims_table
 from adjudicator.services import claim_queries, claims, enrollments, records
 from adjudicator.services.errors import Conflict, NotFound
 from adjudicator.services.runtime import Runtime
+from schemas.claims import decision_json
 from tests.integration.builders import (
     STAFF,
     claim_payload,
@@ -272,6 +274,47 @@ def test_waiting_for_a_decision_that_comes_returns_the_decided_row(runtime, memb
     row = claims.wait_for_decision(runtime, intake, 1)
 
     assert row is not None and (row.claim_id, row.status) == (intake.claim_id, "paid")
+
+
+def test_the_worker_s_rendered_answer_is_the_decision_read_back_from_the_ledger(
+    runtime, member, npi
+):
+    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
+    claims.adjudicate(runtime, intake.claim_id, render=decision_json)
+
+    answer = claims.wait_for_answer(runtime, intake, 1)
+
+    assert isinstance(answer, str)
+    assert answer == decision_json(claim_queries.get(runtime, intake.claim_id))
+    assert json.loads(answer)["status"] == "paid"
+
+
+@pytest.mark.parametrize("render", [None, decision_json], ids=["token", "rendered"])
+def test_a_replayed_task_wakes_the_waiter_with_a_token_to_read_the_ledger(
+    runtime, member, npi, render
+):
+    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
+    claims.adjudicate(runtime, intake.claim_id)
+    assert claims.wait_for_answer(runtime, intake, 1) is not None  # the first token
+    claims.adjudicate(runtime, intake.claim_id, render=render)  # a replay: decided already
+
+    again = claims.wait_for_answer(runtime, intake, 1)
+
+    assert not isinstance(again, str) and again is not None
+    assert (again.claim_id, again.status) == (intake.claim_id, "paid")
+
+
+def test_a_rendered_answer_for_a_claim_still_in_flight_is_not_waited_for(runtime, member, npi):
+    payload = claim_payload(member["cardholder_id"], npi)
+    first = submit(runtime, payload)
+    again = submit(runtime, payload)  # identical, while the first is in flight
+    assert (again.claim_id, again.new) == (first.claim_id, False)
+    claims.adjudicate(runtime, first.claim_id, render=decision_json)
+
+    row = claims.wait_for_answer(runtime, again, 1)  # polls the ledger, leaves the token
+
+    assert not isinstance(row, str) and row is not None and row.status == "paid"
+    assert isinstance(claims.wait_for_answer(runtime, first, 1), str)
 
 
 @pytest.mark.parametrize("timeout", [0, 0.001, 0.0105, 0.2])
