@@ -14,7 +14,10 @@
    PostgreSQL / Redis given by the flags). Waits for /readyz and a Celery ping,
    enrolls the patients over HTTP, warms up, then bills.
 Each target gets the same two loads: closed loop (N clients back to back: claims/s)
-and open loop (a fixed rate: latency from each request's due time). Afterwards the
+and open loop (a fixed rate: latency from each request's due time). The baseline's
+closed loop runs again after the end-to-end runs, and the ratio divides by the faster
+of its two runs: on a shared machine a slow spell during one baseline run would
+otherwise flatter the end-to-end figure. Afterwards the
 answers are checked (every claim paid or rejected, no 5xx, the ledger agrees) and
 `adjudicator accumulators check` runs against the same data.
 
@@ -86,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report["baseline"] = _bench_baseline(args, scratch, servers)
         report["end_to_end"] = _bench_end_to_end(args, scratch, servers)
+        # Measured on both sides of the end-to-end runs, and the faster one counts: a
+        # machine that was slow for a while must not flatter the ratio.
+        report["baseline_again"] = _bench_baseline(args, scratch, servers, again=True)
     except (KeyboardInterrupt, Interrupted) as stop:
         print(f"\ninterrupted ({str(stop) or 'SIGINT'}): stopping the servers", file=sys.stderr)
         return 130
@@ -179,9 +185,14 @@ def _web_command(port: int, app: str) -> list[str]:
 
 
 def _bench_baseline(
-    args: argparse.Namespace, scratch: Path, servers: list[Stoppable]
+    args: argparse.Namespace, scratch: Path, servers: list[Stoppable], again: bool = False
 ) -> dict[str, Any]:
-    _step("baseline: bare Flask + ClaimRequestSchema, same gunicorn settings")
+    """Both loads; `again`: the closed loop only, re-measured after the end-to-end runs."""
+    _step(
+        "baseline again: closed loop, after the end-to-end runs"
+        if again
+        else "baseline: bare Flask + ClaimRequestSchema, same gunicorn settings"
+    )
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     server = Server(
@@ -196,7 +207,11 @@ def _bench_baseline(
     fake = workload.stand_ins(args.patients, rng, today)  # the baseline enrolls nobody
     closed_load, open_load = _claim_loads(args, fake, rng, "BASE", today)
     closed_loop(target, workload.claim_bodies(fake, 200, rng, "BASEWARM", today), args.clients)
-    runs = _both_loads(args, target, server, closed_load, open_load)
+    if again:
+        runs = [_closed(args, target, server, closed_load)]
+        runs[0].mode += " (again)"
+    else:
+        runs = _both_loads(args, target, server, closed_load, open_load)
     server.stop()
     checks = {run.mode: _check_answers(run, ok_statuses={"accepted"}) for run in runs}
     return {"runs": [_run_summary(run) for run in runs], "checks": checks}
@@ -376,21 +391,26 @@ def _both_loads(
     open_load: list[bytes],
     profiler: Any = None,
 ) -> list[Run]:
-    _step(f"{target.name}: closed loop, {len(closed_load)} claims, {args.clients} clients")
-    with _CpuMeter(server.pid) as meter:
-        closed = closed_loop(target, closed_load, args.clients, time_limit=args.closed_limit)
-    if len(closed.samples) < len(closed_load):
-        print(f"  stopped after {args.closed_limit:g}s: {len(closed.samples)} claims sent")
+    closed = _closed(args, target, server, closed_load)
     if profiler is not None:
         profiler.stop()
-    closed.extra["cpu"] = meter.report(len(closed.sent))
-    _print_run(closed)
     _step(f"{target.name}: open loop, {args.rate:g} claims/s for {args.duration:g}s")
     with _CpuMeter(server.pid) as meter:
         opened = open_loop(target, open_load, args.rate)
     opened.extra["cpu"] = meter.report(len(opened.sent))
     _print_run(opened)
     return [closed, opened]
+
+
+def _closed(args: argparse.Namespace, target: Target, server: Server, load: list[bytes]) -> Run:
+    _step(f"{target.name}: closed loop, {len(load)} claims, {args.clients} clients")
+    with _CpuMeter(server.pid) as meter:
+        closed = closed_loop(target, load, args.clients, time_limit=args.closed_limit)
+    if len(closed.samples) < len(load):
+        print(f"  stopped after {args.closed_limit:g}s: {len(closed.samples)} claims sent")
+    closed.extra["cpu"] = meter.report(len(closed.sent))
+    _print_run(closed)
+    return closed
 
 
 class _CpuMeter:
@@ -548,15 +568,19 @@ def _py_spy() -> str:
 
 
 def _conclude(report: dict[str, Any]) -> int:
-    base = {r["mode"].split(",")[0]: r for r in report["baseline"]["runs"]}
     e2e = {r["mode"].split(",")[0]: r for r in report["end_to_end"]["runs"]}
-    ratio = e2e["closed"]["claims_per_s"] / base["closed"]["claims_per_s"]
+    baseline_closed = [r for r in _baseline_runs(report) if r["mode"].startswith("closed")]
+    ratio = e2e["closed"]["claims_per_s"] / max(r["claims_per_s"] for r in baseline_closed)
     p99 = e2e["open"]["p99_ms"]  # None: over 1% of the requests could not even be sent
     offered = e2e["open"]["offered_per_s"]
     e2e_checks = report["end_to_end"]["checks"].values()
     correct = (
         all(c["ok"] for c in e2e_checks)
-        and all(c["ok"] for c in report["baseline"]["checks"].values())
+        and all(
+            c["ok"]
+            for part in ("baseline", "baseline_again")
+            for c in report[part]["checks"].values()
+        )
         and report["end_to_end"]["accumulators_check"]["ok"]
         and report["end_to_end"]["ledger"]["matches_answers"]
     )
@@ -595,21 +619,25 @@ def _conclude(report: dict[str, Any]) -> int:
     return 0 if all(bar["pass"] for bar in bars.values()) else 1
 
 
+def _baseline_runs(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*report["baseline"]["runs"], *report["baseline_again"]["runs"]]
+
+
 def _rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    return [*report["baseline"]["runs"], *report["end_to_end"]["runs"]]
+    return [*_baseline_runs(report), *report["end_to_end"]["runs"]]
 
 
 def _table(report: dict[str, Any], ratio: float) -> str:
-    head = f"{'target':<11} {'mode':<19} {'requests':>8} {'claims/s':>9} "
+    head = f"{'target':<11} {'mode':<26} {'requests':>8} {'claims/s':>9} "
     head += f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
     lines = [head, "-" * len(head)]
     for r in _rows(report):
         lines.append(
-            f"{r['target']:<11} {r['mode']:<19} {r['requests']:>8} {r['claims_per_s']:>9.1f} "
+            f"{r['target']:<11} {r['mode']:<26} {r['requests']:>8} {r['claims_per_s']:>9.1f} "
             f"{_show(r['p50_ms']):>8} {_show(r['p95_ms']):>8} {_show(r['p99_ms']):>8} "
             f"{_show(r['max_ms']):>8}"
         )
-    lines.append(f"end-to-end / baseline throughput (closed loop): {ratio:.1%}")
+    lines.append(f"end-to-end / faster baseline throughput (closed loop): {ratio:.1%}")
     return "\n".join(lines)
 
 
@@ -633,7 +661,7 @@ def _markdown(report: dict[str, Any], ratio: float) -> str:
             "the server being over 10 s behind schedule (counted as >10 s latency)."
             for r in dropped
         ),
-        f"End-to-end throughput is {ratio:.1%} of the baseline "
+        f"End-to-end throughput is {ratio:.1%} of the faster baseline closed loop "
         f"(bar >= {THROUGHPUT_BAR:.0%}: {'PASS' if bars['throughput']['pass'] else 'FAIL'}); "
         f"p99 at {report['config']['open_loop_rate']:g} claims/s is "
         f"{_show(bars['latency']['p99_ms'])} ms (bar <= {P99_BAR_MS:g} ms: "

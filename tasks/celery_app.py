@@ -6,7 +6,7 @@ from celery import Celery
 from celery.signals import setup_logging, worker_init
 
 from adjudicator.config import Config
-from adjudicator.services.runtime import broker_url
+from tasks.broker import broker_url
 
 CLAIMS_QUEUE = "claims"
 BATCH_QUEUE = "batch"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlparse
 
 import redis
 from sqlalchemy import Engine
@@ -38,12 +37,3 @@ def build_runtime(config: Config, enqueue: Callable[[str], None]) -> Runtime:
         accumulator=Accumulator(client),
         enqueue=enqueue,
     )
-
-
-def broker_url(redis_url: str) -> str:
-    """Celery (kombu) spells a Unix-socket Redis as redis+socket://path?virtual_host=db."""
-    parsed = urlparse(redis_url)
-    if parsed.scheme != "unix":
-        return redis_url
-    db = parse_qs(parsed.query).get("db", ["0"])[0]
-    return f"redis+socket://{parsed.path}?virtual_host={db}"
