@@ -48,6 +48,13 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Any) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
+    def open_session(self, app: Any, request: Any) -> Any:
+        # The cookie is scoped to the console's path, so no API request carries one:
+        # skip building a signer per claim, and let the API's requests have none.
+        if not request.path.startswith(app.config["SESSION_COOKIE_PATH"]):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
 
 def idle_seconds() -> int:
     return int(current_app.config["CONSOLE_IDLE_SECONDS"])
