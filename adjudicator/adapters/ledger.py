@@ -29,9 +29,12 @@ def now() -> datetime:
 _PHARMACY_BY_KEY = select(pharmacies).where(pharmacies.c.api_key_hash == bindparam("h"))
 _USER_BY_TOKEN = select(users).where(users.c.token_hash == bindparam("h"))
 _PHARMACY_BY_NPI = select(pharmacies).where(pharmacies.c.npi == bindparam("npi"))
+_PHARMACY_CHAIN = select(pharmacies.c.chain).where(pharmacies.c.npi == bindparam("npi"))
 _CLAIM_BY_ID = select(claims).where(claims.c.claim_id == bindparam("id"))
 _CLAIMS_WITH_KEY = (
-    select(claims)
+    # Only what the duplicate checks need: every column costs on each call (psycopg
+    # builds a column description per column and execute).
+    select(claims.c.claim_id, claims.c.status, claims.c.request_hash)
     .where(
         claims.c.pharmacy_npi == bindparam("npi"),
         claims.c.rx_number == bindparam("rx"),
@@ -67,6 +70,11 @@ def user_by_name(conn: Connection, username: str) -> Row[Any] | None:
 
 def pharmacy_by_npi(conn: Connection, npi: str) -> Row[Any] | None:
     return conn.execute(_PHARMACY_BY_NPI, {"npi": npi}).first()
+
+
+def pharmacy_chain(conn: Connection, npi: str) -> str | None:
+    """The pharmacy's chain, or None for an unknown NPI."""
+    return conn.execute(_PHARMACY_CHAIN, {"npi": npi}).scalar()  # type: ignore[no-any-return]
 
 
 def upsert_pharmacy(conn: Connection, npi: str, name: str, chain: str, key_hash: str) -> None:
@@ -139,7 +147,8 @@ def claim(conn: Connection, claim_id: str) -> Row[Any] | None:
 
 
 def claims_with_key(conn: Connection, npi: str, rx: str, fill: int, dos: date) -> list[Row[Any]]:
-    """Claims sharing the NCPDP key (pharmacy, Rx, fill, date of service), oldest first."""
+    """Claims sharing the NCPDP key (pharmacy, Rx, fill, date of service), oldest first:
+    claim_id, status and request_hash of each."""
     params = {"npi": npi, "rx": rx, "fill": fill, "dos": dos}
     return list(conn.execute(_CLAIMS_WITH_KEY, params))
 

@@ -174,13 +174,13 @@ class _Loaded:
 def _load_context(conn: Connection, row: Row[Any]) -> _Loaded:
     request = row.request
     claim = records.claim_from_request(row.claim_id, request)
-    pharmacy = ledger.pharmacy_by_npi(conn, row.pharmacy_npi)
+    chain = ledger.pharmacy_chain(conn, row.pharmacy_npi)
     years = tuple(records.year_from_row(y) for y in ledger.enrollments_of(conn, row.cardholder_id))
     paid_twin = _paid_claim_with_same_key(conn, row)
     context = ClaimContext(
         member_exists=bool(years) or ledger.member_exists(conn, row.cardholder_id),
         years=years,
-        pharmacy_chain=pharmacy.chain if pharmacy is not None else "",
+        pharmacy_chain=chain or "",
         other_paid_claim_with_same_key=paid_twin is not None,
         overrides=frozenset(_approved_overrides(row)),
     )
@@ -344,16 +344,16 @@ def reverse(rt: Runtime, claim_id: str, npi: str, actor: str) -> Row[Any]:
     return _read_claim(rt, claim_id)  # type: ignore[return-value]
 
 
-def find_by_key(rt: Runtime, npi: str, rx: str, fill: int, dos: date) -> Row[Any]:
-    """The claim a key-based reversal means: the paid one, else the reversed one."""
+def find_by_key(rt: Runtime, npi: str, rx: str, fill: int, dos: date) -> str:
+    """The id of the claim a key-based reversal means: the paid one, else the reversed one."""
     with reading(rt.engine) as conn:
         rows = ledger.claims_with_key(conn, npi, rx, fill, dos)
     for status in ("paid", "reversed"):
         for row in reversed(rows):
             if row.status == status:
-                return row
+                return str(row.claim_id)
     if rows:
-        return rows[-1]
+        return str(rows[-1].claim_id)
     raise NotFound("no claim with that service provider, Rx number, fill number and date")
 
 

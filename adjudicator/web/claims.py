@@ -91,14 +91,14 @@ def reverse_by_key():  # type: ignore[no-untyped-def]
     key = load_json(ReversalByKeySchema())
     if key["service_provider_id"] != principal().npi:
         raise Forbidden("service_provider_id must be your own pharmacy's NPI")
-    row = claims.find_by_key(
+    claim_id = claims.find_by_key(
         runtime(),
         key["service_provider_id"],
         key["rx_number"],
         key["fill_number"],
         key["date_of_service"],
     )
-    return _reverse(row.claim_id)
+    return _reverse(claim_id)
 
 
 def _reverse(claim_id: str) -> Any:

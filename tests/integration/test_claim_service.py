@@ -480,7 +480,7 @@ def test_find_by_key_prefers_the_paid_claim_over_a_rejected_one(runtime, member,
 
     found = claims.find_by_key(runtime, npi, payload["rx_number"], 0, date(2024, 3, 1))
 
-    assert found.claim_id == paid.claim_id
+    assert found == paid.claim_id
     with pytest.raises(NotFound):
         claims.find_by_key(runtime, npi, "RX-NOT-BILLED", 0, date(2024, 3, 1))
 
