@@ -207,7 +207,7 @@ def _read_everything(rt: Any) -> int:
     from sqlalchemy import select
 
     from adjudicator.adapters import readjudication as jobs_sql
-    from adjudicator.adapters.db import READ_ONLY
+    from adjudicator.adapters.db import reading
     from adjudicator.adapters.tables import claims
 
     query = (
@@ -216,8 +216,7 @@ def _read_everything(rt: Any) -> int:
         .order_by(claims.c.cardholder_id, claims.c.seq)
     )
     count = 0
-    options = {READ_ONLY: True, "stream_results": True, "yield_per": 2000}
-    with rt.engine.connect().execution_options(**options) as conn:
+    with reading(rt.engine, stream_results=True, yield_per=2000) as conn:
         for row in conn.execute(query):
             count += row.status in ("paid", "rejected")
     return count

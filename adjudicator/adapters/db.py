@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import QueuePool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-READ_ONLY = "adjudicator_read_only"  # marks a pooled SQLite connection checked out to read
+_READ_ONLY = "adjudicator_read_only"  # marks a pooled SQLite connection checked out to read
 
 
 def reading(engine: Engine, **options: Any) -> Connection:
@@ -20,7 +20,7 @@ def reading(engine: Engine, **options: Any) -> Connection:
     if options:
         conn = conn.execution_options(**options)
     if engine.dialect.name == "sqlite":
-        conn.connection.info[READ_ONLY] = True  # seen by _begin, dropped at check-in
+        conn.connection.info[_READ_ONLY] = True  # seen by _begin, dropped at check-in
     return conn
 
 
@@ -62,7 +62,7 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
 
     @event.listens_for(engine, "checkin")
     def _forget_read_only(_dbapi_connection, record):  # type: ignore[no-untyped-def]
-        record.info.pop(READ_ONLY, None)
+        record.info.pop(_READ_ONLY, None)
 
     return engine
 
@@ -70,7 +70,7 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
 def _begin(connection: Any) -> None:
     """IMMEDIATE takes the write lock up front, so a read-then-write transaction never
     fails half way with "database is locked"; connections from reading() opt out."""
-    mode = "DEFERRED" if connection.info.get(READ_ONLY) else "IMMEDIATE"
+    mode = "DEFERRED" if connection.info.get(_READ_ONLY) else "IMMEDIATE"
     connection.driver_connection.execute(f"BEGIN {mode}")
 
 

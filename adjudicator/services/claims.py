@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 import uuid
@@ -29,8 +30,8 @@ log = logging.getLogger(__name__)
 
 Render = Callable[[dict[str, Any]], str]  # a claim's view -> the API's answer body
 
-DONE_TTL_SECONDS = 120
 DONE = b"1"  # the token that says "decided" without the decision: read it from the ledger
+DONE_GRACE_SECONDS = 5  # a token outlives the longest wait by this much, then expires
 BLPOP_SLICE = 1.0  # seconds; below any sane Redis client socket timeout
 
 
@@ -157,8 +158,17 @@ def adjudicate(rt: Runtime, claim_id: str, render: Render | None = None) -> None
             return
         loaded = _load_context(conn, row)
     decided = _decide_and_record(rt, row, loaded)
-    answer = render(claim_queries.present(rt, decided)) if render and decided else None
-    _notify(rt, claim_id, answer)
+    _notify(rt, claim_id, _rendered(rt, decided, render) if render and decided else None)
+
+
+def _rendered(rt: Runtime, decided: Any, render: Render) -> str | None:
+    """The decision as the API answers it; None (read it from the ledger) if that fails:
+    the decision is committed, and the waiting request must hear of it either way."""
+    try:
+        return render(claim_queries.present(rt, decided))
+    except Exception:
+        log.exception("rendering a decision failed", extra={"claim_id": decided.claim_id})
+        return None
 
 
 @dataclass(frozen=True)
@@ -286,8 +296,11 @@ def _authorization_number() -> str:
 def _notify(rt: Runtime, claim_id: str, answer: str | None = None) -> None:
     """Wake the request waiting for this claim, with the rendered decision if given."""
     key = _done_key(claim_id)
+    # Only a request already waiting can take it: nobody reads it after the longest wait
+    # (the rendered decision names the cardholder, so it must not linger in Redis).
+    ttl = math.ceil(rt.config.sync_timeout) + DONE_GRACE_SECONDS
     with rt.redis.pipeline(transaction=False) as pipe:
-        pipe.rpush(key, answer or DONE).expire(key, DONE_TTL_SECONDS).execute()
+        pipe.rpush(key, answer or DONE).expire(key, ttl).execute()
 
 
 def sweep(rt: Runtime) -> int:

@@ -31,7 +31,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
     )
-    rt = runtime or build_runtime(config, enqueue=_celery_enqueue(config))
+    rt = runtime or _runtime_sending_to_celery(config)
     ensure_no_eviction(rt.redis)  # refuse to run on a Redis that may drop a patient's total
     app.extensions["adjudicator"] = rt
     api = _ProblemApi(app)
@@ -55,16 +55,15 @@ class _ProblemApi(Api):  # type: ignore[misc]
     DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
 
 
-def _celery_enqueue(config: Config):  # type: ignore[no-untyped-def]
-    import redis
-
+def _runtime_sending_to_celery(config: Config) -> Runtime:
+    """The Runtime whose enqueue publishes claim tasks with one LPUSH (tasks/publish.py),
+    over the Runtime's own Redis client."""
     from tasks.celery_app import CLAIMS_QUEUE, make_celery
     from tasks.publish import TaskPublisher
-
-    # One LPUSH per claim instead of send_task's producer machinery (tasks/publish.py).
-    publisher = TaskPublisher(make_celery(config), redis.Redis.from_url(config.redis_url or ""))
 
     def enqueue(claim_id: str) -> None:
         publisher.publish("adjudicator.adjudicate_claim", [claim_id], CLAIMS_QUEUE)
 
-    return enqueue
+    rt = build_runtime(config, enqueue=enqueue)
+    publisher = TaskPublisher(make_celery(config), rt.redis)  # before any enqueue can run
+    return rt

@@ -25,6 +25,7 @@ from tests.integration.builders import (
     claim_payload,
     claim_row,
     enroll,
+    enrollment_payload,
     events,
     load_claim,
     load_patch,
@@ -276,17 +277,58 @@ def test_waiting_for_a_decision_that_comes_returns_the_decided_row(runtime, memb
     assert row is not None and (row.claim_id, row.status) == (intake.claim_id, "paid")
 
 
+def _toddler(rt: Runtime) -> dict:
+    """A member under two: claims are rejected 60 with an open review."""
+    patient = {**enrollment_payload()["patient"], "date_of_birth": "2023-06-01"}
+    return enroll(rt, effective_date="2024-01-01", patient=patient)
+
+
+@pytest.mark.parametrize("case", ["paid", "open review", "unknown member", "capped"])
 def test_the_worker_s_rendered_answer_is_the_decision_read_back_from_the_ledger(
-    runtime, member, npi
+    runtime, member, npi, case
 ):
-    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
+    if case == "open review":
+        toddler = _toddler(runtime)
+        payload = claim_payload(
+            toddler["cardholder_id"], npi, patient={"date_of_birth": "2023-06-01"}
+        )
+    elif case == "unknown member":
+        payload = claim_payload("IC-nobody-has-this-id", npi)
+    else:
+        payload = claim_payload(member["cardholder_id"], npi)
+    if case == "capped":
+        pay(runtime, claim_payload(member["cardholder_id"], npi, responsibility="11900.00"))
+    intake = submit(runtime, payload)
     claims.adjudicate(runtime, intake.claim_id, render=decision_json)
 
     answer = claims.wait_for_answer(runtime, intake, 1)
 
     assert isinstance(answer, str)
     assert answer == decision_json(claim_queries.get(runtime, intake.claim_id))
-    assert json.loads(answer)["status"] == "paid"
+    expected = {"paid": "paid", "capped": "paid"}.get(case, "rejected")
+    assert json.loads(answer)["status"] == expected
+
+
+def test_a_decision_that_fails_to_render_still_wakes_the_waiter_with_a_token(runtime, member, npi):
+    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
+
+    def broken(_view: dict) -> str:
+        raise ValueError("a renderer bug")
+
+    claims.adjudicate(runtime, intake.claim_id, render=broken)
+    decided = claims.wait_for_answer(runtime, intake, 1)
+
+    assert not isinstance(decided, str) and decided is not None
+    assert (decided.claim_id, decided.status) == (intake.claim_id, "paid")
+
+
+def test_an_answer_nobody_takes_expires_soon_after_the_longest_wait(runtime, member, npi):
+    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
+    claims.adjudicate(runtime, intake.claim_id, render=decision_json)
+
+    ttl = runtime.redis.ttl(f"claim-done:{intake.claim_id}")
+
+    assert runtime.config.sync_timeout < ttl <= runtime.config.sync_timeout + 5
 
 
 @pytest.mark.parametrize("render", [None, decision_json], ids=["token", "rendered"])
