@@ -468,7 +468,7 @@ def _timed_claims(rt: Any, args: argparse.Namespace, stop: threading.Event | Non
 
     from adjudicator.adapters.db import reading
     from adjudicator.adapters.tables import pharmacies
-    from adjudicator.services import claims
+    from adjudicator.services import adjudication, claims
     from schemas.claims import ClaimRequestSchema
 
     query = select(pharmacies.c.npi).where(pharmacies.c.chain == CHAINS[0])
@@ -491,7 +491,7 @@ def _timed_claims(rt: Any, args: argparse.Namespace, stop: threading.Event | Non
         patient = rng.randrange(args.small_patients)  # exists in both sizes
         payload = _live_payload(f"BC{patient:010d}", npi, rng)
         intake = claims.submit(rt, schema.load(payload))
-        claims.adjudicate(rt, intake.claim_id)
+        adjudication.adjudicate(rt, intake.claim_id)
         latencies.append((time.perf_counter() - due) * 1000)
     ordered = sorted(latencies)
     return {

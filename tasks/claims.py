@@ -6,7 +6,7 @@ import redis
 from celery import current_app, shared_task
 from sqlalchemy.exc import OperationalError
 
-from adjudicator.services import claims as claim_service
+from adjudicator.services import adjudication
 from adjudicator.services.runtime import Runtime, build_runtime
 from schemas.claims import decision_json
 
@@ -34,10 +34,10 @@ def enqueue_claim(claim_id: str) -> None:
 )
 def adjudicate_claim(claim_id: str) -> None:
     # The decision goes to the waiting request already rendered as the API answers it.
-    claim_service.adjudicate(runtime(), claim_id, render=decision_json)
+    adjudication.adjudicate(runtime(), claim_id, render=decision_json)
 
 
 @shared_task(name="adjudicator.sweep_received")
 def sweep_received() -> int:
     """Re-enqueue claims still `received` after a while (a worker died, a message was lost)."""
-    return claim_service.sweep(runtime())
+    return adjudication.sweep(runtime())

@@ -226,7 +226,7 @@ def approved_overrides(row: Any) -> list[str]:
 
 
 def paid_key(row: Any) -> str:
-    """The NCPDP key a paid claim holds (services.claims writes the same)."""
+    """The NCPDP key a paid claim holds (services.adjudication writes the same)."""
     return f"{row.pharmacy_npi}|{row.rx_number}|{row.fill_number}|{row.date_of_service}"
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import Row
 
 from adjudicator.adapters import ledger
 from adjudicator.adapters.db import reading
-from adjudicator.services import claims
+from adjudicator.services import adjudication
 from adjudicator.services.errors import Conflict, NotFound
 from adjudicator.services.runtime import Runtime
 
@@ -45,6 +45,6 @@ def review(rt: Runtime, claim_id: str, action: str, note: str, username: str) ->
             data={"note": note, "before": row.decision, "rules": outcome["rules"]},
         )
     if action == "approve":
-        claims.adjudicate(rt, claim_id)
+        adjudication.adjudicate(rt, claim_id)
     with reading(rt.engine) as conn:
         return ledger.claim(conn, claim_id)  # type: ignore[return-value]

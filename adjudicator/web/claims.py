@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app, request, url_for
 from flask_smorest import Blueprint
 
-from adjudicator.services import claim_queries, claims
+from adjudicator.services import claim_queries, claims, reversals
 from adjudicator.services.errors import Forbidden
 from adjudicator.web.auth import principal, require
 from adjudicator.web.body import load_json, load_query
@@ -91,7 +91,7 @@ def reverse_by_key():  # type: ignore[no-untyped-def]
     key = load_json(ReversalByKeySchema())
     if key["service_provider_id"] != principal().npi:
         raise Forbidden("service_provider_id must be your own pharmacy's NPI")
-    claim_id = claims.find_by_key(
+    claim_id = reversals.find_by_key(
         runtime(),
         key["service_provider_id"],
         key["rx_number"],
@@ -104,7 +104,7 @@ def reverse_by_key():  # type: ignore[no-untyped-def]
 def _reverse(claim_id: str) -> Any:
     rt = runtime()
     me = principal()
-    row = claims.reverse(rt, claim_id, npi=me.npi or "", actor=me.actor)
+    row = reversals.reverse(rt, claim_id, npi=me.npi or "", actor=me.actor)
     return _DECISION.dump(claim_queries.present(rt, row))
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import Row
 
 from adjudicator.adapters import ledger
 from adjudicator.adapters.db import reading
-from adjudicator.services import claims, enrollments, identity
+from adjudicator.services import adjudication, claims, enrollments, identity
 from adjudicator.services.runtime import Runtime
 from schemas.claims import ClaimRequestSchema
 from schemas.enrollments import EnrollmentPatchSchema, EnrollmentRequestSchema
@@ -120,7 +120,7 @@ def submit(rt: Runtime, payload: dict[str, Any]) -> claims.Intake:
 def pay(rt: Runtime, payload: dict[str, Any]) -> Row[Any]:
     """Submit and adjudicate in-process; the decided claim row."""
     intake = submit(rt, payload)
-    claims.adjudicate(rt, intake.claim_id)
+    adjudication.adjudicate(rt, intake.claim_id)
     return claim_row(rt, intake.claim_id)
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from adjudicator.adapters.accumulator import accumulator_key
 from adjudicator.adapters.embedded_redis import EmbeddedRedis
-from adjudicator.services import accumulators, claims
+from adjudicator.services import accumulators, reversals
 from adjudicator.services.runtime import Runtime, build_runtime
 from tests.integration.builders import (
     claim_payload,
@@ -54,8 +54,8 @@ def _activity(rt: Runtime) -> tuple[dict, dict]:
     kept = pay(rt, claim_payload(one["cardholder_id"], npi, date_of_service="2023-05-01"))
     gone = pay(rt, claim_payload(one["cardholder_id"], npi, date_of_service="2023-06-01"))
     pay(rt, claim_payload(one["cardholder_id"], npi, date_of_service="2024-02-01"))
-    claims.reverse(rt, gone.claim_id, npi, "pharmacy:" + npi)
-    claims.reverse(rt, gone.claim_id, npi, "pharmacy:" + npi)  # once only
+    reversals.reverse(rt, gone.claim_id, npi, "pharmacy:" + npi)
+    reversals.reverse(rt, gone.claim_id, npi, "pharmacy:" + npi)  # once only
     pay(rt, claim_payload(one["cardholder_id"], npi, date_of_service="2023-06-01"))  # rebilled
     assert kept.status == "paid"
     return one, two
@@ -116,7 +116,7 @@ def test_a_rebuilt_accumulator_still_answers_replays_and_releases_once(runtime, 
     member = enroll(runtime, effective_date="2024-01-01")
     paid = pay(runtime, claim_payload(member["cardholder_id"], npi))
     reversed_ = pay(runtime, claim_payload(member["cardholder_id"], npi, responsibility="10.00"))
-    claims.reverse(runtime, reversed_.claim_id, npi, "pharmacy:" + npi)
+    reversals.reverse(runtime, reversed_.claim_id, npi, "pharmacy:" + npi)
     private.redis.delete(accumulator_key(member["cardholder_id"]))
 
     accumulators.rebuild(private)

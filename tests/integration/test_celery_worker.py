@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
-from adjudicator.services import claim_queries, claims
+from adjudicator.services import adjudication, claim_queries, claims
 from adjudicator.services.runtime import Runtime, build_runtime
 from schemas.claims import decision_json
 from tasks.celery_app import make_celery
@@ -157,7 +157,7 @@ def test_a_claim_whose_message_was_lost_is_decided_after_a_sweep(runtime, via_ce
     sweeping = dataclasses.replace(
         via_celery, config=dataclasses.replace(via_celery.config, sweep_after_seconds=0)
     )
-    assert claims.sweep(sweeping) >= 1
+    assert adjudication.sweep(sweeping) >= 1
 
     row = claims.wait_for_decision(
         via_celery, claims.Intake(lost.claim_id, False, False), DECISION_TIMEOUT

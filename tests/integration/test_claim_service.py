@@ -1,5 +1,6 @@
-"""services/claims.py driven in-process: intake, adjudication, replay, duplicates, sweep,
-reversal. The `runtime` fixture's enqueue only records claim ids; tests run the task."""
+"""services/claims, adjudication and reversals driven in-process: intake, adjudication,
+replay, duplicates, sweep, reversal. The `runtime` fixture's enqueue only records claim
+ids; tests run the task."""
 
 from __future__ import annotations
 
@@ -16,7 +17,14 @@ from sqlalchemy import update
 from adjudicator.adapters import ledger
 from adjudicator.adapters.accumulator import accumulator_key
 from adjudicator.adapters.tables import claims as claims_table
-from adjudicator.services import claim_queries, claims, enrollments, records
+from adjudicator.services import (
+    adjudication,
+    claim_queries,
+    claims,
+    enrollments,
+    records,
+    reversals,
+)
 from adjudicator.services.errors import Conflict, NotFound
 from adjudicator.services.runtime import Runtime
 from schemas.claims import decision_json
@@ -68,7 +76,7 @@ def test_a_submitted_claim_is_stored_received_and_enqueued(runtime, enqueued, me
 def test_adjudicating_a_received_claim_pays_it(runtime, member, npi):
     intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
 
-    claims.adjudicate(runtime, intake.claim_id)
+    adjudication.adjudicate(runtime, intake.claim_id)
 
     view = claim_queries.get(runtime, intake.claim_id, with_events=True)
     assert view["status"] == "paid"
@@ -99,7 +107,7 @@ def test_adjudicating_a_received_claim_pays_it(runtime, member, npi):
 def test_adjudicating_a_claim_twice_changes_nothing(runtime, member, npi):
     first = pay(runtime, claim_payload(member["cardholder_id"], npi))
 
-    claims.adjudicate(runtime, first.claim_id)
+    adjudication.adjudicate(runtime, first.claim_id)
 
     assert claim_row(runtime, first.claim_id)._asdict() == first._asdict()
     assert len(events(runtime, "claim", first.claim_id)) == 2
@@ -107,7 +115,7 @@ def test_adjudicating_a_claim_twice_changes_nothing(runtime, member, npi):
 
 
 def test_adjudicating_an_unknown_claim_id_does_nothing(runtime):
-    claims.adjudicate(runtime, uuid.uuid4().hex)  # a stale message: no error, no row
+    adjudication.adjudicate(runtime, uuid.uuid4().hex)  # a stale message: no error, no row
 
 
 def test_an_identical_resubmission_of_a_paid_claim_is_a_duplicate(runtime, enqueued, member, npi):
@@ -178,8 +186,8 @@ def test_of_two_identical_claims_that_raced_past_intake_the_second_is_a_duplicat
     first = submit(runtime, payload).claim_id
     second = _insert_identical_received_claim(runtime, payload)
 
-    claims.adjudicate(runtime, first)
-    claims.adjudicate(runtime, second)
+    adjudication.adjudicate(runtime, first)
+    adjudication.adjudicate(runtime, second)
 
     paid, duplicate = claim_row(runtime, first), claim_row(runtime, second)
     assert paid.status == "paid"
@@ -196,8 +204,8 @@ def test_of_two_raced_claims_decided_in_either_order_only_one_is_paid(runtime, m
     first = submit(runtime, payload).claim_id
     second = _insert_identical_received_claim(runtime, payload)
 
-    claims.adjudicate(runtime, second)
-    claims.adjudicate(runtime, first)
+    adjudication.adjudicate(runtime, second)
+    adjudication.adjudicate(runtime, first)
 
     statuses = {claim_row(runtime, c).status for c in (first, second)}
     assert statuses == {"paid", "duplicate"}
@@ -210,7 +218,7 @@ def test_a_different_claim_with_the_key_of_a_paid_claim_is_rejected_83(runtime, 
     different = {**payload, "lines": [{**payload["lines"][0], "patient_responsibility": "900.00"}]}
 
     intake = submit(runtime, different)
-    claims.adjudicate(runtime, intake.claim_id)
+    adjudication.adjudicate(runtime, intake.claim_id)
 
     assert intake.claim_id != paid.claim_id
     view = claim_queries.get(runtime, intake.claim_id)
@@ -270,7 +278,7 @@ def test_claims_are_paid_up_to_the_annual_maximum_and_then_rejected_76(runtime, 
 
 def test_waiting_for_a_decision_that_comes_returns_the_decided_row(runtime, member, npi):
     intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
-    claims.adjudicate(runtime, intake.claim_id)  # the worker was quick: the token is there
+    adjudication.adjudicate(runtime, intake.claim_id)  # the worker was quick: the token is there
 
     row = claims.wait_for_decision(runtime, intake, 1)
 
@@ -299,7 +307,7 @@ def test_the_worker_s_rendered_answer_is_the_decision_read_back_from_the_ledger(
     if case == "capped":
         pay(runtime, claim_payload(member["cardholder_id"], npi, responsibility="11900.00"))
     intake = submit(runtime, payload)
-    claims.adjudicate(runtime, intake.claim_id, render=decision_json)
+    adjudication.adjudicate(runtime, intake.claim_id, render=decision_json)
 
     answer = claims.wait_for_answer(runtime, intake, 1)
 
@@ -315,7 +323,7 @@ def test_a_decision_that_fails_to_render_still_wakes_the_waiter_with_a_token(run
     def broken(_view: dict) -> str:
         raise ValueError("a renderer bug")
 
-    claims.adjudicate(runtime, intake.claim_id, render=broken)
+    adjudication.adjudicate(runtime, intake.claim_id, render=broken)
     decided = claims.wait_for_answer(runtime, intake, 1)
 
     assert not isinstance(decided, str) and decided is not None
@@ -324,7 +332,7 @@ def test_a_decision_that_fails_to_render_still_wakes_the_waiter_with_a_token(run
 
 def test_an_answer_nobody_takes_expires_soon_after_the_longest_wait(runtime, member, npi):
     intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
-    claims.adjudicate(runtime, intake.claim_id, render=decision_json)
+    adjudication.adjudicate(runtime, intake.claim_id, render=decision_json)
 
     ttl = runtime.redis.ttl(f"claim-done:{intake.claim_id}")
 
@@ -336,9 +344,9 @@ def test_a_replayed_task_wakes_the_waiter_with_a_token_to_read_the_ledger(
     runtime, member, npi, render
 ):
     intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
-    claims.adjudicate(runtime, intake.claim_id)
+    adjudication.adjudicate(runtime, intake.claim_id)
     assert claims.wait_for_answer(runtime, intake, 1) is not None  # the first token
-    claims.adjudicate(runtime, intake.claim_id, render=render)  # a replay: decided already
+    adjudication.adjudicate(runtime, intake.claim_id, render=render)  # a replay: decided already
 
     again = claims.wait_for_answer(runtime, intake, 1)
 
@@ -351,7 +359,7 @@ def test_a_rendered_answer_for_a_claim_still_in_flight_is_not_waited_for(runtime
     first = submit(runtime, payload)
     again = submit(runtime, payload)  # identical, while the first is in flight
     assert (again.claim_id, again.new) == (first.claim_id, False)
-    claims.adjudicate(runtime, first.claim_id, render=decision_json)
+    adjudication.adjudicate(runtime, first.claim_id, render=decision_json)
 
     row = claims.wait_for_answer(runtime, again, 1)  # polls the ledger, leaves the token
 
@@ -397,7 +405,7 @@ def test_sweep_re_enqueues_claims_left_received(runtime, enqueued, member, npi):
     decided = pay(runtime, claim_payload(member["cardholder_id"], npi)).claim_id
     enqueued.clear()
 
-    count = claims.sweep(_sweeping(runtime, enqueued, after_seconds=0))
+    count = adjudication.sweep(_sweeping(runtime, enqueued, after_seconds=0))
 
     assert stuck in enqueued
     assert decided not in enqueued
@@ -415,7 +423,7 @@ def test_sweep_leaves_claims_younger_than_the_threshold_alone(runtime, enqueued,
         )
     enqueued.clear()
 
-    claims.sweep(_sweeping(runtime, enqueued, after_seconds=60))
+    adjudication.sweep(_sweeping(runtime, enqueued, after_seconds=60))
 
     assert backdated in enqueued
     assert fresh not in enqueued
@@ -425,10 +433,10 @@ def test_a_swept_claim_is_decided_once_even_if_its_first_message_arrives_too(
     runtime, enqueued, member, npi
 ):
     claim_id = submit(runtime, claim_payload(member["cardholder_id"], npi)).claim_id
-    claims.sweep(_sweeping(runtime, enqueued, after_seconds=0))
+    adjudication.sweep(_sweeping(runtime, enqueued, after_seconds=0))
 
     for queued in [c for c in enqueued if c == claim_id]:
-        claims.adjudicate(runtime, queued)
+        adjudication.adjudicate(runtime, queued)
 
     assert enqueued.count(claim_id) == 2
     assert claim_row(runtime, claim_id).status == "paid"
@@ -441,14 +449,14 @@ def test_a_swept_claim_is_decided_once_even_if_its_first_message_arrives_too(
 def test_reversing_a_paid_claim_gives_its_amount_back_once(runtime, member, npi):
     paid = pay(runtime, claim_payload(member["cardholder_id"], npi))
 
-    reversed_ = claims.reverse(runtime, paid.claim_id, npi, "pharmacy:" + npi)
-    again = claims.reverse(runtime, paid.claim_id, npi, "pharmacy:" + npi)
+    reversed_ = reversals.reverse(runtime, paid.claim_id, npi, "pharmacy:" + npi)
+    again = reversals.reverse(runtime, paid.claim_id, npi, "pharmacy:" + npi)
 
     assert reversed_.status == again.status == "reversed"
     assert again._asdict() == reversed_._asdict()
     assert used(runtime, member) == 0
-    reversals = [e for e in events(runtime, "claim", paid.claim_id) if e.type == "reversed"]
-    assert [e.data["after"] for e in reversals] == [{"status": "reversed", "released": 150_000}]
+    logged = [e for e in events(runtime, "claim", paid.claim_id) if e.type == "reversed"]
+    assert [e.data["after"] for e in logged] == [{"status": "reversed", "released": 150_000}]
     assert reversed_.paid_key is None
     assert reversed_.decision["amounts"]["program_paid"] == 150_000  # kept for the record
 
@@ -457,7 +465,7 @@ def test_a_reversal_answers_the_years_use_just_before_and_just_after_it(runtime,
     first = pay(runtime, claim_payload(member["cardholder_id"], npi, responsibility="1500.00"))
     pay(runtime, claim_payload(member["cardholder_id"], npi, responsibility="1000.00"))
 
-    reversed_ = claims.reverse(runtime, first.claim_id, npi, "pharmacy:" + npi)
+    reversed_ = reversals.reverse(runtime, first.claim_id, npi, "pharmacy:" + npi)
 
     benefit = reversed_.decision["benefit"]
     assert (benefit["used_before"], benefit["used_after"]) == (250_000, 100_000)
@@ -471,7 +479,7 @@ def test_reversing_a_claim_that_was_never_paid_is_a_conflict(runtime, member, np
 
     for claim_id in (rejected.claim_id, received):
         with pytest.raises(Conflict):
-            claims.reverse(runtime, claim_id, npi, "pharmacy:" + npi)
+            reversals.reverse(runtime, claim_id, npi, "pharmacy:" + npi)
     assert used(runtime, member) == 0
 
 
@@ -479,14 +487,14 @@ def test_reversing_another_pharmacys_claim_is_not_found(runtime, member, npi):
     paid = pay(runtime, claim_payload(member["cardholder_id"], npi))
 
     with pytest.raises(NotFound):
-        claims.reverse(runtime, paid.claim_id, pharmacy(runtime), "pharmacy:other")
+        reversals.reverse(runtime, paid.claim_id, pharmacy(runtime), "pharmacy:other")
     assert claim_row(runtime, paid.claim_id).status == "paid"
 
 
 def test_a_reversed_claims_key_can_be_billed_again(runtime, member, npi):
     payload = claim_payload(member["cardholder_id"], npi)
     paid = pay(runtime, payload)
-    claims.reverse(runtime, paid.claim_id, npi, "pharmacy:" + npi)
+    reversals.reverse(runtime, paid.claim_id, npi, "pharmacy:" + npi)
 
     rebilled = pay(runtime, payload)
 
@@ -506,7 +514,7 @@ def test_a_year_one_claim_reversed_after_the_renewal_gives_back_to_year_one(runt
         year_two["enrollment_id"],
     )
 
-    reversed_ = claims.reverse(runtime, old.claim_id, npi, "pharmacy:" + npi)
+    reversed_ = reversals.reverse(runtime, old.claim_id, npi, "pharmacy:" + npi)
 
     assert used(runtime, year_one) == 0
     assert used(runtime, year_two) == new.program_paid == 150_000
@@ -520,11 +528,11 @@ def test_find_by_key_prefers_the_paid_claim_over_a_rejected_one(runtime, member,
     paid = pay(runtime, payload)
     pay(runtime, {**payload, "lines": [{**payload["lines"][0], "patient_responsibility": "1.00"}]})
 
-    found = claims.find_by_key(runtime, npi, payload["rx_number"], 0, date(2024, 3, 1))
+    found = reversals.find_by_key(runtime, npi, payload["rx_number"], 0, date(2024, 3, 1))
 
     assert found == paid.claim_id
     with pytest.raises(NotFound):
-        claims.find_by_key(runtime, npi, "RX-NOT-BILLED", 0, date(2024, 3, 1))
+        reversals.find_by_key(runtime, npi, "RX-NOT-BILLED", 0, date(2024, 3, 1))
 
 
 def test_a_claim_whose_grant_redis_lost_can_still_be_reversed(runtime, member, npi):
@@ -532,7 +540,7 @@ def test_a_claim_whose_grant_redis_lost_can_still_be_reversed(runtime, member, n
     paid = pay(runtime, claim_payload(member["cardholder_id"], npi))
     runtime.redis.delete(accumulator_key(member["cardholder_id"]))
 
-    reversed_ = claims.reverse(runtime, paid.claim_id, npi, "pharmacy:" + npi)
+    reversed_ = reversals.reverse(runtime, paid.claim_id, npi, "pharmacy:" + npi)
 
     assert reversed_.status == "reversed"
     benefit = reversed_.decision["benefit"]
@@ -544,7 +552,7 @@ def test_a_claim_whose_grant_redis_lost_can_still_be_reversed(runtime, member, n
 def test_every_claim_event_names_who_did_it(runtime: Runtime) -> None:
     npi = pharmacy(runtime)
     paid = pay(runtime, claim_payload(enroll(runtime)["cardholder_id"], npi))
-    claims.reverse(runtime, paid.claim_id, npi=npi, actor=f"pharmacy:{npi}")
+    reversals.reverse(runtime, paid.claim_id, npi=npi, actor=f"pharmacy:{npi}")
     actors = [(e.type, e.actor) for e in events(runtime, "claim", paid.claim_id)]
     assert actors == [
         ("received", f"pharmacy:{npi}"),

@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from adjudicator.adapters import readjudication as jobs_sql
 from adjudicator.adapters.accumulator import ReplayInFlight
-from adjudicator.services import accumulators, claims, enrollments, readjudication
+from adjudicator.services import accumulators, adjudication, enrollments, readjudication
 from adjudicator.services import readjudication_apply as apply_module
 from adjudicator.services.runtime import Runtime
 from tests.integration.builders import claim_payload, enroll, load_patch, pay, pharmacy, submit
@@ -74,7 +74,7 @@ def test_a_claim_reserved_right_after_the_hold_fits_under_the_replayed_total(
     def hold_then_a_worker_decides_the_live_claim(*args: Any) -> list[int]:
         used = hold(*args)
         if not workers:  # the worker reserves at once, and records once the job commits
-            workers.append(threading.Thread(target=claims.adjudicate, args=(rt, live)))
+            workers.append(threading.Thread(target=adjudication.adjudicate, args=(rt, live)))
             workers[0].start()
             wait_for_grant(rt, holder, live)
         return used
@@ -110,7 +110,7 @@ def test_a_claim_reserved_before_the_hold_makes_the_job_wait_and_replay_it(
 
     def a_worker_reserves_first(*args: Any) -> list[int]:
         if not workers:  # reserved before the hold, recorded only once the job lets go
-            workers.append(threading.Thread(target=claims.adjudicate, args=(rt, live)))
+            workers.append(threading.Thread(target=adjudication.adjudicate, args=(rt, live)))
             workers[0].start()
             wait_for_grant(rt, holder, live)
         try:
@@ -158,7 +158,7 @@ def test_pharmacy_claims_flowing_during_an_apply_never_break_the_cap(
         try:
             for _ in range(4):
                 claim_id = live_claim(rt, member["cardholder_id"], npi, "1200.00")
-                claims.adjudicate(rt, claim_id)
+                adjudication.adjudicate(rt, claim_id)
         except BaseException as error:  # surfaced below
             errors.append(error)
 
@@ -344,7 +344,7 @@ def test_a_claim_paid_between_the_first_look_and_the_write_is_replayed_under_the
     def a_claim_is_paid_first(self: Any, *args: Any) -> int:
         if not live:  # the pharmacy's claim lands after the job's first look
             live.append(live_claim(rt, holder, npi))
-            claims.adjudicate(rt, live[0])
+            adjudication.adjudicate(rt, live[0])
         return group(self, *args)
 
     def counted(self: Any, cardholder: str, earlier: Any) -> int:

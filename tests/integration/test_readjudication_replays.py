@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from adjudicator.services import claims, enrollments
+from adjudicator.services import enrollments, reversals
 from adjudicator.services.runtime import Runtime
 from tests.integration.builders import claim_payload, enroll, load_patch, pay, pharmacy
 from tests.integration.readjudication_support import (
@@ -227,7 +227,7 @@ def test_reversed_claims_stay_reversed_and_give_their_room_to_the_claims_after_t
     holder, year = member["cardholder_id"], member["enrollment_id"]
     first = bill(rt, holder, npi, "2021-02-01", "8000.00")  # 8,000
     second = bill(rt, holder, npi, "2021-03-01", "6000.00")  # 4,000: the cap
-    claims.reverse(rt, first.claim_id, npi, "pharmacy:" + npi)  # 8,000 back
+    reversals.reverse(rt, first.claim_id, npi, "pharmacy:" + npi)  # 8,000 back
     third = bill(rt, holder, npi, "2021-04-01", "9000.00")  # 8,000: the cap again
     assert (second.program_paid, third.program_paid) == (400000, 800000)
 

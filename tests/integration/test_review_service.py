@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adjudicator.services import claims, review
+from adjudicator.services import adjudication, review
 from adjudicator.services.errors import Conflict, NotFound
 from adjudicator.services.runtime import Runtime
 from tests.integration import builders
@@ -88,5 +88,5 @@ def test_a_claim_without_an_open_review_cannot_be_reviewed(runtime: Runtime) -> 
 def test_adjudicate_is_what_approval_reuses(runtime: Runtime) -> None:
     # Guard: approval relies on the worker path; a claim not `received` is left alone.
     claim_id, _ = _under_two_claim(runtime)
-    claims.adjudicate(runtime, claim_id)
+    adjudication.adjudicate(runtime, claim_id)
     assert builders.claim_row(runtime, claim_id).status == "rejected"

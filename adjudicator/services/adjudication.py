@@ -1,0 +1,200 @@
+"""Deciding a claim, on the worker: load, evaluate, reserve within the cap, record,
+and tell the waiting request. Idempotent by claim id; a sweep re-enqueues stragglers."""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import Connection, Row
+from sqlalchemy.exc import IntegrityError
+
+from adjudicator.adapters import ledger
+from adjudicator.adapters.accumulator import Reservation
+from adjudicator.adapters.db import reading
+from adjudicator.domain.adjudicate import decide, evaluate, grant
+from adjudicator.domain.model import Claim, ClaimContext, Decision, Evaluation
+from adjudicator.domain.terms import Terms
+from adjudicator.services import claim_queries, records, terms
+from adjudicator.services.claims import DONE, claim_event, done_key
+from adjudicator.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+Render = Callable[[dict[str, Any]], str]  # a claim's view -> the API's answer body
+DONE_GRACE_SECONDS = 5  # a token outlives the longest wait by this much, then expires
+
+
+def adjudicate(rt: Runtime, claim_id: str, render: Render | None = None) -> None:
+    """Decide a `received` claim exactly once; a replay of the task changes nothing.
+
+    With `render`, the waiting request is sent the decision as `render(view)` makes it.
+    """
+    with reading(rt.engine) as conn:
+        row = ledger.claim(conn, claim_id)
+        if row is None or row.status != "received":
+            _notify(rt, claim_id)
+            return
+        loaded = _load_context(conn, row)
+    decided = _decide_and_record(rt, row, loaded)
+    _notify(rt, claim_id, _rendered(rt, decided, render) if render and decided else None)
+
+
+def _rendered(rt: Runtime, decided: Any, render: Render) -> str | None:
+    """The decision as the API answers it; None (read it from the ledger) if that fails:
+    the decision is committed, and the waiting request must hear of it either way."""
+    try:
+        return render(claim_queries.present(rt, decided))
+    except Exception:
+        log.exception("rendering a decision failed", extra={"claim_id": decided.claim_id})
+        return None
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What the worker reads before it decides one claim."""
+
+    claim: Claim
+    context: ClaimContext
+    terms: Terms
+    paid_twin: Row[Any] | None  # a paid claim with the same NCPDP key
+
+
+def _load_context(conn: Connection, row: Row[Any]) -> _Loaded:
+    request = row.request
+    claim = records.claim_from_request(row.claim_id, request)
+    chain = ledger.pharmacy_chain(conn, row.pharmacy_npi)
+    years = tuple(records.year_from_row(y) for y in ledger.enrollments_of(conn, row.cardholder_id))
+    paid_twin = _paid_claim_with_same_key(conn, row)
+    context = ClaimContext(
+        member_exists=bool(years) or ledger.member_exists(conn, row.cardholder_id),
+        years=years,
+        pharmacy_chain=chain or "",
+        other_paid_claim_with_same_key=paid_twin is not None,
+        overrides=frozenset(_approved_overrides(row)),
+    )
+    return _Loaded(claim, context, terms.in_force(conn, claim.date_of_service), paid_twin)
+
+
+def _paid_claim_with_same_key(conn: Connection, row: Row[Any]) -> Row[Any] | None:
+    same_key = ledger.claims_with_key(
+        conn, row.pharmacy_npi, row.rx_number, row.fill_number, row.date_of_service
+    )
+    return next((c for c in same_key if c.status == "paid" and c.claim_id != row.claim_id), None)
+
+
+def _approved_overrides(row: Row[Any]) -> list[str]:
+    review = row.review or {}
+    return list(review.get("rules", [])) if review.get("state") == "approved" else []
+
+
+def _decide_and_record(rt: Runtime, row: Row[Any], loaded: _Loaded) -> Any:
+    """The claim as recorded (row attributes), or None if this call did not decide it."""
+    paid_twin = loaded.paid_twin
+    if paid_twin is not None and paid_twin.request_hash == row.request_hash:
+        # Two identical submissions raced past intake: this one is the duplicate.
+        with rt.engine.begin() as conn:
+            if ledger.set_claim_outcome(
+                conn, row.claim_id, "received", status="duplicate", duplicate_of=paid_twin.claim_id
+            ):
+                claim_event(conn, row.claim_id, row.cardholder_id, "duplicate", "system")
+        return None  # a duplicate answers as its original: the request reads it
+    evaluation = evaluate(loaded.claim, loaded.context, loaded.terms)
+    decision = _apply_annual_max(rt, row, evaluation)
+    try:
+        return _record(rt, row, evaluation, decision)
+    except IntegrityError:
+        # Another claim with this NCPDP key was paid between our read and our write:
+        # give the reservation back and decide again, now seeing that paid claim.
+        rt.accumulator.cancel(row.cardholder_id, row.claim_id)
+        with reading(rt.engine) as conn:
+            reloaded = _load_context(conn, row)
+        return _decide_and_record(rt, row, reloaded)
+
+
+def _apply_annual_max(rt: Runtime, row: Row[Any], evaluation: Evaluation) -> Decision:
+    year = evaluation.year
+    if year is None:
+        return decide(evaluation, used_before=0, granted=0)
+    if evaluation.rejects:
+        used = rt.accumulator.used(row.cardholder_id, year.enrollment_id)
+        return decide(evaluation, used_before=used, granted=0)
+    reservation = _reserve(rt, row, evaluation, year.enrollment_id)
+    if reservation.replayed and reservation.granted > grant(
+        evaluation.requested, reservation.used_before, evaluation.annual_max
+    ):
+        # A retried task whose claim now asks for less (the enrollment changed between
+        # the two attempts): give the old reservation back and reserve afresh.
+        rt.accumulator.cancel(row.cardholder_id, row.claim_id)
+        reservation = _reserve(rt, row, evaluation, year.enrollment_id)
+    return decide(evaluation, used_before=reservation.used_before, granted=reservation.granted)
+
+
+def _reserve(rt: Runtime, row: Row[Any], evaluation: Evaluation, enrollment_id: str) -> Reservation:
+    return rt.accumulator.reserve(
+        row.cardholder_id, enrollment_id, row.claim_id, evaluation.requested, evaluation.annual_max
+    )
+
+
+def _record(rt: Runtime, row: Row[Any], evaluation: Evaluation, decision: Decision) -> Any:
+    paid = decision.status == "paid"
+    review_open = not paid and bool(decision.reviewable_rules)
+    values: dict[str, Any] = {
+        "status": decision.status,
+        "decision": records.decision_record(decision),
+        "enrollment_id": evaluation.year.enrollment_id if evaluation.year else None,
+        "program_paid": decision.amounts.program_paid,
+        "authorization_number": _authorization_number() if paid else None,
+        "paid_key": _paid_key(row) if paid else None,
+        "decided_at": ledger.now(),
+    }
+    if review_open:
+        values["review_state"] = "open"
+        values["review"] = {"state": "open", "rules": list(decision.reviewable_rules)}
+    with rt.engine.begin() as conn:
+        recorded = ledger.set_claim_outcome(conn, row.claim_id, "received", **values)
+        if recorded:
+            data = {
+                "before": {"status": "received"},
+                "after": {"status": decision.status, "program_paid": values["program_paid"]},
+            }
+            claim_event(conn, row.claim_id, row.cardholder_id, "decided", "system", data)
+    log.info("claim decided", extra={"claim_id": row.claim_id, "status": decision.status})
+    # The row as just written, without reading it back (present() takes attributes).
+    return SimpleNamespace(**{**row._asdict(), **values}) if recorded else None
+
+
+def _paid_key(row: Row[Any]) -> str:
+    return f"{row.pharmacy_npi}|{row.rx_number}|{row.fill_number}|{row.date_of_service}"
+
+
+def _authorization_number() -> str:
+    return secrets.token_hex(6).upper()
+
+
+def _notify(rt: Runtime, claim_id: str, answer: str | None = None) -> None:
+    """Wake the request waiting for this claim, with the rendered decision if given."""
+    key = done_key(claim_id)
+    # Only a request already waiting can take it: nobody reads it after the longest wait
+    # (the rendered decision names the cardholder, so it must not linger in Redis).
+    ttl = math.ceil(rt.config.sync_timeout) + DONE_GRACE_SECONDS
+    with rt.redis.pipeline(transaction=False) as pipe:
+        pipe.rpush(key, answer or DONE).expire(key, ttl).execute()
+
+
+def sweep(rt: Runtime) -> int:
+    """Re-enqueue claims left `received` (a lost message or a dead worker)."""
+    cutoff = ledger.now() - timedelta(seconds=rt.config.sweep_after_seconds)
+    with reading(rt.engine) as conn:
+        stale = ledger.stale_received(conn, cutoff)
+    for claim_id in stale:
+        rt.enqueue(claim_id)
+    if stale:
+        log.warning("re-enqueued received claims", extra={"count": len(stale)})
+    return len(stale)
