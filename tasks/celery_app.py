@@ -9,6 +9,7 @@ from adjudicator.config import Config
 from tasks.broker import broker_url
 
 CLAIMS_QUEUE = "claims"
+ADJUDICATE_CLAIM = "adjudicator.adjudicate_claim"  # the task's name, which messages carry
 BATCH_QUEUE = "batch"
 SWEEP_EVERY_SECONDS = 15.0
 
@@ -19,7 +20,7 @@ def make_celery(config: Config) -> Celery:
     app = Celery("adjudicator", broker=broker, include=["tasks.claims", "tasks.batch"])
     app.conf.update(
         task_default_queue=CLAIMS_QUEUE,
-        task_routes={"adjudicator.adjudicate_claim": {"queue": CLAIMS_QUEUE}},
+        task_routes={ADJUDICATE_CLAIM: {"queue": CLAIMS_QUEUE}},
         task_acks_late=True,  # a claim is acknowledged only once it is decided
         task_reject_on_worker_lost=True,  # a killed child puts its claim back
         task_ignore_result=True,  # decisions live in the ledger, not a result backend

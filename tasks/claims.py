@@ -7,8 +7,10 @@ from celery import current_app, shared_task
 from sqlalchemy.exc import OperationalError
 
 from adjudicator.services import adjudication
-from adjudicator.services.runtime import Runtime, build_runtime
+from adjudicator.services.runtime import Runtime
 from schemas.claims import decision_json
+from tasks.celery_app import ADJUDICATE_CLAIM
+from tasks.publish import runtime_publishing_claims
 
 _runtime: Runtime | None = None
 
@@ -17,16 +19,12 @@ def runtime() -> Runtime:
     """Built on first use inside each worker process (never before fork)."""
     global _runtime
     if _runtime is None:
-        _runtime = build_runtime(current_app.conf.adjudicator_config, enqueue=enqueue_claim)
+        _runtime = runtime_publishing_claims(current_app.conf.adjudicator_config, current_app)
     return _runtime
 
 
-def enqueue_claim(claim_id: str) -> None:
-    adjudicate_claim.apply_async(args=[claim_id], queue="claims")
-
-
 @shared_task(
-    name="adjudicator.adjudicate_claim",
+    name=ADJUDICATE_CLAIM,
     autoretry_for=(OperationalError, redis.ConnectionError, redis.TimeoutError),
     retry_backoff=0.2,
     retry_backoff_max=5,

@@ -18,6 +18,10 @@ from typing import Any
 import redis
 from celery import Celery
 
+from adjudicator.config import Config
+from adjudicator.services.runtime import Runtime, build_runtime
+from tasks.celery_app import ADJUDICATE_CLAIM, CLAIMS_QUEUE
+
 
 class TaskPublisher:
     """Publishes tasks onto their queue's Redis list (the broker must be that Redis)."""
@@ -34,6 +38,18 @@ class TaskPublisher:
         )
         self._client.lpush(queue, json.dumps(envelope(message, queue)))
         return task_id
+
+
+def runtime_publishing_claims(config: Config, celery: Celery) -> Runtime:
+    """A Runtime whose enqueue publishes `adjudicate_claim` to the `claims` queue, over
+    the Runtime's own Redis client (the web's intake and the worker's sweep)."""
+
+    def enqueue(claim_id: str) -> None:
+        publisher.publish(ADJUDICATE_CLAIM, [claim_id], CLAIMS_QUEUE)
+
+    rt = build_runtime(config, enqueue=enqueue)
+    publisher = TaskPublisher(celery, rt.redis)  # before any enqueue can run
+    return rt
 
 
 def envelope(message: Any, queue: str) -> dict[str, Any]:

@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from celery import Celery
 
 from adjudicator.config import Config
 from adjudicator.services.runtime import Runtime, build_runtime
+from tasks.celery_app import make_celery
 from tests.ledgers import fresh_ledger
 
 pytest_plugins = ["tests.integration.redis_fixtures"]
@@ -48,3 +50,13 @@ def runtime(
         yield rt
     finally:
         rt.close()
+
+
+@pytest.fixture
+def celery_app(runtime: Runtime) -> Iterator[Celery]:
+    """The Celery app of `runtime`'s config, as web and worker build it."""
+    app = make_celery(runtime.config)
+    try:
+        yield app
+    finally:
+        app.close()

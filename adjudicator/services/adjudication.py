@@ -4,7 +4,6 @@ and tell the waiting request. Idempotent by claim id; a sweep re-enqueues stragg
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,13 +21,12 @@ from adjudicator.domain.adjudicate import decide, evaluate, grant
 from adjudicator.domain.model import Claim, ClaimContext, Decision, Evaluation
 from adjudicator.domain.terms import Terms
 from adjudicator.services import claim_queries, records, terms
-from adjudicator.services.claims import DONE, claim_event, done_key
+from adjudicator.services.claims import announce_decided, claim_event
 from adjudicator.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 Render = Callable[[dict[str, Any]], str]  # a claim's view -> the API's answer body
-DONE_GRACE_SECONDS = 5  # a token outlives the longest wait by this much, then expires
 
 
 def adjudicate(rt: Runtime, claim_id: str, render: Render | None = None) -> None:
@@ -39,11 +37,12 @@ def adjudicate(rt: Runtime, claim_id: str, render: Render | None = None) -> None
     with reading(rt.engine) as conn:
         row = ledger.claim(conn, claim_id)
         if row is None or row.status != "received":
-            _notify(rt, claim_id)
+            announce_decided(rt, claim_id)
             return
         loaded = _load_context(conn, row)
     decided = _decide_and_record(rt, row, loaded)
-    _notify(rt, claim_id, _rendered(rt, decided, render) if render and decided else None)
+    answer = _rendered(rt, decided, render) if render and decided else None
+    announce_decided(rt, claim_id, answer)
 
 
 def _rendered(rt: Runtime, decided: Any, render: Render) -> str | None:
@@ -176,16 +175,6 @@ def _paid_key(row: Row[Any]) -> str:
 
 def _authorization_number() -> str:
     return secrets.token_hex(6).upper()
-
-
-def _notify(rt: Runtime, claim_id: str, answer: str | None = None) -> None:
-    """Wake the request waiting for this claim, with the rendered decision if given."""
-    key = done_key(claim_id)
-    # Only a request already waiting can take it: nobody reads it after the longest wait
-    # (the rendered decision names the cardholder, so it must not linger in Redis).
-    ttl = math.ceil(rt.config.sync_timeout) + DONE_GRACE_SECONDS
-    with rt.redis.pipeline(transaction=False) as pipe:
-        pipe.rpush(key, answer or DONE).expire(key, ttl).execute()
 
 
 def sweep(rt: Runtime) -> int:

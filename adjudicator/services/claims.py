@@ -1,4 +1,5 @@
-"""Claim intake: store a claim `received`, enqueue it, and wait for its decision.
+"""Claim intake: store a claim `received`, enqueue it, and wait for its decision (the
+worker announces it here too, so both ends of that hand-off live in one place).
 
 The worker side is services/adjudication.py, reversals services/reversals.py.
 """
@@ -6,6 +7,7 @@ The worker side is services/adjudication.py, reversals services/reversals.py.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from adjudicator.services.runtime import Runtime
 log = logging.getLogger(__name__)
 
 DONE = b"1"  # the token that says "decided" without the decision: read it from the ledger
+DONE_GRACE_SECONDS = 5  # a token outlives the longest wait by this much, then expires
 BLPOP_SLICE = 1.0  # seconds; below any sane Redis client socket timeout
 
 
@@ -78,21 +81,33 @@ def _identical_earlier_claim(conn: Connection, request: dict[str, Any], digest: 
 
 def wait_for_decision(rt: Runtime, intake: Intake, timeout: float) -> Row[Any] | None:
     """The decided claim row, or None if it is still `received` when the wait runs out."""
-    if intake.new:
-        _await_done(rt, intake.claim_id, timeout)
-        return _decided_row(rt, intake.claim_id)
-    return _poll_until_decided(rt, intake.claim_id, timeout)
+    decided = wait_for_answer(rt, intake, timeout)
+    return read_claim(rt, intake.claim_id) if isinstance(decided, str) else decided
 
 
 def wait_for_answer(rt: Runtime, intake: Intake, timeout: float) -> str | Row[Any] | None:
-    """As wait_for_decision, but the decision as the worker rendered it when it sent one:
-    the request then answers without reading the claim back from the ledger."""
+    """The decision as the worker rendered it when it sent one (the request then answers
+    without reading the claim back), else the decided claim row, else None."""
     if intake.new:
         token = _await_done(rt, intake.claim_id, timeout)
         if token is not None and token != DONE:
             return token.decode()
         return _decided_row(rt, intake.claim_id)
     return _poll_until_decided(rt, intake.claim_id, timeout)
+
+
+# --- the hand-off: the worker pushes onto a short-lived list per claim, the request
+# waiting for that claim BLPOPs it.
+
+
+def announce_decided(rt: Runtime, claim_id: str, answer: str | None = None) -> None:
+    """Wake the request waiting for this claim, with the rendered decision if given."""
+    key = _done_key(claim_id)
+    # Only a request already waiting can take it: nobody reads it after the longest wait
+    # (the rendered decision names the cardholder, so it must not linger in Redis).
+    ttl = math.ceil(rt.config.sync_timeout) + DONE_GRACE_SECONDS
+    with rt.redis.pipeline(transaction=False) as pipe:
+        pipe.rpush(key, answer or DONE).expire(key, ttl).execute()
 
 
 def _await_done(rt: Runtime, claim_id: str, timeout: float) -> bytes | None:
@@ -102,7 +117,7 @@ def _await_done(rt: Runtime, claim_id: str, timeout: float) -> bytes | None:
     # which would wait forever.
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) >= 0.01:
-        popped = rt.redis.blpop([done_key(claim_id)], timeout=min(left, BLPOP_SLICE))
+        popped = rt.redis.blpop([_done_key(claim_id)], timeout=min(left, BLPOP_SLICE))
         if popped:
             return popped[1]  # type: ignore[no-any-return]
     return None
@@ -124,13 +139,13 @@ def _poll_until_decided(rt: Runtime, claim_id: str, timeout: float) -> Row[Any] 
         time.sleep(0.05)
 
 
+def _done_key(claim_id: str) -> str:
+    return f"claim-done:{claim_id}"
+
+
 def read_claim(rt: Runtime, claim_id: str) -> Row[Any] | None:
     with reading(rt.engine) as conn:
         return ledger.claim(conn, claim_id)
-
-
-def done_key(claim_id: str) -> str:
-    return f"claim-done:{claim_id}"
 
 
 def claim_event(

@@ -9,7 +9,7 @@ import adjudicator.web.readjudications as readjudications
 from adjudicator import logs
 from adjudicator.adapters.accumulator import ensure_no_eviction
 from adjudicator.config import Config
-from adjudicator.services.runtime import Runtime, build_runtime
+from adjudicator.services.runtime import Runtime
 from adjudicator.web import claims, console, enrollments, operations, problems, review, terms
 from schemas.fields import OPENAPI_FIELD_TYPES
 from schemas.problems import ProblemSchema
@@ -31,7 +31,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
     )
-    rt = runtime or _runtime_sending_to_celery(config)
+    rt = runtime or _runtime_publishing_claims(config)
     ensure_no_eviction(rt.redis)  # refuse to run on a Redis that may drop a patient's total
     app.extensions["adjudicator"] = rt
     api = _ProblemApi(app)
@@ -55,15 +55,8 @@ class _ProblemApi(Api):  # type: ignore[misc]
     DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
 
 
-def _runtime_sending_to_celery(config: Config) -> Runtime:
-    """The Runtime whose enqueue publishes claim tasks with one LPUSH (tasks/publish.py),
-    over the Runtime's own Redis client."""
-    from tasks.celery_app import CLAIMS_QUEUE, make_celery
-    from tasks.publish import TaskPublisher
+def _runtime_publishing_claims(config: Config) -> Runtime:
+    from tasks.celery_app import make_celery
+    from tasks.publish import runtime_publishing_claims
 
-    def enqueue(claim_id: str) -> None:
-        publisher.publish("adjudicator.adjudicate_claim", [claim_id], CLAIMS_QUEUE)
-
-    rt = build_runtime(config, enqueue=enqueue)
-    publisher = TaskPublisher(make_celery(config), rt.redis)  # before any enqueue can run
-    return rt
+    return runtime_publishing_claims(config, make_celery(config))

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from celery import Celery
 
-from adjudicator.config import Config
 from tasks.broker import Transport, broker_url
-from tasks.celery_app import make_celery
 
 pytestmark = pytest.mark.integration
 
@@ -28,17 +23,8 @@ def test_the_broker_url_names_our_transport_where_it_applies(redis_url, broker):
     assert broker_url(redis_url) == broker
 
 
-@pytest.fixture
-def celery(redis_url: str, tmp_path) -> Iterator[Celery]:  # type: ignore[no-untyped-def]
-    app = make_celery(Config(data_dir=tmp_path, database_url="sqlite://", redis_url=redis_url))
-    try:
-        yield app
-    finally:
-        app.close()
-
-
-def test_a_channel_hands_out_one_client_for_every_command(celery):
-    with celery.connection_for_write() as connection:
+def test_a_channel_hands_out_one_client_for_every_command(celery_app):
+    with celery_app.connection_for_write() as connection:
         assert isinstance(connection.transport, Transport)
         channel = connection.default_channel
         with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
@@ -49,11 +35,11 @@ def test_a_channel_hands_out_one_client_for_every_command(celery):
 
 
 def test_a_message_goes_round_and_its_ack_clears_the_unacked_index(
-    celery, redis_client, key_prefix
+    celery_app, redis_client, key_prefix
 ):
     # redis_client deletes the keys named with key_prefix (the queue and its binding)
     queue_name = f"broker-{key_prefix}"
-    with celery.connection_for_write() as connection:
+    with celery_app.connection_for_write() as connection:
         channel = connection.default_channel
         queue = connection.SimpleQueue(queue_name)
         try:

@@ -23,7 +23,7 @@ from celery import Celery
 from adjudicator.services import adjudication, claim_queries, claims
 from adjudicator.services.runtime import Runtime, build_runtime
 from schemas.claims import decision_json
-from tasks.celery_app import make_celery
+from tasks.celery_app import ADJUDICATE_CLAIM
 from tasks.publish import TaskPublisher
 from tests.integration.builders import claim_payload, enroll, events, load_claim, pharmacy
 
@@ -83,21 +83,12 @@ def _wait_until_ready(worker: Worker) -> None:
 
 
 @pytest.fixture
-def celery_app(runtime: Runtime) -> Iterator[Celery]:
-    app = make_celery(runtime.config)
-    try:
-        yield app
-    finally:
-        app.close()
-
-
-@pytest.fixture
 def via_celery(runtime: Runtime, worker: Worker, celery_app: Celery) -> Iterator[Runtime]:
     """A Runtime whose enqueue publishes to the worker's queue, as the web app does."""
     publisher = TaskPublisher(celery_app, runtime.redis)
 
     def enqueue(claim_id: str) -> None:
-        publisher.publish("adjudicator.adjudicate_claim", [claim_id], worker.queue)
+        publisher.publish(ADJUDICATE_CLAIM, [claim_id], worker.queue)
 
     rt = build_runtime(runtime.config, enqueue=enqueue)
     try:

@@ -5,30 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
-from celery import Celery
 
-from adjudicator.config import Config
-from tasks.celery_app import make_celery
+from tasks.celery_app import ADJUDICATE_CLAIM
 from tasks.publish import TaskPublisher
 
 pytestmark = pytest.mark.integration
 
-TASK = "adjudicator.adjudicate_claim"
 PER_MESSAGE = {"id", "root_id", "origin", "correlation_id", "reply_to", "delivery_tag"}
-
-
-@pytest.fixture
-def celery(redis_url: str, tmp_path) -> Iterator[Celery]:  # type: ignore[no-untyped-def]
-    app = make_celery(Config(data_dir=tmp_path, database_url="sqlite://", redis_url=redis_url))
-    try:
-        yield app
-    finally:
-        app.close()
 
 
 @pytest.fixture
@@ -36,8 +23,9 @@ def queue(redis_client: redis.Redis, key_prefix: str) -> str:
     return f"publish-{key_prefix}"  # deleted with the test's keys
 
 
-def _pop(client: redis.Redis, queue: str) -> dict[str, Any]:
-    assert client.llen(queue) == 1
+def _pop(client: redis.Redis, queue: str, *, alone: bool = True) -> dict[str, Any]:
+    """The oldest message; `alone`: it must be the only one."""
+    assert not alone or client.llen(queue) == 1
     return json.loads(client.rpop(queue))  # type: ignore[arg-type]
 
 
@@ -45,10 +33,10 @@ def _without(fields: dict[str, Any], names: set[str]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if k not in names}
 
 
-def test_the_published_message_is_the_one_send_task_writes(celery, redis_client, queue):
-    celery.send_task(TASK, args=["claim-1"], queue=queue)
+def test_the_published_message_is_the_one_send_task_writes(celery_app, redis_client, queue):
+    celery_app.send_task(ADJUDICATE_CLAIM, args=["claim-1"], queue=queue)
     sent = _pop(redis_client, queue)
-    TaskPublisher(celery, redis_client).publish(TASK, ["claim-1"], queue)
+    TaskPublisher(celery_app, redis_client).publish(ADJUDICATE_CLAIM, ["claim-1"], queue)
     published = _pop(redis_client, queue)
 
     assert published.keys() == sent.keys()
@@ -62,10 +50,10 @@ def test_the_published_message_is_the_one_send_task_writes(celery, redis_client,
     )
 
 
-def test_each_message_has_its_own_task_id_and_delivery_tag(celery, redis_client, queue):
-    publisher = TaskPublisher(celery, redis_client)
-    ids = {publisher.publish(TASK, ["claim-1"], queue) for _ in range(3)}
-    messages = [_pop_any(redis_client, queue) for _ in range(3)]
+def test_each_message_has_its_own_task_id_and_delivery_tag(celery_app, redis_client, queue):
+    publisher = TaskPublisher(celery_app, redis_client)
+    ids = {publisher.publish(ADJUDICATE_CLAIM, ["claim-1"], queue) for _ in range(3)}
+    messages = [_pop(redis_client, queue, alone=False) for _ in range(3)]
 
     assert {m["headers"]["id"] for m in messages} == ids
     assert {m["headers"]["root_id"] for m in messages} == ids
@@ -73,10 +61,6 @@ def test_each_message_has_its_own_task_id_and_delivery_tag(celery, redis_client,
     assert {m["properties"]["correlation_id"] for m in messages} == ids
 
 
-def _pop_any(client: redis.Redis, queue: str) -> dict[str, Any]:
-    return json.loads(client.rpop(queue))  # type: ignore[arg-type]
-
-
-def test_a_task_id_is_a_uuid(celery, redis_client, queue):
-    task_id = TaskPublisher(celery, redis_client).publish(TASK, ["x"], queue)
+def test_a_task_id_is_a_uuid(celery_app, redis_client, queue):
+    task_id = TaskPublisher(celery_app, redis_client).publish(ADJUDICATE_CLAIM, ["x"], queue)
     assert str(uuid.UUID(task_id)) == task_id
