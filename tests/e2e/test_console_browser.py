@@ -316,9 +316,19 @@ def test_search_finds_claims_members_and_rx_numbers(page: Any, server: Server):
     page.wait_for_url(f"**/console/claims/{claim['claim_id']}")
 
 
+def wait_until_focused(page: Any, element_id: str) -> None:
+    """Wait (up to 5 s, then fail) until the element with this id has the focus."""
+    page.wait_for_function(
+        "id => document.activeElement && document.activeElement.id === id",
+        arg=element_id,
+        timeout=5000,
+    )
+
+
 def test_the_console_works_from_the_keyboard(page: Any, server: Server):
     page.goto(server.base_url + "/console/login")
-    assert page.evaluate("document.activeElement.id") == "username"  # autofocus
+    # Chromium applies autofocus at its next rendering step, which may come after "load".
+    wait_until_focused(page, "username")
     page.keyboard.type("reviewer")
     page.keyboard.press("Tab")
     page.keyboard.type(REVIEWER[1])
@@ -327,7 +337,7 @@ def test_the_console_works_from_the_keyboard(page: Any, server: Server):
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
     page.keyboard.press("Enter")
-    assert page.evaluate("document.activeElement.id") == "main"
+    wait_until_focused(page, "main")
     unlabelled = page.evaluate(
         """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
              .filter(el => !el.labels.length && !el.getAttribute('aria-label')).length"""
