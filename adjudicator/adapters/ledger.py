@@ -29,7 +29,6 @@ def now() -> datetime:
 _PHARMACY_BY_KEY = select(pharmacies).where(pharmacies.c.api_key_hash == bindparam("h"))
 _USER_BY_TOKEN = select(users).where(users.c.token_hash == bindparam("h"))
 _PHARMACY_BY_NPI = select(pharmacies).where(pharmacies.c.npi == bindparam("npi"))
-_PHARMACY_CHAIN = select(pharmacies.c.chain).where(pharmacies.c.npi == bindparam("npi"))
 _CLAIM_BY_ID = select(claims).where(claims.c.claim_id == bindparam("id"))
 _CLAIMS_WITH_KEY = (
     # Only what the duplicate checks need: every column costs on each call (psycopg
@@ -47,6 +46,31 @@ _ENROLLMENTS_OF = (
     select(enrollments)
     .where(enrollments.c.cardholder_id == bindparam("cardholder"))
     .order_by(enrollments.c.period_start)
+)
+_PAID_TWIN = claims.alias("paid_twin")
+_CLAIM_TO_DECIDE = (
+    select(
+        claims,
+        pharmacies.c.chain.label("pharmacy_chain"),
+        _PAID_TWIN.c.claim_id.label("paid_twin_id"),
+        _PAID_TWIN.c.request_hash.label("paid_twin_hash"),
+        select(func.count()).select_from(terms_versions).scalar_subquery().label("terms_count"),
+        select(func.max(terms_versions.c.created_at)).scalar_subquery().label("terms_changed_at"),
+    )
+    .outerjoin(pharmacies, pharmacies.c.npi == claims.c.pharmacy_npi)
+    .outerjoin(
+        _PAID_TWIN,
+        and_(
+            _PAID_TWIN.c.pharmacy_npi == claims.c.pharmacy_npi,
+            _PAID_TWIN.c.rx_number == claims.c.rx_number,
+            _PAID_TWIN.c.fill_number == claims.c.fill_number,
+            _PAID_TWIN.c.date_of_service == claims.c.date_of_service,
+            _PAID_TWIN.c.status == "paid",
+            _PAID_TWIN.c.claim_id != claims.c.claim_id,
+        ),
+    )
+    .where(claims.c.claim_id == bindparam("id"))
+    .order_by(_PAID_TWIN.c.seq)
 )
 _TERMS_DOCUMENTS = select(terms_versions.c.document).order_by(terms_versions.c.effective_date)
 _INSERT_CLAIM = insert(claims)
@@ -70,11 +94,6 @@ def user_by_name(conn: Connection, username: str) -> Row[Any] | None:
 
 def pharmacy_by_npi(conn: Connection, npi: str) -> Row[Any] | None:
     return conn.execute(_PHARMACY_BY_NPI, {"npi": npi}).first()
-
-
-def pharmacy_chain(conn: Connection, npi: str) -> str | None:
-    """The pharmacy's chain, or None for an unknown NPI."""
-    return conn.execute(_PHARMACY_CHAIN, {"npi": npi}).scalar()  # type: ignore[no-any-return]
 
 
 def upsert_pharmacy(conn: Connection, npi: str, name: str, chain: str, key_hash: str) -> None:
@@ -144,6 +163,14 @@ def insert_claim(conn: Connection, **values: Any) -> None:
 
 def claim(conn: Connection, claim_id: str) -> Row[Any] | None:
     return conn.execute(_CLAIM_BY_ID, {"id": claim_id}).first()
+
+
+def claim_to_decide(conn: Connection, claim_id: str) -> Row[Any] | None:
+    """The claim and, in the same read, what deciding it needs from other rows:
+    `pharmacy_chain`, the paid claim with its NCPDP key (`paid_twin_id`,
+    `paid_twin_hash`, None when there is none), and the terms versions' generation
+    (`terms_count`, `terms_changed_at`)."""
+    return conn.execute(_CLAIM_TO_DECIDE, {"id": claim_id}).first()
 
 
 def claims_with_key(conn: Connection, npi: str, rx: str, fill: int, dos: date) -> list[Row[Any]]:

@@ -35,7 +35,7 @@ def adjudicate(rt: Runtime, claim_id: str, render: Render | None = None) -> None
     With `render`, the waiting request is sent the decision as `render(view)` makes it.
     """
     with reading(rt.engine) as conn:
-        row = ledger.claim(conn, claim_id)
+        row = ledger.claim_to_decide(conn, claim_id)
         if row is None or row.status != "received":
             announce_decided(rt, claim_id)
             return
@@ -62,30 +62,24 @@ class _Loaded:
     claim: Claim
     context: ClaimContext
     terms: Terms
-    paid_twin: Row[Any] | None  # a paid claim with the same NCPDP key
+    paid_twin_hash: str | None  # request hash of a paid claim with the same NCPDP key
 
 
 def _load_context(conn: Connection, row: Row[Any]) -> _Loaded:
-    request = row.request
-    claim = records.claim_from_request(row.claim_id, request)
-    chain = ledger.pharmacy_chain(conn, row.pharmacy_npi)
+    """`row` as ledger.claim_to_decide reads it: the claim, its pharmacy's chain, its
+    paid twin and the terms' generation."""
+    claim = records.claim_from_request(row.claim_id, row.request)
     years = tuple(records.year_from_row(y) for y in ledger.enrollments_of(conn, row.cardholder_id))
-    paid_twin = _paid_claim_with_same_key(conn, row)
     context = ClaimContext(
         member_exists=bool(years) or ledger.member_exists(conn, row.cardholder_id),
         years=years,
-        pharmacy_chain=chain or "",
-        other_paid_claim_with_same_key=paid_twin is not None,
+        pharmacy_chain=row.pharmacy_chain or "",
+        other_paid_claim_with_same_key=row.paid_twin_id is not None,
         overrides=frozenset(_approved_overrides(row)),
     )
-    return _Loaded(claim, context, terms.in_force(conn, claim.date_of_service), paid_twin)
-
-
-def _paid_claim_with_same_key(conn: Connection, row: Row[Any]) -> Row[Any] | None:
-    same_key = ledger.claims_with_key(
-        conn, row.pharmacy_npi, row.rx_number, row.fill_number, row.date_of_service
-    )
-    return next((c for c in same_key if c.status == "paid" and c.claim_id != row.claim_id), None)
+    generation = (row.terms_count, row.terms_changed_at)
+    in_force = terms.in_force_at_generation(conn, claim.date_of_service, generation)
+    return _Loaded(claim, context, in_force, row.paid_twin_hash)
 
 
 def _approved_overrides(row: Row[Any]) -> list[str]:
@@ -95,12 +89,11 @@ def _approved_overrides(row: Row[Any]) -> list[str]:
 
 def _decide_and_record(rt: Runtime, row: Row[Any], loaded: _Loaded) -> Any:
     """The claim as recorded (row attributes), or None if this call did not decide it."""
-    paid_twin = loaded.paid_twin
-    if paid_twin is not None and paid_twin.request_hash == row.request_hash:
+    if loaded.paid_twin_hash is not None and loaded.paid_twin_hash == row.request_hash:
         # Two identical submissions raced past intake: this one is the duplicate.
         with rt.engine.begin() as conn:
             if ledger.set_claim_outcome(
-                conn, row.claim_id, "received", status="duplicate", duplicate_of=paid_twin.claim_id
+                conn, row.claim_id, "received", status="duplicate", duplicate_of=row.paid_twin_id
             ):
                 claim_event(conn, row.claim_id, row.cardholder_id, "duplicate", "system")
         return None  # a duplicate answers as its original: the request reads it
@@ -113,8 +106,11 @@ def _decide_and_record(rt: Runtime, row: Row[Any], loaded: _Loaded) -> Any:
         # give the reservation back and decide again, now seeing that paid claim.
         rt.accumulator.cancel(row.cardholder_id, row.claim_id)
         with reading(rt.engine) as conn:
-            reloaded = _load_context(conn, row)
-        return _decide_and_record(rt, row, reloaded)
+            fresh = ledger.claim_to_decide(conn, row.claim_id)
+            if fresh is None or fresh.status != "received":
+                return None
+            reloaded = _load_context(conn, fresh)
+        return _decide_and_record(rt, fresh, reloaded)
 
 
 def _apply_annual_max(rt: Runtime, row: Row[Any], evaluation: Evaluation) -> Decision:
