@@ -62,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
     readjudicate.add_argument(
         "--queue", action="store_true", help="run on the worker's batch queue and follow it"
     )
+    readjudicate.add_argument(
+        "--start-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="with --queue: stop following (exit 3) if no worker starts the job by then",
+    )
     readjudicate.set_defaults(handler=_readjudicate)
     return parser
 
@@ -184,7 +191,17 @@ def _readjudicate(args: argparse.Namespace) -> int:
         job_id = readjudication.create(rt, request, "cli:readjudicate")["job_id"]
         if args.queue:
             celery_sender(rt.config)(job_id)
+            deadline = time.monotonic() + args.start_timeout
             while (job := readjudication.get(rt, job_id))["status"] in ("queued", "running"):
+                if job["status"] == "queued" and time.monotonic() > deadline:
+                    bar.close()
+                    print(
+                        f"no worker started job {job_id} within {args.start_timeout:g} s; it stays"
+                        " queued and runs when a worker consumes the batch queue",
+                        file=sys.stderr,
+                    )
+                    _print(JobSchema().dump(job))
+                    return 3
                 bar.update(job["progress"]["done"], job["progress"]["total"])
                 time.sleep(0.5)
         else:

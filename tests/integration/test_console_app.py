@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from adjudicator.config import Config
-from adjudicator.services import identity
+from adjudicator.services import identity, login_throttle
 from adjudicator.services.runtime import Runtime
 from adjudicator.web import console
 from adjudicator.web.console import secret
@@ -129,6 +129,53 @@ def test_a_wrong_password_is_refused_with_a_message(client: FlaskClient, reviewe
     assert answer.status_code == 401
     assert "Wrong username or password." in answer.text
     assert client.get("/console/queue").status_code == 302
+
+
+@pytest.fixture
+def elsewhere(app: Flask) -> FlaskClient:
+    """A client from an address of its own, so the sign-in counters start at zero."""
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_after_five_wrong_passwords_even_the_right_one_waits(
+    elsewhere: FlaskClient, app: Flask, runtime: Runtime, reviewer: str
+):
+    wrong = [sign_in(elsewhere, reviewer, f"guess {n}").status_code for n in range(5)]
+    refused = sign_in(elsewhere, reviewer, PASSWORD)
+
+    assert wrong == [401] * 5
+    assert refused.status_code == 429
+    assert "Too many failed sign-ins. Try again in 15 minutes." in refused.text
+    assert 14 * 60 < int(refused.headers["Retry-After"]) <= 15 * 60
+    assert elsewhere.get("/console/queue").status_code == 302
+    # Other staff at that address, and this reviewer elsewhere, still sign in.
+    colleague = f"cole-{uuid.uuid4().hex[:8]}"
+    identity.add_user(runtime, colleague, "reviewer", PASSWORD)
+    assert sign_in(elsewhere, colleague, PASSWORD).status_code == 302
+    assert sign_in(app.test_client(), reviewer, PASSWORD).status_code == 302
+
+
+def test_the_right_password_forgets_the_wrong_ones_before_it(elsewhere: FlaskClient, reviewer: str):
+    for n in range(4):
+        assert sign_in(elsewhere, reviewer, f"guess {n}").status_code == 401
+    assert sign_in(elsewhere, reviewer, PASSWORD).status_code == 302
+    elsewhere.post("/console/logout", data={"csrf_token": form_token(elsewhere)})
+
+    again = [sign_in(elsewhere, reviewer, f"guess {n}").status_code for n in range(4)]
+    assert again == [401] * 4
+    assert sign_in(elsewhere, reviewer, PASSWORD).status_code == 302
+
+
+def test_one_address_cannot_sweep_through_usernames(
+    elsewhere: FlaskClient, reviewer: str, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(login_throttle, "FAILURES_PER_ADDRESS", 3)
+    tried = [sign_in(elsewhere, f"user{n}", "guess").status_code for n in range(3)]
+    assert tried == [401] * 3
+    assert sign_in(elsewhere, reviewer, PASSWORD).status_code == 429
 
 
 def test_an_unknown_user_and_a_user_without_password_are_refused(

@@ -259,3 +259,23 @@ def test_the_cli_refuses_a_window_that_ends_before_it_starts(rt: Runtime, tmp_pa
     assert done.returncode == 2 and done.stdout == ""
     bad_date = adjudicator(rt, tmp_path, "readjudicate", "--from", "soon", "--to", "2021-01-01")
     assert bad_date.returncode == 2 and "YYYY-MM-DD" in bad_date.stderr
+
+
+def test_the_cli_stops_following_a_queued_job_that_no_worker_starts(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    args = ("readjudicate", "--from", "2021-01-01", "--to", "2021-12-31", "--queue")
+    try:
+        done = adjudicator(rt, tmp_path, *args, "--start-timeout", "1")
+        printed = json.loads(done.stdout)
+    finally:
+        _drop_batch_messages(rt)  # no later test's worker may run this ledger's job
+
+    assert done.returncode == 3
+    assert f"no worker started job {printed['job_id']} within 1 s" in done.stderr
+    assert printed["status"] == "queued"
+    assert readjudication.get(rt, printed["job_id"])["status"] == "queued"
+
+
+def _drop_batch_messages(rt: Runtime) -> None:
+    rt.redis.delete("batch")  # the batch queue's list; nothing else uses it in these tests

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,14 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from adjudicator.services import console_queries, enrollments, identity, readjudication, review
+from adjudicator.services import (
+    console_queries,
+    enrollments,
+    identity,
+    login_throttle,
+    readjudication,
+    review,
+)
 from adjudicator.services.errors import Conflict, Invalid, NotFound, ServiceError
 from adjudicator.web.console import forms, session
 from adjudicator.web.console.words import REVIEWABLE, money
@@ -76,8 +84,17 @@ def login() -> Any:
         return render_template("console/login.html", next_page=next_page)
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
-    principal = identity.login(runtime(), username, password) if username and password else None
+    rt, address = runtime(), request.remote_addr or "unknown"
+    if wait := login_throttle.wait_seconds(rt.redis, username, address):
+        minutes = math.ceil(wait / 60)
+        error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' * (minutes > 1)}."
+        page = render_template(
+            "console/login.html", next_page=next_page, username=username, error=error
+        )
+        return page, 429, {"Retry-After": str(wait)}
+    principal = identity.login(rt, username, password) if username and password else None
     if principal is None or principal.role not in identity.STAFF_ROLES:
+        login_throttle.failed(rt.redis, username, address)
         page = render_template(
             "console/login.html",
             next_page=next_page,
@@ -85,6 +102,7 @@ def login() -> Any:
             error="Wrong username or password.",
         )
         return page, 401
+    login_throttle.succeeded(rt.redis, username, address)
     session.start(principal)
     return redirect(next_page or url_for("console.queue"))
 
