@@ -17,6 +17,7 @@ from adjudicator.services import claim_queries, terms
 from adjudicator.services.enrollments import enrollment_view
 from adjudicator.services.runtime import Runtime
 
+QUEUE_PAGE = 100  # open reviews per page of the console's queue
 QUEUE_BATCH = 200  # rows read per round trip while filtering the queue
 MEMBER_CLAIMS = 200  # the newest claims a member page lists
 
@@ -34,19 +35,22 @@ def review_queue(
     rule: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
-    limit: int = 100,
+    after: int | None = None,
+    limit: int | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Open reviews, oldest first: `{"items": [...], "more": bool}`.
+    """Open reviews, oldest first: `{"items": [...], "more": bool, "next_after": seq}`.
 
-    Each item: claim_id, cardholder_id, rx_number, date_of_service, received_at,
+    Each item: seq, claim_id, cardholder_id, rx_number, date_of_service, received_at,
     age_seconds, rules (the reviewable rules that failed), reject_codes, eligible
     (cents), benefit_period ({start, end} or None). `rule` keeps the items whose
-    open review is about that rule; the dates bound the date of service.
+    open review is about that rule; the dates bound the date of service. A page of
+    `limit` items (default QUEUE_PAGE) starts after the claim whose `seq` is `after`;
+    `next_after` starts the next page (None on the last).
     """
     now = now or datetime.now(UTC)
+    limit = limit or QUEUE_PAGE
     items: list[dict[str, Any]] = []
-    after: int | None = None
     with _reader(rt) as conn:
         while len(items) <= limit:
             rows = ledger.list_claims(
@@ -64,7 +68,9 @@ def review_queue(
             if len(rows) < QUEUE_BATCH:
                 break
             after = rows[-1].seq
-    return {"items": items[:limit], "more": len(items) > limit}
+    more = len(items) > limit
+    next_after = items[limit - 1]["seq"] if more else None
+    return {"items": items[:limit], "more": more, "next_after": next_after}
 
 
 def _rules(row: Row[Any]) -> list[str]:
@@ -76,6 +82,7 @@ def _queue_item(row: Row[Any], now: datetime) -> dict[str, Any]:
     benefit = decision.get("benefit")
     received = aware(row.created_at)
     return {
+        "seq": row.seq,
         "claim_id": row.claim_id,
         "cardholder_id": row.cardholder_id,
         "rx_number": row.rx_number,

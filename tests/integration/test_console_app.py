@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from adjudicator.config import Config
-from adjudicator.services import identity, login_throttle
+from adjudicator.services import console_queries, identity, login_throttle
 from adjudicator.services.runtime import Runtime
 from adjudicator.web import console
 from adjudicator.web.console import secret
@@ -88,12 +88,15 @@ def form_token(client: FlaskClient, path: str = "/console/queue") -> str:
     return token(client.get(path).text)
 
 
-def under_age_claim(rt: Runtime) -> Any:
+def under_age_claim(rt: Runtime, **claim: Any) -> Any:
     member = builders.enroll(
         rt, patient={**builders.enrollment_payload()["patient"], "date_of_birth": TODDLER_BIRTH}
     )
     payload = builders.claim_payload(
-        member["cardholder_id"], builders.pharmacy(rt), patient={"date_of_birth": TODDLER_BIRTH}
+        member["cardholder_id"],
+        builders.pharmacy(rt),
+        patient={"date_of_birth": TODDLER_BIRTH},
+        **claim,
     )
     row = builders.pay(rt, payload)
     assert row.review_state == "open"
@@ -383,6 +386,26 @@ def test_the_queue_filters_by_rule_and_date(signed_in: FlaskClient, runtime: Run
     assert claim.claim_id not in signed_in.get("/console/queue?date_from=2024-03-02").text
     bad = signed_in.get("/console/queue?date_from=2024-03-02&date_to=2024-03-01")
     assert bad.status_code == 422 and "must not be before" in bad.text
+
+
+def test_the_queue_pages_through_open_reviews_oldest_first(
+    signed_in: FlaskClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+):
+    day = "2024-11-17"  # no other test bills this date of service
+    claims = [under_age_claim(runtime, date_of_service=day).claim_id for _ in range(3)]
+    monkeypatch.setattr(console_queries, "QUEUE_PAGE", 2)
+    window = f"date_from={day}&date_to={day}"
+
+    first = signed_in.get(f"/console/queue?{window}").text
+    next_link = re.search(r'href="(/console/queue\?[^"]*after=\d+[^"]*)">Next 2', first)
+    assert next_link, "the first page links to the next"
+    second = signed_in.get(next_link.group(1).replace("&amp;", "&")).text
+
+    assert [c in first for c in claims] == [True, True, False]
+    assert [c in second for c in claims] == [False, False, True]
+    assert "Later in the queue: 1 open review match the filters." in second
+    assert "Next 2" not in second and "The oldest" in second
+    assert signed_in.get("/console/queue?after=soon").status_code == 422
 
 
 def test_approving_on_the_claim_page_pays_and_records_the_note(

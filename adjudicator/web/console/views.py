@@ -129,14 +129,28 @@ def queue() -> Any:
     date_to = _date_arg("date_to", errors)
     if date_from and date_to and date_from > date_to:
         errors["date_to"] = ["The end date must not be before the start date."]
-    result: dict[str, Any] = {"items": [], "more": False}
+    after = request.args.get("after", "")
+    if after and not after.isdigit():
+        errors["after"] = ["Not a page of this queue."]
+    result: dict[str, Any] = {"items": [], "more": False, "next_after": None}
     if not errors:
         result = console_queries.review_queue(
-            runtime(), rule=rule, date_from=date_from, date_to=date_to
+            runtime(),
+            rule=rule,
+            date_from=date_from,
+            date_to=date_to,
+            after=int(after) if after else None,
         )
     status = 422 if errors else 200
     filters = {"rule": rule or "", **{k: request.args.get(k, "") for k in ("date_from", "date_to")}}
-    page = render_template("console/queue.html", result=result, filters=filters, errors=errors)
+    page = render_template(
+        "console/queue.html",
+        result=result,
+        filters=filters,
+        filter_args={k: v for k, v in filters.items() if v},  # for the pages' links
+        errors=errors,
+        paged=bool(after),
+    )
     return page, status
 
 
