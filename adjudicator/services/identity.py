@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,8 @@ def token_hash(token: str) -> str:
 CREDENTIAL_CACHE_SECONDS = 5.0
 _CACHE_LIMIT = 4096
 _known: dict[str, tuple[float, Principal]] = {}
+_forgotten = 0  # how many times forget_credentials() ran: a lookup it overtook is not kept
+_remembering = threading.Lock()
 _clock = time.monotonic
 
 
@@ -55,17 +58,23 @@ def authenticate(rt: Runtime, token: str) -> Principal | None:
     cached = _known.get(digest)
     if cached is not None and cached[0] > now:
         return cached[1]
+    began = _forgotten
     found = _lookup(rt, token, digest)
     if found is not None:
-        if len(_known) >= _CACHE_LIMIT:
-            _known.clear()
-        _known[digest] = (now + CREDENTIAL_CACHE_SECONDS, found)
+        with _remembering:
+            if began == _forgotten:  # else what it read may be the credential just replaced
+                if len(_known) >= _CACHE_LIMIT:
+                    _known.clear()
+                _known[digest] = (now + CREDENTIAL_CACHE_SECONDS, found)
     return found
 
 
 def forget_credentials() -> None:
     """Drop the remembered tokens (after a re-key in this process, and in tests)."""
-    _known.clear()
+    global _forgotten
+    with _remembering:
+        _forgotten += 1
+        _known.clear()
 
 
 def _lookup(rt: Runtime, token: str, digest: str) -> Principal | None:

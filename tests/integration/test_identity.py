@@ -58,3 +58,19 @@ def test_an_unknown_key_is_not_remembered(runtime):
     assert identity.authenticate(runtime, "pk_later") is None
     _rekey_behind_our_back(runtime, npi, "pk_later")
     assert identity.authenticate(runtime, "pk_later") is not None
+
+
+def test_a_lookup_overtaken_by_a_re_key_is_not_remembered(runtime, monkeypatch):
+    npi = valid_npi()
+    old = identity.add_pharmacy(runtime, npi, "Pharmacy", "accredo")["api_key"]
+    lookup = identity._lookup
+
+    def re_keyed_during_the_lookup(*args):  # type: ignore[no-untyped-def]
+        found = lookup(*args)  # reads the old key's pharmacy...
+        identity.add_pharmacy(runtime, npi, "Pharmacy", "accredo")  # ...then it is re-keyed
+        return found
+
+    monkeypatch.setattr(identity, "_lookup", re_keyed_during_the_lookup)
+    assert identity.authenticate(runtime, old) is not None  # the read was right when made
+    monkeypatch.setattr(identity, "_lookup", lookup)
+    assert identity.authenticate(runtime, old) is None  # and it was not remembered
