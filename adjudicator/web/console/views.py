@@ -154,6 +154,13 @@ def queue() -> Any:
     return page, status
 
 
+def _signed_in() -> session.Staff:
+    """Who signed in, on a page behind `staff_required`."""
+    staff = session.current_staff()
+    assert staff is not None
+    return staff
+
+
 def _date_arg(name: str, errors: dict[str, list[str]]) -> date | None:
     value = request.args.get(name, "").strip()
     if not value:
@@ -188,8 +195,7 @@ def review_claim(claim_id: str) -> Any:
     if not form.ok:
         return _claim_page(claim_id, form, 422)
     assert form.data is not None
-    staff = session.current_staff()
-    assert staff is not None
+    staff = _signed_in()
     try:
         # The same actor the JSON review endpoint records: the user's name.
         row = review.review(
@@ -234,8 +240,7 @@ def enroll() -> Any:
     form = forms.enrollment_form(request.form)
     if form.ok:
         assert form.data is not None
-        staff = session.current_staff()
-        assert staff is not None
+        staff = _signed_in()
         try:
             view = enrollments.enroll(runtime(), form.data, staff.principal.actor)
         except Invalid as error:
@@ -269,8 +274,7 @@ def edit_enrollment(enrollment_id: str) -> Any:
     form = forms.enrollment_edit_form(request.form)
     if form.ok:
         assert form.data is not None
-        staff = session.current_staff()
-        assert staff is not None
+        staff = _signed_in()
         view = enrollments.update(runtime(), enrollment_id, form.data, staff.principal.actor)
         flash(
             f"Saved. The year {view['benefit_period']['start']} to "
@@ -320,8 +324,7 @@ def start_readjudication() -> Any:
     form = forms.readjudication_form(request.form)
     if form.ok:
         assert form.data is not None
-        staff = session.current_staff()
-        assert staff is not None
+        staff = _signed_in()
         # As POST /v1/readjudications does: create the job, then send it to the batch queue.
         job = readjudication.create(runtime(), form.data, staff.principal.actor)
         enqueue_job()(job["job_id"])
