@@ -70,7 +70,7 @@ _CLAIM_TO_DECIDE = (
         ),
     )
     .where(claims.c.claim_id == bindparam("id"))
-    .order_by(_PAID_TWIN.c.seq)
+    # At most one row: the pharmacy is its NPI's, and `paid_key` is unique among claims.
 )
 _TERMS_DOCUMENTS = select(terms_versions.c.document).order_by(terms_versions.c.effective_date)
 _INSERT_CLAIM = insert(claims)

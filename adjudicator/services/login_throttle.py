@@ -1,11 +1,14 @@
-"""Console sign-in throttling: failed passwords are counted in Redis, and past a limit
-sign-in is refused for the rest of the window, before any password is checked.
+"""Console sign-in throttling: attempts are counted in Redis *before* the password is
+checked, and past a limit sign-in is refused for the rest of the window.
 
-Two counters, each a fixed window that starts at its first failure:
-- per username *and* client address: a few tries, so guessing one staff member's
-  password is slow, while someone guessing from elsewhere cannot lock them out;
-- per client address, whatever the username: many tries, since a hub's staff may
-  share one address, so one address cannot sweep through usernames.
+Two counters, each a fixed window that starts at its first attempt:
+- per username *and* client address, cleared by a right password: a few tries, so
+  guessing one staff member's password is slow, while someone guessing from elsewhere
+  cannot lock them out;
+- per client address, whatever the username: many tries, since a hub's staff may share
+  one address, so one address cannot sweep through usernames.
+Counting first means simultaneous guesses cannot all slip in before the first failure
+is recorded.
 """
 
 from __future__ import annotations
@@ -14,38 +17,38 @@ import hashlib
 
 import redis
 
-FAILURES_PER_USER = 5  # per username and address, per window
-FAILURES_PER_ADDRESS = 100  # per address, per window
+FAILURES_PER_USER = 5  # tries per username and address with no right password between
+ATTEMPTS_PER_ADDRESS = 100  # tries per address, whatever the username
 WINDOW_SECONDS = 15 * 60
 
-
-def wait_seconds(client: redis.Redis, username: str, address: str) -> int:
-    """How long sign-in from `address` as `username` is refused; 0 when it is allowed."""
-    keys = _keys(username, address)
-    limits = (FAILURES_PER_USER, FAILURES_PER_ADDRESS)
-    counts = client.mget(keys)
-    over = [
-        key
-        for key, count, limit in zip(keys, counts, limits, strict=True)
-        if int(count or 0) >= limit
-    ]
-    return max((max(client.ttl(key), 1) for key in over), default=0)
+# One key per script, so it runs on Redis Cluster too. The expiry is set with the first
+# count, and set again should the key ever have lost it.
+_COUNT = """
+local count = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('TTL', KEYS[1])}
+"""
 
 
-def failed(client: redis.Redis, username: str, address: str) -> None:
-    with client.pipeline(transaction=True) as pipe:
-        for key in _keys(username, address):
-            # SET NX starts the window at the first failure; INCR counts within it.
-            pipe.set(key, 0, ex=WINDOW_SECONDS, nx=True).incr(key)
-        pipe.execute()
+def attempt(client: redis.Redis, username: str, address: str) -> int:
+    """Count a sign-in attempt; how many seconds it must wait (0: check the password)."""
+    count = client.register_script(_COUNT)
+    waits = []
+    for key, limit in zip(
+        _keys(username, address), (FAILURES_PER_USER, ATTEMPTS_PER_ADDRESS), strict=True
+    ):
+        tries, ttl = count(keys=[key], args=[WINDOW_SECONDS])
+        if int(tries) > limit:
+            waits.append(max(int(ttl), 1))
+    return max(waits, default=0)
 
 
 def succeeded(client: redis.Redis, username: str, address: str) -> None:
-    """A right password forgets this user's failures from this address (not the address's)."""
+    """A right password forgets this user's tries from this address (not the address's)."""
     client.delete(_keys(username, address)[0])
 
 
 def _keys(username: str, address: str) -> tuple[str, str]:
     # Hashed: bounded keys whatever was typed as a username.
     pair = hashlib.sha256(f"{username}\0{address}".encode()).hexdigest()[:32]
-    return f"login-failures:user:{pair}", f"login-failures:address:{address}"
+    return f"login-attempts:user:{pair}", f"login-attempts:address:{address}"

@@ -212,6 +212,51 @@ def test_of_two_raced_claims_decided_in_either_order_only_one_is_paid(runtime, m
     assert used(runtime, member) == 150_000
 
 
+def _pay_meanwhile(monkeypatch, deciding: str, twin: str) -> None:
+    """While `deciding` is between its read and its write, `twin` gets decided and paid."""
+    apply_annual_max = adjudication._apply_annual_max
+
+    def twin_paid_first(rt, row, evaluation):  # type: ignore[no-untyped-def]
+        if row.claim_id == deciding and claim_row(rt, twin).status == "received":
+            adjudication.adjudicate(rt, twin)
+        return apply_annual_max(rt, row, evaluation)
+
+    monkeypatch.setattr(adjudication, "_apply_annual_max", twin_paid_first)
+
+
+def test_a_claim_whose_key_is_paid_between_its_read_and_its_write_is_decided_again_83(
+    runtime, member, npi, monkeypatch
+):
+    payload = claim_payload(member["cardholder_id"], npi)
+    twin = submit(runtime, payload).claim_id
+    different = {**payload, "lines": [{**payload["lines"][0], "patient_responsibility": "900.00"}]}
+    late = submit(runtime, different).claim_id
+    _pay_meanwhile(monkeypatch, late, twin)
+
+    adjudication.adjudicate(runtime, late)
+
+    assert claim_row(runtime, twin).status == "paid"
+    view = claim_queries.get(runtime, late)
+    assert (view["status"], [r["code"] for r in view["reject_codes"]]) == ("rejected", ["83"])
+    assert used(runtime, member) == 150_000  # the late claim's reservation was given back
+    assert late not in runtime.accumulator.snapshot(member["cardholder_id"])["grants"]
+
+
+def test_an_identical_claim_paid_between_its_twins_read_and_write_makes_it_a_duplicate(
+    runtime, member, npi, monkeypatch
+):
+    payload = claim_payload(member["cardholder_id"], npi)
+    twin = submit(runtime, payload).claim_id
+    late = _insert_identical_received_claim(runtime, payload)
+    _pay_meanwhile(monkeypatch, late, twin)
+
+    adjudication.adjudicate(runtime, late)
+
+    row = claim_row(runtime, late)
+    assert (row.status, row.duplicate_of, row.program_paid) == ("duplicate", twin, 0)
+    assert used(runtime, member) == 150_000
+
+
 def test_a_different_claim_with_the_key_of_a_paid_claim_is_rejected_83(runtime, member, npi):
     payload = claim_payload(member["cardholder_id"], npi)
     paid = pay(runtime, payload)

@@ -11,6 +11,7 @@ import re
 import stat
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,22 @@ def test_after_five_wrong_passwords_even_the_right_one_waits(
     assert sign_in(app.test_client(), reviewer, PASSWORD).status_code == 302
 
 
+def test_simultaneous_guesses_get_no_more_tries_than_one_after_another(
+    app: Flask, elsewhere: FlaskClient, reviewer: str
+):
+    address = elsewhere.environ_base["REMOTE_ADDR"]
+
+    def guess(n: int) -> int:
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        return int(sign_in(client, reviewer, f"guess {n}").status_code)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = sorted(pool.map(guess, range(20)))
+
+    assert answers == [401] * 5 + [429] * 15
+
+
 def test_the_right_password_forgets_the_wrong_ones_before_it(elsewhere: FlaskClient, reviewer: str):
     for n in range(4):
         assert sign_in(elsewhere, reviewer, f"guess {n}").status_code == 401
@@ -175,7 +192,7 @@ def test_the_right_password_forgets_the_wrong_ones_before_it(elsewhere: FlaskCli
 def test_one_address_cannot_sweep_through_usernames(
     elsewhere: FlaskClient, reviewer: str, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(login_throttle, "FAILURES_PER_ADDRESS", 3)
+    monkeypatch.setattr(login_throttle, "ATTEMPTS_PER_ADDRESS", 3)
     tried = [sign_in(elsewhere, f"user{n}", "guess").status_code for n in range(3)]
     assert tried == [401] * 3
     assert sign_in(elsewhere, reviewer, PASSWORD).status_code == 429
@@ -397,15 +414,16 @@ def test_the_queue_pages_through_open_reviews_oldest_first(
     window = f"date_from={day}&date_to={day}"
 
     first = signed_in.get(f"/console/queue?{window}").text
-    next_link = re.search(r'href="(/console/queue\?[^"]*after=\d+[^"]*)">Next 2', first)
+    next_link = re.search(r'href="(/console/queue\?[^"]*after=\d+[^"]*)">Next page', first)
     assert next_link, "the first page links to the next"
     second = signed_in.get(next_link.group(1).replace("&amp;", "&")).text
 
     assert [c in first for c in claims] == [True, True, False]
     assert [c in second for c in claims] == [False, False, True]
     assert "Later in the queue: 1 open review match the filters." in second
-    assert "Next 2" not in second and "The oldest" in second
-    assert signed_in.get("/console/queue?after=soon").status_code == 422
+    assert "Next page" not in second and "The oldest" in second
+    for bad in ("soon", "²", "9" * 30):
+        assert signed_in.get(f"/console/queue?after={bad}").status_code == 422, bad
 
 
 def test_approving_on_the_claim_page_pays_and_records_the_note(

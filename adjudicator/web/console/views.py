@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ def login() -> Any:
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     rt, address = runtime(), request.remote_addr or "unknown"
-    if wait := login_throttle.wait_seconds(rt.redis, username, address):
+    if wait := login_throttle.attempt(rt.redis, username, address):
         minutes = math.ceil(wait / 60)
         error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' * (minutes > 1)}."
         page = render_template(
@@ -94,7 +95,6 @@ def login() -> Any:
         return page, 429, {"Retry-After": str(wait)}
     principal = identity.login(rt, username, password) if username and password else None
     if principal is None or principal.role not in identity.STAFF_ROLES:
-        login_throttle.failed(rt.redis, username, address)
         page = render_template(
             "console/login.html",
             next_page=next_page,
@@ -130,7 +130,7 @@ def queue() -> Any:
     if date_from and date_to and date_from > date_to:
         errors["date_to"] = ["The end date must not be before the start date."]
     after = request.args.get("after", "")
-    if after and not after.isdigit():
+    if after and not re.fullmatch(r"[0-9]{1,18}", after):
         errors["after"] = ["Not a page of this queue."]
     result: dict[str, Any] = {"items": [], "more": False, "next_after": None}
     if not errors:
