@@ -62,7 +62,6 @@ class _Loaded:
     claim: Claim
     context: ClaimContext
     terms: Terms
-    paid_twin_hash: str | None  # request hash of a paid claim with the same NCPDP key
 
 
 def _load_context(conn: Connection, row: Row[Any]) -> _Loaded:
@@ -79,7 +78,7 @@ def _load_context(conn: Connection, row: Row[Any]) -> _Loaded:
     )
     generation = (row.terms_count, row.terms_changed_at)
     in_force = terms.in_force_at_generation(conn, claim.date_of_service, generation)
-    return _Loaded(claim, context, in_force, row.paid_twin_hash)
+    return _Loaded(claim, context, in_force)
 
 
 def _approved_overrides(row: Row[Any]) -> list[str]:
@@ -89,7 +88,7 @@ def _approved_overrides(row: Row[Any]) -> list[str]:
 
 def _decide_and_record(rt: Runtime, row: Row[Any], loaded: _Loaded) -> Any:
     """The claim as recorded (row attributes), or None if this call did not decide it."""
-    if loaded.paid_twin_hash is not None and loaded.paid_twin_hash == row.request_hash:
+    if row.paid_twin_hash is not None and row.paid_twin_hash == row.request_hash:
         # Two identical submissions raced past intake: this one is the duplicate.
         with rt.engine.begin() as conn:
             if ledger.set_claim_outcome(

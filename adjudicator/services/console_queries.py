@@ -39,7 +39,7 @@ def review_queue(
     limit: int | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Open reviews, oldest first: `{"items": [...], "more": bool, "next_after": seq}`.
+    """Open reviews, oldest first: `{"items": [...], "next_after": seq or None}`.
 
     Each item: seq, claim_id, cardholder_id, rx_number, date_of_service, received_at,
     age_seconds, rules (the reviewable rules that failed), reject_codes, eligible
@@ -68,9 +68,8 @@ def review_queue(
             if len(rows) < QUEUE_BATCH:
                 break
             after = rows[-1].seq
-    more = len(items) > limit
-    next_after = items[limit - 1]["seq"] if more else None
-    return {"items": items[:limit], "more": more, "next_after": next_after}
+    next_after = items[limit - 1]["seq"] if len(items) > limit else None
+    return {"items": items[:limit], "next_after": next_after}
 
 
 def _rules(row: Row[Any]) -> list[str]:

@@ -86,22 +86,19 @@ def login() -> Any:
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     rt, address = runtime(), request.remote_addr or "unknown"
+
+    def refused(error: str) -> str:
+        return render_template(
+            "console/login.html", next_page=next_page, username=username, error=error
+        )
+
     if wait := login_throttle.attempt(rt.redis, username, address):
         minutes = math.ceil(wait / 60)
         error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' * (minutes > 1)}."
-        page = render_template(
-            "console/login.html", next_page=next_page, username=username, error=error
-        )
-        return page, 429, {"Retry-After": str(wait)}
+        return refused(error), 429, {"Retry-After": str(wait)}
     principal = identity.login(rt, username, password) if username and password else None
     if principal is None or principal.role not in identity.STAFF_ROLES:
-        page = render_template(
-            "console/login.html",
-            next_page=next_page,
-            username=username,
-            error="Wrong username or password.",
-        )
-        return page, 401
+        return refused("Wrong username or password."), 401
     login_throttle.succeeded(rt.redis, username, address)
     session.start(principal)
     return redirect(next_page or url_for("console.queue"))
@@ -132,7 +129,7 @@ def queue() -> Any:
     after = request.args.get("after", "")
     if after and not re.fullmatch(r"[0-9]{1,18}", after):
         errors["after"] = ["Not a page of this queue."]
-    result: dict[str, Any] = {"items": [], "more": False, "next_after": None}
+    result: dict[str, Any] = {"items": [], "next_after": None}
     if not errors:
         result = console_queries.review_queue(
             runtime(),
