@@ -15,6 +15,9 @@ from marshmallow import ValidationError
 from schemas.claims import ClaimRequestSchema
 
 app = Flask(__name__)
+# Built once, as adjudicator/web/claims.py builds it: a schema built per request costs
+# ~0.4 ms more (its first load binds the fields), which would flatter the ratio.
+_CLAIM_REQUEST = ClaimRequestSchema()
 
 
 @app.post("/v1/claims")
@@ -23,7 +26,7 @@ def submit_claim() -> Any:
     if not isinstance(payload, dict):
         return {"status": "invalid", "detail": "The request body must be a JSON object."}, 400
     try:
-        claim = ClaimRequestSchema().load(payload)  # a fresh schema per request, as the app
+        claim = _CLAIM_REQUEST.load(payload)
     except ValidationError as error:
         return {"status": "invalid", "errors": error.messages}, 422
     return {"status": "accepted", "rx_number": claim["rx_number"]}

@@ -47,6 +47,9 @@ def _role(processes: list[str]) -> str:
     return command[:60] or "?"
 
 
+MIN_ROLE_SHARE = 0.05  # roles with fewer of the samples get the count line only
+
+
 def summarize(path: Path, top: int = 25) -> str:
     stacks = parse(path)
     total = sum(count for _, _, count in stacks)
@@ -62,7 +65,9 @@ def summarize(path: Path, top: int = 25) -> str:
     lines = [f"{total} samples in all (py-spy, active threads only)"]
     for role, count in by_role.most_common():
         lines.append(f"  {role:<28} {count:>6}  {count / total:6.1%}")
-    for role, count in by_role.most_common(2):
+    for role, count in by_role.most_common():
+        if count < total * MIN_ROLE_SHARE:
+            continue
         lines.append(f"\n== {role}: {count} samples; inclusive (anywhere on the stack) ==")
         lines += _top(inclusive[role], count, top, skip_frameworks=True)
         lines.append(f"-- {role}: self (on top of the stack) --")
