@@ -16,6 +16,7 @@ class Config:
     max_body_bytes: int = 64 * 1024
     secret_key: str = field(default="", repr=False)
     sweep_after_seconds: int = 30  # a claim still `received` this long is re-enqueued
+    proxy_hops: int = 0  # reverse proxies in front of the web whose X-Forwarded-* to trust
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -29,10 +30,18 @@ class Config:
             sync_timeout=float(env.get("ADJUDICATOR_SYNC_TIMEOUT", "10")),
             secret_key=env.get("ADJUDICATOR_SECRET_KEY", ""),
             sweep_after_seconds=int(env.get("ADJUDICATOR_SWEEP_AFTER", "30")),
+            proxy_hops=_hops(env.get("ADJUDICATOR_PROXY_HOPS", "0")),
         )
 
     def with_redis(self, redis_url: str) -> Config:
         return Config(**{**self.__dict__, "redis_url": redis_url})
+
+
+def _hops(value: str) -> int:
+    hops = int(value)
+    if hops < 0:
+        raise ValueError("ADJUDICATOR_PROXY_HOPS must be 0 or more")
+    return hops
 
 
 def normalize_database_url(url: str) -> str:

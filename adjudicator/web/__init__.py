@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_smorest import Api
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import adjudicator.web.readjudications as readjudications
 from adjudicator import logs
@@ -45,6 +46,12 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     api.register_blueprint(operations.blp)
     problems.register(app)  # after Api, so problem+json replaces its error format
     console.init_app(app, config)  # the hub console's pages at /console
+    if config.proxy_hops:
+        # Behind N proxies, the client address and scheme are the Nth-last X-Forwarded-For
+        # and -Proto entries (what the sign-in limit counts by, and the cookie's Secure
+        # flag); entries further left are the client's to forge, and are never read.
+        hops = config.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     return app
 
 

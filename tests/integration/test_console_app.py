@@ -198,6 +198,69 @@ def test_one_address_cannot_sweep_through_usernames(
     assert sign_in(elsewhere, reviewer, PASSWORD).status_code == 429
 
 
+@pytest.fixture
+def behind_a_proxy(runtime: Runtime, tmp_path: Path, root_logging: None) -> Flask:
+    """The app as deployed behind one reverse proxy (ADJUDICATOR_PROXY_HOPS=1)."""
+    from adjudicator.web import create_app
+
+    env = {"ADJUDICATOR_DATA_DIR": str(tmp_path), "DATABASE_URL": runtime.config.database_url}
+    config = Config.from_env({**env, "ADJUDICATOR_PROXY_HOPS": "1"})
+    return create_app(config, runtime=runtime)
+
+
+def _via_proxy(app: Flask, client_address: str) -> FlaskClient:
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "10.9.9.9"  # the proxy: every request comes from it
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = client_address
+    return client
+
+
+def test_behind_a_proxy_the_limit_counts_each_client_address(behind_a_proxy: Flask, reviewer: str):
+    guesser = _via_proxy(behind_a_proxy, f"203.0.113.{uuid.uuid4().int % 250}")
+    colleague = _via_proxy(behind_a_proxy, f"198.51.100.{uuid.uuid4().int % 250}")
+    wrong = [sign_in(guesser, reviewer, f"guess {n}").status_code for n in range(5)]
+
+    assert wrong == [401] * 5
+    assert sign_in(guesser, reviewer, PASSWORD).status_code == 429
+    assert sign_in(colleague, reviewer, PASSWORD).status_code == 302  # not locked out
+
+
+def test_behind_a_proxy_that_terminates_tls_the_cookie_is_secure(behind_a_proxy: Flask):
+    client = _via_proxy(behind_a_proxy, "203.0.113.7")
+    client.environ_base["HTTP_X_FORWARDED_PROTO"] = "https"
+    assert "Secure" in client.get("/console/login").headers["Set-Cookie"]
+
+
+def test_a_forged_forwarded_address_gains_no_tries(
+    behind_a_proxy: Flask, app: Flask, reviewer: str
+):
+    # Behind one proxy, only the entry it appended counts; without a proxy, none does.
+    real = f"203.0.113.{uuid.uuid4().int % 250}"
+    for n in range(5):
+        forged = f"192.0.2.{n}, {real}"  # the client wrote the first, the proxy the second
+        proxied = _via_proxy(behind_a_proxy, forged)
+        assert sign_in(proxied, reviewer, f"guess {n}").status_code == 401
+    assert (
+        sign_in(_via_proxy(behind_a_proxy, f"192.0.2.99, {real}"), reviewer, PASSWORD).status_code
+        == 429
+    )
+
+    direct = app.test_client()
+    direct.environ_base["REMOTE_ADDR"] = f"10.{uuid.uuid4().int % 250}.1.1"
+    for n in range(5):
+        direct.environ_base["HTTP_X_FORWARDED_FOR"] = f"192.0.2.{n}"
+        assert sign_in(direct, reviewer, f"guess {n}").status_code == 401
+    assert sign_in(direct, reviewer, PASSWORD).status_code == 429
+
+
+def test_the_proxy_hops_come_from_the_environment():
+    env = {"ADJUDICATOR_DATA_DIR": "/tmp/x"}
+    assert Config.from_env(env).proxy_hops == 0
+    assert Config.from_env({**env, "ADJUDICATOR_PROXY_HOPS": "2"}).proxy_hops == 2
+    with pytest.raises(ValueError, match="0 or more"):
+        Config.from_env({**env, "ADJUDICATOR_PROXY_HOPS": "-1"})
+
+
 def test_an_unknown_user_and_a_user_without_password_are_refused(
     client: FlaskClient, runtime: Runtime
 ):
