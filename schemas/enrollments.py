@@ -40,6 +40,12 @@ COVERAGE_TYPES = (
 SEXES = ("F", "M", "X", "U")
 _US_ZIP = re.compile(r"[0-9]{5}(-[0-9]{4})?")
 
+
+def _code(value: str) -> str:
+    """A state or country code as the rules compare it: " ma" is MA."""
+    return value.strip().upper()
+
+
 BIN_PATTERN = r"[0-9]{6}"
 BIN_MESSAGE = 'A BIN must be 6 digits, e.g. "003858".'
 PCN_PATTERN = r"[A-Za-z0-9]{1,10}"
@@ -60,12 +66,12 @@ class AddressSchema(StrictSchema):
 
     @validates_schema
     def _us_zip(self, address: Mapping[str, Any], **kwargs: Any) -> None:
-        if address["country"].upper() == "US" and not _US_ZIP.fullmatch(address["zip"]):
+        if _code(address["country"]) == "US" and not _US_ZIP.fullmatch(address["zip"]):
             raise ValidationError('A US ZIP code is 5 digits or ZIP+4, e.g. "02139".', "zip")
 
     @post_load
     def _upper_codes(self, address: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        return {**address, "state": address["state"].upper(), "country": address["country"].upper()}
+        return {**address, "state": _code(address["state"]), "country": _code(address["country"])}
 
 
 class PatientSchema(StrictSchema):

@@ -112,7 +112,7 @@ def _exclusion(line: Line, facts: ClaimFacts) -> str | None:
         return None if drug_coding(line, terms) else "product"
     if line.code not in terms.covered_service_codes:
         return "service_not_covered"
-    if year is not None and year.state.upper() in terms.drug_only_states:
+    if year is not None and year.state.strip().upper() in terms.drug_only_states:
         return "state_drug_only"
     return None
 

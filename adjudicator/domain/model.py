@@ -177,7 +177,10 @@ class Evaluation:
 
     @property
     def reviewable_rules(self) -> tuple[str, ...]:
-        return tuple(r.rule for r in self.rejects if r.rule in REVIEWABLE_RULES)
+        """Every failed reviewable rule: from the trace, which keeps the failures past the
+        five reported codes (a review opens even then, decisions #10)."""
+        failed = (t.rule for t in self.trace if t.outcome == "rejected")
+        return tuple(rule for rule in failed if rule in REVIEWABLE_RULES)
 
 
 REVIEWABLE_RULES = frozenset({"patient_age", "dose"})

@@ -99,6 +99,16 @@ def terms_in_force(versions: Iterable[Terms], on: date) -> Terms:
     return max(candidates, key=_recency)
 
 
+def terms_for_claim(versions: Iterable[Terms], on: date) -> Terms:
+    """The version in force on a claim's date of service; before every version, the
+    first one. Such a claim still gets a decision: no enrollment year starts before the
+    first version (enrolling needs terms in force), so it fails rule 4 (67), or 52."""
+    versions = tuple(versions)
+    if versions and all(t.effective_date > on for t in versions):
+        return min(versions, key=_recency)
+    return terms_in_force(versions, on)
+
+
 def _recency(terms: Terms) -> tuple[date, str]:
     # Two versions effective the same day: the later version name wins ("2020-02" > "2020-01").
     return terms.effective_date, terms.version

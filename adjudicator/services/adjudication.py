@@ -77,7 +77,7 @@ def _load_context(conn: Connection, row: Row[Any]) -> _Loaded:
         overrides=frozenset(_approved_overrides(row)),
     )
     generation = (row.terms_count, row.terms_changed_at)
-    in_force = terms.in_force_at_generation(conn, claim.date_of_service, generation)
+    in_force = terms.for_claim_at_generation(conn, claim.date_of_service, generation)
     return _Loaded(claim, context, in_force)
 
 

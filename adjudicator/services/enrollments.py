@@ -117,9 +117,13 @@ def enrollment_view(conn: Connection, row: Row[Any]) -> dict[str, Any]:
 
 def _evaluate(conn: Connection, facts: dict[str, Any]) -> dict[str, Any]:
     domain_facts = records.facts_from_record(facts)
-    eligibility = evaluate_enrollment(
-        domain_facts, terms.in_force(conn, domain_facts.effective_date)
-    )
+    try:
+        in_force = terms.in_force(conn, domain_facts.effective_date)
+    except ValueError:  # before the program's first terms version
+        first = min(t.effective_date for t in terms.all_versions(conn))
+        error = f"The program starts on {first.isoformat()}: no terms are in force earlier."
+        raise Invalid({"effective_date": [error]}) from None
+    eligibility = evaluate_enrollment(domain_facts, in_force)
     return {
         "status": eligibility.status,
         "reasons": [{"code": r.code, "message": r.message} for r in eligibility.reasons],

@@ -21,7 +21,7 @@ from typing import Any
 
 from adjudicator.domain.adjudicate import decide, evaluate, grant
 from adjudicator.domain.model import ClaimContext, Decision, EnrollmentYear
-from adjudicator.domain.terms import Terms, terms_in_force
+from adjudicator.domain.terms import Terms, terms_for_claim
 from adjudicator.services import records
 
 REPLAYED = frozenset({"paid", "rejected"})
@@ -51,7 +51,7 @@ def terms_lookup(versions: Iterable[Terms]) -> Callable[[date], Terms]:
 
     @lru_cache(maxsize=4096)
     def terms_on(day: date) -> Terms:
-        return terms_in_force(versions, day)
+        return terms_for_claim(versions, day)
 
     return terms_on
 

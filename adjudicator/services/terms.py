@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine
 
 from adjudicator.adapters import ledger
 from adjudicator.adapters.db import reading
-from adjudicator.domain.terms import Terms, bundled_terms, terms_in_force
+from adjudicator.domain.terms import Terms, bundled_terms, terms_for_claim, terms_in_force
 from adjudicator.services.errors import Conflict, Invalid, NotFound
 
 _parsed: dict[str, Terms] = {}
@@ -24,16 +24,17 @@ def in_force(conn: Connection, on: date) -> Terms:
     return terms_in_force(all_versions(conn), on)
 
 
-def in_force_at_generation(conn: Connection, on: date, generation: object) -> Terms:
-    """in_force, reading the documents only when `generation` changed since the last
-    read. Versions are only ever added, so the count of versions and the latest
-    `created_at` (read by the caller with its own query) tell when there is a new one."""
+def for_claim_at_generation(conn: Connection, on: date, generation: object) -> Terms:
+    """The terms for a claim of date of service `on` (domain.terms_for_claim), reading
+    the documents only when `generation` changed since the last read. Versions are only
+    ever added, so the count of versions and the latest `created_at` (read by the caller
+    with its own query) tell when there is a new one."""
     global _latest
     seen, versions = _latest
     if generation != seen:
         versions = all_versions(conn)
         _latest = (generation, versions)  # one assignment: safe across threads
-    return terms_in_force(versions, on)
+    return terms_for_claim(versions, on)
 
 
 def _parse(doc: dict[str, Any]) -> Terms:

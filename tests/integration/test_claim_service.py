@@ -304,6 +304,32 @@ def test_a_claim_for_an_unknown_cardholder_is_rejected_52(runtime, npi):
     assert row.decision["benefit"] is None
 
 
+def test_a_claim_from_before_the_program_is_decided_67_not_left_received(runtime, npi):
+    member = enroll(runtime, effective_date="2020-01-01")  # the first terms version's day
+
+    row = pay(runtime, claim_payload(member["cardholder_id"], npi, date_of_service="2019-12-31"))
+
+    assert row.status == "rejected"
+    assert [r["code"] for r in row.decision["reject_codes"]] == ["67"]
+    assert row.decision["terms_version"] == "2020-01"
+
+
+def test_a_state_sent_with_spaces_is_still_a_drug_only_state(runtime, npi):
+    address = {"line1": "1 Main St", "city": "Boston", "state": " ma ", "zip": "02139"}
+    member = enroll(
+        runtime,
+        patient={**enrollment_payload()["patient"], "address": {**address, "country": "US"}},
+    )
+    service = {"kind": "service", "code": "96372", "patient_responsibility": "25.00"}
+    payload = claim_payload(member["cardholder_id"], npi)
+    payload["lines"].append(service)
+
+    row = pay(runtime, payload)
+
+    assert (row.status, row.program_paid) == ("paid", 150000)  # the injection excluded
+    assert [r["rule"] for r in row.decision["reasons"]] == ["state_drug_only"]
+
+
 def test_claims_are_paid_up_to_the_annual_maximum_and_then_rejected_76(runtime, member, npi):
     for _ in range(2):
         pay(runtime, claim_payload(member["cardholder_id"], npi, responsibility="5000.00"))

@@ -6,6 +6,8 @@ from datetime import date
 
 import pytest
 
+from adjudicator.adapters import ledger
+from adjudicator.adapters.db import reading
 from adjudicator.services import enrollments
 from adjudicator.services.errors import Conflict, Invalid, NotFound
 from tests.integration import builders
@@ -60,6 +62,27 @@ def test_a_year_overlapping_one_of_the_members_years_is_a_conflict(runtime):
 
     with pytest.raises(Conflict):
         enroll(runtime, cardholder_id=first["cardholder_id"], effective_date="2025-03-14")
+
+
+def test_a_year_starting_before_the_program_is_invalid_naming_its_first_day(runtime):
+    with pytest.raises(Invalid) as raised:
+        enroll(runtime, effective_date="2019-06-01")
+
+    assert raised.value.errors == {
+        "effective_date": ["The program starts on 2020-01-01: no terms are in force earlier."]
+    }
+
+
+def test_a_state_and_country_are_stored_as_their_codes(runtime):
+    patient = builders.enrollment_payload()["patient"]
+    patient["address"].update(state=" ma ", country=" us", zip="02139")
+
+    view = enroll(runtime, patient=patient)
+
+    with reading(runtime.engine) as conn:
+        address = ledger.enrollment(conn, view["enrollment_id"]).facts["patient"]["address"]
+    assert (address["state"], address["country"]) == ("MA", "US")
+    assert view["status"] == "active"
 
 
 def test_enrolling_an_unknown_cardholder_id_is_invalid(runtime):

@@ -264,3 +264,17 @@ def test_an_empty_window_succeeds_with_nothing_to_do(rt: Runtime) -> None:
     assert job["status"] == "succeeded"
     assert job["progress"] == {"total": 0, "done": 0}
     assert summary(job) == (0, 0, 0, 0, 0, 0)
+
+
+# --- a claim from before the program -------------------------------------------------
+
+
+def test_a_claim_from_before_the_first_terms_version_replays_unchanged(rt: Runtime) -> None:
+    member = enroll(rt, effective_date="2020-01-01")
+    early = bill(rt, member["cardholder_id"], pharmacy(rt), "2019-12-31", "100.00")
+    assert (early.status, early.decision["reject_codes"][0]["code"]) == ("rejected", "67")
+
+    job = run_job(rt, "2019-12-01", "2020-01-31", "dry_run")
+
+    assert job["status"] == "succeeded"
+    assert summary(job)[:3] == (1, 1, 0)

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 import adjudicator
-from adjudicator.domain.terms import GovernmentPayer, Terms, bundled_terms, terms_in_force
+from adjudicator.domain.terms import (
+    GovernmentPayer,
+    Terms,
+    bundled_terms,
+    terms_for_claim,
+    terms_in_force,
+)
 from tests.examples import TERMS
 
 pytestmark = pytest.mark.unit
@@ -177,6 +183,15 @@ def test_a_claim_is_judged_by_the_latest_version_in_force_on_its_date_of_service
 def test_there_are_no_terms_before_the_first_version() -> None:
     with pytest.raises(ValueError, match="no terms version is in force on 2019-12-31"):
         terms_in_force([FIRST, SECOND], date(2019, 12, 31))
+
+
+def test_a_claim_before_the_first_version_is_judged_by_the_first() -> None:
+    # It still gets a decision (67: no enrollment year starts before the first version).
+    assert terms_for_claim([SECOND, FIRST], date(2019, 12, 31)) is FIRST
+    assert terms_for_claim([SECOND, FIRST], date(2026, 6, 30)) is FIRST
+    assert terms_for_claim([SECOND, FIRST], date(2026, 7, 1)) is SECOND
+    with pytest.raises(ValueError, match="no terms version"):
+        terms_for_claim([], date(2026, 7, 1))
 
 
 def test_of_two_versions_effective_the_same_day_the_later_version_wins() -> None:
