@@ -8,6 +8,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, post_load, pre_dump, validate, validates_schema
 
+from adjudicator.domain.money import MAX_CENTS
 from schemas.common import ReasonSchema, StrictSchema, text
 from schemas.enrollments import BIN_MESSAGE, BIN_PATTERN, PCN_MESSAGE, PCN_PATTERN
 from schemas.fields import (
@@ -151,6 +152,14 @@ class ClaimRequestSchema(StrictSchema):
         validate=validate.Length(1, 10, error="A claim has 1 to 10 lines."),
     )
     diagnosis_code = fields.String(load_default=None, validate=text(15))
+
+    @validates_schema
+    def _total_within_money(self, claim: Mapping[str, Any], **kwargs: Any) -> None:
+        # The decision answers the lines' sum as money, which may not exceed 999999.99.
+        total = sum(line["patient_responsibility"] for line in claim.get("lines", []))
+        if total > MAX_CENTS:
+            message = 'The lines\' patient_responsibility may not add up to more than "999999.99".'
+            raise ValidationError(message, "lines")
 
     @post_load
     def _default_cob(self, claim: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

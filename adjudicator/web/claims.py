@@ -42,14 +42,17 @@ def submit_claim():  # type: ignore[no-untyped-def]
     intake = claims.submit(rt, data)
     if intake.duplicate:
         return _decision(claim_queries.get(rt, intake.claim_id), as_duplicate=True)
-    if "respond-async" not in request.headers.get("Prefer", ""):
+    if "respond-async" not in request.headers.get("Prefer", "").lower():
         decided = claims.wait_for_answer(rt, intake, rt.config.sync_timeout)
         if isinstance(decided, str):  # rendered by the worker: no read-back needed
             return current_app.response_class(decided, mimetype="application/json")
         if decided is not None:
             view = claim_queries.present(rt, decided)
             return _decision(view, as_duplicate=not intake.new and view["status"] == "paid")
-    return _accepted(claim_queries.get(rt, intake.claim_id))
+    view = claim_queries.get(rt, intake.claim_id)
+    if view["status"] != "received":  # decided after all: a 202 is for `received` only
+        return _decision(view, as_duplicate=not intake.new and view["status"] == "paid")
+    return _accepted(view)
 
 
 @blp.route("/claims/<claim_id>", methods=["GET"])

@@ -237,7 +237,8 @@ def test_a_money_edge_is_rejected_at_its_field_path(amount: object, message: str
     ("amount", "cents"), [("0.00", 0), ("0.01", 1), ("40.00", 4000), ("999999.99", 99_999_999)]
 )
 def test_money_within_bounds_loads_as_int_cents(amount: str, cents: int) -> None:
-    loaded = ClaimRequestSchema().load(claim_with_line(patient_responsibility=amount))
+    one_line = claim(lines=[{**CLAIM["lines"][0], "patient_responsibility": amount}])
+    loaded = ClaimRequestSchema().load(one_line)
 
     assert loaded["lines"][0]["patient_responsibility"] == cents
 
@@ -442,6 +443,26 @@ def test_no_lines_are_rejected() -> None:
 
 def test_10_lines_are_accepted() -> None:
     assert len(ClaimRequestSchema().load(claim(lines=[CLAIM["lines"][0]] * 10))["lines"]) == 10
+
+
+def test_the_lines_may_not_add_up_to_more_money_than_a_decision_can_show() -> None:
+    line = {**CLAIM["lines"][0], "patient_responsibility": "999999.99"}
+    small = {**line, "patient_responsibility": "0.01"}
+
+    errors = errors_of(ClaimRequestSchema(), claim(lines=[line, small]))
+
+    assert errors == {
+        "lines": ['The lines\' patient_responsibility may not add up to more than "999999.99".']
+    }
+    half = {**line, "patient_responsibility": "499999.99"}
+    assert (
+        len(
+            ClaimRequestSchema().load(
+                claim(lines=[half, {**half, "patient_responsibility": "500000.00"}])
+            )["lines"]
+        )
+        == 2
+    )
 
 
 def test_an_unknown_line_kind_is_rejected() -> None:

@@ -1,0 +1,70 @@
+"""POST /v1/claims over the Flask test client, the worker's part run in-process: what a
+pharmacy is answered when the decision is made between its request's steps."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from adjudicator.config import Config
+from adjudicator.services import adjudication, claims, identity
+from adjudicator.services.runtime import Runtime
+from adjudicator.web import create_app
+from tests.integration.builders import claim_payload, enroll, valid_npi
+
+submit = claims.submit  # the real intake, before a test wraps it
+
+pytestmark = pytest.mark.integration
+
+ASYNC = {"Prefer": "respond-async"}
+
+
+@pytest.fixture
+def api(runtime: Runtime, tmp_path: Path) -> Iterator[tuple[FlaskClient, dict[str, str], str]]:
+    """(a test client, a pharmacy's bearer header, its NPI)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level  # create_app() configures logging
+    config = Config(data_dir=tmp_path, database_url=runtime.config.database_url, redis_url="x")
+    npi = valid_npi()
+    key = identity.add_pharmacy(runtime, npi, "Async Pharmacy", "accredo")["api_key"]
+    try:
+        with create_app(config, runtime=runtime).test_client() as client:
+            yield client, {"Authorization": f"Bearer {key}"}, npi
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def test_an_async_resubmission_of_a_claim_paid_meanwhile_answers_duplicate(
+    api, runtime: Runtime, enqueued: list[str], monkeypatch: pytest.MonkeyPatch
+):
+    client, auth, npi = api
+    payload = claim_payload(enroll(runtime)["cardholder_id"], npi)
+    first = client.post("/v1/claims", json=payload, headers={**auth, **ASYNC})
+    assert (first.status_code, first.json["status"]) == (202, "received")
+
+    def submit_then_the_worker_pays(rt: Runtime, data: dict) -> claims.Intake:
+        intake = submit(rt, data)  # finds the first claim still `received`
+        adjudication.adjudicate(rt, enqueued[-1])  # ... which the worker pays right then
+        return intake
+
+    monkeypatch.setattr(claims, "submit", submit_then_the_worker_pays)
+    again = client.post("/v1/claims", json=payload, headers={**auth, **ASYNC})
+
+    assert again.status_code == 200  # a 202 says `received`; this claim is decided
+    assert (again.json["status"], again.json["claim_id"]) == ("duplicate", first.json["claim_id"])
+    assert again.json["amounts"]["program_paid"] == "1500.00"
+
+
+def test_the_prefer_header_is_read_regardless_of_case(api, runtime: Runtime):
+    client, auth, npi = api
+    payload = claim_payload(enroll(runtime)["cardholder_id"], npi)
+    began = time.monotonic()
+    answer = client.post("/v1/claims", json=payload, headers={**auth, "Prefer": "Respond-Async"})
+    assert (answer.status_code, answer.json["status"]) == (202, "received")
+    assert time.monotonic() - began < runtime.config.sync_timeout / 2  # did not wait for it
