@@ -128,7 +128,11 @@ def _pharmacies_add(args: argparse.Namespace) -> int:
 def _users_add(args: argparse.Namespace) -> int:
     from adjudicator.services import identity
 
-    _print(_with_db(lambda rt: identity.add_user(rt, args.username, args.role, args.password)))
+    username = args.username
+    if not username.strip() or username != username.strip():
+        print(f"--username {username!r}: a name without surrounding spaces", file=sys.stderr)
+        return 2
+    _print(_with_db(lambda rt: identity.add_user(rt, username, args.role, args.password)))
     return 0
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, post_load, pre_dump, validate, validates_schema
 
-from adjudicator.domain.money import MAX_CENTS
+from adjudicator.domain.money import MAX_CENTS, format_money
 from schemas.common import ReasonSchema, StrictSchema, text
 from schemas.enrollments import BIN_MESSAGE, BIN_PATTERN, PCN_MESSAGE, PCN_PATTERN
 from schemas.fields import (
@@ -246,11 +246,44 @@ class LinksSchema(StrictSchema):
     self_ = fields.String(data_key="self", attribute="self", required=True)
 
 
+# Keys under which an event's data (and the decisions it embeds) holds cents.
+EVENT_MONEY_KEYS = frozenset(
+    {
+        "program_paid",
+        "released",
+        "patient_responsibility",
+        "eligible",
+        "patient_pay",
+        "annual_max",
+        "used_before",
+        "used_after",
+        "remaining",
+    }
+)
+
+
+class EventData(fields.Dict):
+    """An event's data as stored, its cents shown as money strings, as everywhere else."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return _money_shown(value)
+
+
+def _money_shown(value: Any, key: str | None = None) -> Any:
+    if isinstance(value, dict):
+        return {k: _money_shown(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_money_shown(item) for item in value]
+    if key in EVENT_MONEY_KEYS and isinstance(value, int) and not isinstance(value, bool):
+        return format_money(value)
+    return value
+
+
 class EventSchema(StrictSchema):
     at = Timestamp(required=True)
     type = fields.String(required=True)
     actor = fields.String(allow_none=True)
-    data = fields.Dict(keys=fields.String())
+    data = EventData(keys=fields.String())
 
 
 DECISION_KEYS = (

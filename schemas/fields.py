@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -252,8 +252,9 @@ class IsoDate(fields.Date):
 
 
 class Timestamp(fields.DateTime):
-    """Dump only: a datetime as ISO 8601 (`2026-03-02T09:30:00+00:00`); a string that
-    already holds one (e.g. read back from a JSON column) is passed through."""
+    """Dump only: a datetime as ISO 8601 (`2026-03-02T09:30:00+00:00`), a naive one read
+    as UTC (every time the ledger stores is UTC); a string that already holds one (e.g.
+    read back from a JSON column) is passed through."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="iso", **kwargs)
@@ -263,6 +264,8 @@ class Timestamp(fields.DateTime):
             return value
         if not isinstance(value, datetime):
             raise TypeError(f"Timestamp dumps a datetime, got {type(value).__name__}")
+        if value.tzinfo is None:  # SQLite gives back the UTC time it was given, naive
+            value = value.replace(tzinfo=UTC)
         return value.isoformat()
 
 

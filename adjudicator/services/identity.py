@@ -112,6 +112,8 @@ def add_user(
     """Create or re-key a hub user; the new API token is shown once, here."""
     if role not in STAFF_ROLES:
         raise ValueError(f"role must be one of {', '.join(STAFF_ROLES)}")
+    if not username.strip() or username != username.strip():
+        raise ValueError("username must be a non-empty name without surrounding spaces")
     api_token = api_token or USER_TOKEN_PREFIX + secrets.token_urlsafe(32)
     password_hash = generate_password_hash(password) if password else None
     with rt.engine.begin() as conn:

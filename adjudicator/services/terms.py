@@ -84,6 +84,11 @@ def create(engine: Engine, doc: dict[str, Any], actor: str) -> dict[str, Any]:
     with engine.begin() as conn:
         if ledger.terms_version_exists(conn, terms.version):
             raise Conflict(f"terms version {terms.version!r} exists; post a new version")
+        programs = {t.program_id for t in all_versions(conn)}
+        if programs and terms.program_id not in programs:
+            # Every version governs this program's claims: another program's is a mistake.
+            error = f"This adjudicator runs {', '.join(sorted(programs))}."
+            raise Invalid({"program_id": [error]})
         ledger.insert_terms(
             conn, terms.version, terms.effective_date, terms.to_document(), created_by=actor
         )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from adjudicator.web.problems import ProblemAbort, problem, validation_problem
 from schemas.common import flatten_errors
@@ -13,7 +14,7 @@ from schemas.common import flatten_errors
 
 def load_json(schema: Schema) -> dict[str, Any]:
     """The validated body; 400 when it is not JSON, 422 field by field when it fails."""
-    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    raw = _whole_body()
     try:
         payload = request.get_json(force=True, silent=False) if raw else None
     except Exception:
@@ -21,6 +22,18 @@ def load_json(schema: Schema) -> dict[str, Any]:
     if payload is _NOT_JSON or payload is None:
         raise ProblemAbort(problem(400, "Bad Request", "The request body must be a JSON object."))
     return _load(schema, payload)
+
+
+def _whole_body() -> bytes:
+    """The body; 413 past MAX_CONTENT_LENGTH, also for a streamed (chunked) body."""
+    raw = request.get_data(cache=True)  # raises 413 itself when Content-Length is over
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    # Without Content-Length, werkzeug stops reading at the limit and says nothing: one
+    # byte more on the server's stream tells a body over the limit from one just at it.
+    at_limit = request.content_length is None and limit is not None and len(raw) >= limit
+    if at_limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
+    return raw
 
 
 def load_query(schema: Schema) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from adjudicator.services import claim_queries, claims, reversals
 from adjudicator.services.errors import Forbidden
 from adjudicator.web.auth import principal, require
 from adjudicator.web.body import load_json, load_query
-from adjudicator.web.docs import BEARER, json_body
+from adjudicator.web.docs import BEARER, json_body, query_params
 from adjudicator.web.runtime import runtime
 from schemas.claims import (
     ClaimListQuerySchema,
@@ -67,7 +67,7 @@ def get_claim(claim_id: str):  # type: ignore[no-untyped-def]
 
 @blp.route("/claims", methods=["GET"])
 @require("pharmacy", "reviewer")
-@blp.doc(security=BEARER)
+@blp.doc(security=BEARER, **query_params(ClaimListQuerySchema))
 @blp.alt_response(200, schema=ClaimListSchema, success=True)
 def list_claims():  # type: ignore[no-untyped-def]
     """Claims, newest first (the open review queue oldest first), with a cursor."""

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from adjudicator.services import enrollments
 from adjudicator.web.auth import principal, require
 from adjudicator.web.body import load_json, load_query
-from adjudicator.web.docs import BEARER, json_body
+from adjudicator.web.docs import BEARER, json_body, query_params
 from adjudicator.web.runtime import runtime
 from schemas.enrollments import (
     BenefitQuerySchema,
@@ -56,7 +56,7 @@ def patch_enrollment(enrollment_id: str):  # type: ignore[no-untyped-def]
 
 @blp.route("/members/<cardholder_id>/benefit", methods=["GET"])
 @require("reviewer")
-@blp.doc(security=BEARER)
+@blp.doc(security=BEARER, **query_params(BenefitQuerySchema))
 @blp.alt_response(200, schema=BenefitResponseSchema, success=True)
 def member_benefit(cardholder_id: str):  # type: ignore[no-untyped-def]
     """Used and remaining benefit of the enrollment year containing `date` (default today)."""

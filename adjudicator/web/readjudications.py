@@ -11,7 +11,7 @@ from adjudicator.config import Config
 from adjudicator.services import readjudication
 from adjudicator.web.auth import principal, require
 from adjudicator.web.body import load_json, load_query
-from adjudicator.web.docs import BEARER, json_body
+from adjudicator.web.docs import BEARER, json_body, query_params
 from adjudicator.web.runtime import runtime
 from schemas.readjudications import (
     ChangesPageSchema,
@@ -46,7 +46,7 @@ def start_job():  # type: ignore[no-untyped-def]
 
 @blp.route("/readjudications", methods=["GET"])
 @require("admin")
-@blp.doc(security=BEARER)
+@blp.doc(security=BEARER, **query_params(JobListQuerySchema))
 @blp.alt_response(200, schema=JobListSchema, success=True)
 def list_jobs():  # type: ignore[no-untyped-def]
     """The latest jobs, newest first."""
@@ -65,7 +65,7 @@ def get_job(job_id: str):  # type: ignore[no-untyped-def]
 
 @blp.route("/readjudications/<job_id>/changes", methods=["GET"])
 @require("admin")
-@blp.doc(security=BEARER)
+@blp.doc(security=BEARER, **query_params(ChangesQuerySchema))
 @blp.alt_response(200, schema=ChangesPageSchema, success=True)
 def job_changes(job_id: str):  # type: ignore[no-untyped-def]
     """Every claim whose status or program_paid the job changed: before and after."""

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from adjudicator.services import audit, claim_queries, review
 from adjudicator.web.auth import principal, require
 from adjudicator.web.body import load_json, load_query
-from adjudicator.web.docs import BEARER, json_body
+from adjudicator.web.docs import BEARER, json_body, query_params
 from adjudicator.web.runtime import runtime
 from schemas.audit import AuditPageSchema, AuditQuerySchema
 from schemas.claims import DecisionSchema
@@ -30,7 +30,7 @@ def review_claim(claim_id: str):  # type: ignore[no-untyped-def]
 
 @blp.route("/audit", methods=["GET"])
 @require("admin")
-@blp.doc(security=BEARER)
+@blp.doc(security=BEARER, **query_params(AuditQuerySchema))
 @blp.alt_response(200, schema=AuditPageSchema, success=True)
 def audit_trail():  # type: ignore[no-untyped-def]
     """Every write (enrollments, decisions, reversals, reviews), oldest first."""

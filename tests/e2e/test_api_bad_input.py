@@ -74,6 +74,20 @@ def test_a_body_over_64_kib_is_too_large(
     assert_nothing_stored(server, member_with_one_claim)
 
 
+def test_a_chunked_body_over_64_kib_is_too_large_too(
+    server: Server, member_with_one_claim: dict[str, Any]
+) -> None:
+    payload = claim_payload(member_with_one_claim["cardholder_id"])
+    payload["diagnosis_code"] = "E" * (65 * 1024)
+    body = json.dumps(payload).encode()
+    chunks = (body[i : i + 8192] for i in range(0, len(body), 8192))  # no Content-Length
+
+    response = post_claim(server, data=chunks, headers={"Content-Type": "application/json"})
+
+    assert_problem(response, 413)
+    assert_nothing_stored(server, member_with_one_claim)
+
+
 def test_the_connection_stays_usable_after_a_413(server: Server) -> None:
     # The server answers 413 with "Connection: keep-alive", so a client reuses the socket.
     payload = claim_payload("IC0000000000")

@@ -3,6 +3,8 @@ pharmacy is answered when the decision is made between its request's steps."""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -68,3 +70,33 @@ def test_the_prefer_header_is_read_regardless_of_case(api, runtime: Runtime):
     answer = client.post("/v1/claims", json=payload, headers={**auth, "Prefer": "Respond-Async"})
     assert (answer.status_code, answer.json["status"]) == (202, "received")
     assert time.monotonic() - began < runtime.config.sync_timeout / 2  # did not wait for it
+
+
+def _streamed(client: FlaskClient, auth: dict[str, str], body: bytes):  # type: ignore[no-untyped-def]
+    """POST /v1/claims without Content-Length, as a chunked request reaches the app."""
+    return client.post(
+        "/v1/claims",
+        input_stream=io.BytesIO(body),
+        headers={
+            **auth,
+            **ASYNC,
+            "Content-Type": "application/json",
+            "Transfer-Encoding": "chunked",
+        },
+        environ_overrides={"wsgi.input_terminated": True},  # the server de-chunks
+    )
+
+
+def test_a_streamed_body_over_64_kib_is_413(api, runtime: Runtime, enqueued: list[str]):
+    client, auth, npi = api
+    payload = claim_payload(enroll(runtime)["cardholder_id"], npi)
+    body = json.dumps(payload).encode()
+    over = body[:-1] + b" " * (64 * 1024 + 1 - len(body)) + b"}"
+    at_limit = body[:-1] + b" " * (64 * 1024 - len(body)) + b"}"
+
+    refused = _streamed(client, auth, over)
+    assert refused.status_code == 413
+    assert refused.mimetype == "application/problem+json"
+    assert enqueued == []  # nothing stored, nothing sent
+    accepted = _streamed(client, auth, at_limit)
+    assert (accepted.status_code, len(enqueued)) == (202, 1)

@@ -94,6 +94,15 @@ def test_users_add_refuses_an_unknown_role(runtime, redis_url, tmp_path):
     assert done.stdout == ""
 
 
+def test_users_add_refuses_an_empty_username(runtime, redis_url, tmp_path):
+    done = run_cli(
+        runtime, redis_url, tmp_path, "users", "add", "--username", " ", "--role", "reviewer"
+    )
+
+    assert (done.returncode, done.stdout) == (2, "")
+    assert "without surrounding spaces" in done.stderr
+
+
 def test_db_upgrade_is_idempotent(runtime, redis_url, tmp_path):
     def state() -> tuple[list, list]:
         with reading(runtime.engine) as conn:

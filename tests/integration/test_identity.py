@@ -74,3 +74,9 @@ def test_a_lookup_overtaken_by_a_re_key_is_not_remembered(runtime, monkeypatch):
     assert identity.authenticate(runtime, old) is not None  # the read was right when made
     monkeypatch.setattr(identity, "_lookup", lookup)
     assert identity.authenticate(runtime, old) is None  # and it was not remembered
+
+
+@pytest.mark.parametrize("username", ["", "  ", " rita"])
+def test_a_user_needs_a_name_without_surrounding_spaces(runtime, username: str):
+    with pytest.raises(ValueError, match="non-empty name"):
+        identity.add_user(runtime, username, "reviewer", "a password")

@@ -218,6 +218,26 @@ def test_the_openapi_document_describes_the_jobs(client: FlaskClient) -> None:
     assert "/v1/readjudications/{job_id}/changes" in paths
 
 
+def _query_parameters(operation: dict[str, Any]) -> list[str]:
+    return [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+
+
+def test_the_openapi_document_names_every_query_parameter(client: FlaskClient) -> None:
+    paths = client.get("/openapi.json").json["paths"]
+    assert _query_parameters(paths["/v1/claims"]["get"]) == [
+        "cardholder_id",
+        "status",
+        "review",
+        "date_from",
+        "date_to",
+        "limit",
+        "cursor",
+    ]
+    assert _query_parameters(paths["/v1/members/{cardholder_id}/benefit"]["get"]) == ["date"]
+    changes = paths["/v1/readjudications/{job_id}/changes"]["get"]
+    assert _query_parameters(changes) == ["limit", "cursor"]
+
+
 # --- the command line ---------------------------------------------------------------------
 
 

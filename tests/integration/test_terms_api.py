@@ -69,6 +69,17 @@ def test_bad_values_are_422_field_by_field(client: FlaskClient, admin: Headers) 
     assert {"annual_max", "covered_ndcs", "extra"} <= set(answer.json["errors"])
 
 
+def test_a_version_of_another_program_is_refused(
+    client: FlaskClient, admin: Headers, key_prefix: str
+) -> None:
+    document = client.get("/v1/terms/2020-01", headers=admin).json
+    document.update(version=f"o-{key_prefix[:20]}", program_id="another-program")
+    answer = client.post("/v1/terms", json=document, headers=admin)
+    assert answer.status_code == 422
+    assert answer.json["errors"] == {"program_id": ["This adjudicator runs ipsen-cares-increlex."]}
+    assert client.get(f"/v1/terms/{document['version']}", headers=admin).status_code == 404
+
+
 def test_terms_are_for_admins_only(client: FlaskClient, reviewer: Headers) -> None:
     assert client.get("/v1/terms", headers=reviewer).status_code == 403
     assert client.post("/v1/terms", json={}, headers=reviewer).status_code == 403

@@ -885,3 +885,43 @@ def test_flatten_errors_joins_nested_keys_and_list_indices_with_dots() -> None:
         "patient": ["Invalid input type."],
         "_schema": ["whole body"],
     }
+
+
+def test_an_events_money_is_shown_as_money_strings_wherever_it_sits() -> None:
+    from schemas.claims import EventSchema
+
+    decision = {"amounts": {"eligible": 150000, "program_paid": 150000}, "cash_pay": False}
+    event = {
+        "at": "2026-03-01T12:00:00+00:00",
+        "type": "review_approved",
+        "actor": "user:rita",
+        "data": {
+            "before": {"status": "paid", "program_paid": 150000, "decision": decision},
+            "after": {"status": "reversed", "released": 150000},
+            "rules": ["patient_age"],
+            "fill_number": 2,
+        },
+    }
+
+    data = EventSchema().dump(event)["data"]
+
+    assert data["before"]["program_paid"] == "1500.00"
+    assert data["before"]["decision"]["amounts"] == {
+        "eligible": "1500.00",
+        "program_paid": "1500.00",
+    }
+    assert data["before"]["decision"]["cash_pay"] is False
+    assert data["after"]["released"] == "1500.00"
+    assert (data["rules"], data["fill_number"]) == (["patient_age"], 2)
+
+
+def test_a_timestamp_always_says_it_is_utc() -> None:
+    from datetime import UTC, datetime
+
+    from schemas.claims import EventSchema
+
+    naive = {"at": datetime(2026, 3, 1, 12, 0), "type": "received", "actor": None, "data": {}}
+    aware = {**naive, "at": datetime(2026, 3, 1, 12, 0, tzinfo=UTC)}
+
+    assert EventSchema().dump(naive)["at"] == "2026-03-01T12:00:00+00:00"
+    assert EventSchema().dump(aware)["at"] == "2026-03-01T12:00:00+00:00"
