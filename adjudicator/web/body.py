@@ -37,14 +37,15 @@ def _whole_body() -> bytes:
 
 
 def load_query(schema: Schema) -> dict[str, Any]:
-    return _load(schema, request.args.to_dict())
+    return _load(schema, request.args.to_dict(), "query string")
 
 
-def _load(schema: Schema, payload: Any) -> dict[str, Any]:
+def _load(schema: Schema, payload: Any, what: str = "request body") -> dict[str, Any]:
     try:
         return schema.load(payload)  # type: ignore[no-any-return]
     except ValidationError as error:
-        raise ProblemAbort(validation_problem(flatten_errors(error.messages))) from None
+        problem = validation_problem(flatten_errors(error.messages), what)
+        raise ProblemAbort(problem) from None
 
 
 _NOT_JSON = object()

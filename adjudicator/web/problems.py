@@ -17,11 +17,11 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
     return Response(json.dumps(body), status=status, mimetype=PROBLEM_TYPE)
 
 
-def validation_problem(errors: dict[str, list[str]]) -> Response:
+def validation_problem(errors: dict[str, list[str]], what: str = "request body") -> Response:
     return problem(
         422,
         "Unprocessable Content",
-        "The request body does not match the schema; see `errors` for each field.",
+        f"The {what} does not match the schema; see `errors` for each field.",
         errors=errors,
     )
 
@@ -37,7 +37,7 @@ class ProblemAbort(Exception):
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(ProblemAbort, lambda e: e.response)
-    app.register_error_handler(Invalid, lambda e: validation_problem(e.errors))
+    app.register_error_handler(Invalid, lambda e: validation_problem(e.errors, "request"))
     app.register_error_handler(ServiceError, lambda e: problem(e.status, e.title, e.detail))
     app.register_error_handler(Exception, _unexpected)
 

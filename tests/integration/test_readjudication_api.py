@@ -210,6 +210,10 @@ def test_a_bad_cursor_is_422(client: FlaskClient, admin: Headers) -> None:
     job_id = client.post("/v1/readjudications", json=BODY, headers=admin).json["job_id"]
     answer = client.get(f"/v1/readjudications/{job_id}/changes?cursor=zzz", headers=admin)
     assert answer.status_code == 422
+    assert "cursor" in answer.json["errors"]
+    malformed = client.get(f"/v1/readjudications/{job_id}/changes?limit=0", headers=admin)
+    assert malformed.status_code == 422
+    assert malformed.json["detail"].startswith("The query string does not match")
 
 
 def test_the_openapi_document_describes_the_jobs(client: FlaskClient) -> None:
