@@ -20,12 +20,14 @@ from schemas.claims import (
     DecisionSchema,
     ReversalByKeySchema,
 )
+from schemas.common import StrictSchema
 
 blp = Blueprint("claims", __name__, description="Bill, read and reverse claims")
 
 # Built once: schema construction costs as much as a small claim's validation.
 _CLAIM_REQUEST = ClaimRequestSchema()
 _DECISION = DecisionSchema()
+_NO_FIELDS = StrictSchema()  # the reversal by id takes its claim from the path
 
 
 @blp.route("/claims", methods=["POST"])
@@ -82,6 +84,8 @@ def list_claims():  # type: ignore[no-untyped-def]
 @blp.alt_response(200, schema=DecisionSchema, success=True)
 def reverse_claim(claim_id: str):  # type: ignore[no-untyped-def]
     """Reverse a paid claim (NCPDP B2): its program_paid goes back to its year, once."""
+    if request.content_length or request.headers.get("Transfer-Encoding"):
+        load_json(_NO_FIELDS)  # no body, or `{}`: any field in it is unknown (422)
     return _reverse(claim_id)
 
 

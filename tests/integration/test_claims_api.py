@@ -100,3 +100,21 @@ def test_a_streamed_body_over_64_kib_is_413(api, runtime: Runtime, enqueued: lis
     assert enqueued == []  # nothing stored, nothing sent
     accepted = _streamed(client, auth, at_limit)
     assert (accepted.status_code, len(enqueued)) == (202, 1)
+
+
+def test_a_reversal_by_id_refuses_a_body_with_fields_and_takes_an_empty_one(
+    api, runtime: Runtime, enqueued: list[str]
+):
+    client, auth, npi = api
+    payload = claim_payload(enroll(runtime)["cardholder_id"], npi)
+    claim_id = client.post("/v1/claims", json=payload, headers={**auth, **ASYNC}).json["claim_id"]
+    adjudication.adjudicate(runtime, claim_id)
+    path = f"/v1/claims/{claim_id}/reversal"
+
+    refused = client.post(path, json={"bogus": 1}, headers=auth)
+    assert refused.status_code == 422
+    assert refused.json["errors"] == {"bogus": ["Unknown field."]}
+    assert client.get(f"/v1/claims/{claim_id}", headers=auth).json["status"] == "paid"
+
+    reversed_ = client.post(path, json={}, headers=auth)
+    assert (reversed_.status_code, reversed_.json["status"]) == (200, "reversed")
