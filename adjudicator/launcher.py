@@ -45,8 +45,13 @@ def run_all(config: Config, host: str, port: int) -> int:
     children = [_start(cmd, env) for cmd in _commands(config, host, port)]
     _announce(host, port, credentials)
     stop = _stop_flag()
+    redis_gone = None
     try:
         while not stop and all(child.poll() is None for child in children):
+            if embedded is not None and (redis_gone := embedded.exit_code()) is not None:
+                # Without its Redis nothing is decided: stop all, say why, exit non-zero.
+                print(f"the embedded Redis exited ({redis_gone}): stopping", file=sys.stderr)
+                break
             time.sleep(0.2)
     finally:
         for child in children:
@@ -54,7 +59,7 @@ def run_all(config: Config, host: str, port: int) -> int:
         if embedded is not None:
             embedded.stop()
     failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
-    return 1 if failed and not stop else 0
+    return 1 if (failed or redis_gone is not None) and not stop else 0
 
 
 def _commands(config: Config, host: str, port: int) -> list[list[str]]:

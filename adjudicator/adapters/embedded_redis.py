@@ -78,6 +78,10 @@ class EmbeddedRedis:
     def pid(self) -> int | None:
         return self._process.pid if self._process else _read_pid(self.pid_path)
 
+    def exit_code(self) -> int | None:
+        """The exit status of the server we started, once it has exited; else None."""
+        return self._process.poll() if self._process is not None else None
+
     def __enter__(self) -> EmbeddedRedis:
         return self.start()
 
