@@ -14,14 +14,14 @@ from schemas.common import flatten_errors
 
 def load_json(schema: Schema) -> dict[str, Any]:
     """The validated body; 400 when it is not JSON, 422 field by field when it fails."""
-    raw = _whole_body()
+    not_json = ProblemAbort(problem(400, "Bad Request", "The request body must be a JSON object."))
+    if not _whole_body():
+        raise not_json
     try:
-        payload = request.get_json(force=True, silent=False) if raw else None
+        payload = request.get_json(force=True, silent=False)
     except Exception:
-        payload = _NOT_JSON
-    if payload is _NOT_JSON or payload is None:
-        raise ProblemAbort(problem(400, "Bad Request", "The request body must be a JSON object."))
-    return _load(schema, payload)
+        raise not_json from None
+    return _load(schema, payload)  # JSON that is no object (null, [1]) fails the schema: 422
 
 
 def _whole_body() -> bytes:
@@ -46,6 +46,3 @@ def _load(schema: Schema, payload: Any, what: str = "request body") -> dict[str,
     except ValidationError as error:
         problem = validation_problem(flatten_errors(error.messages), what)
         raise ProblemAbort(problem) from None
-
-
-_NOT_JSON = object()

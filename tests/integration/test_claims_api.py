@@ -118,3 +118,17 @@ def test_a_reversal_by_id_refuses_a_body_with_fields_and_takes_an_empty_one(
 
     reversed_ = client.post(path, json={}, headers=auth)
     assert (reversed_.status_code, reversed_.json["status"]) == (200, "reversed")
+
+
+@pytest.mark.parametrize(
+    ("body", "status"), [(b"", 400), (b"{", 400), (b"null", 422), (b"[1]", 422)]
+)
+def test_a_body_that_is_not_json_is_400_and_json_that_is_no_object_422(
+    api, enqueued: list[str], body: bytes, status: int
+):
+    client, auth, _ = api
+    headers = {**auth, "Content-Type": "application/json"}
+    answer = client.post("/v1/claims", data=body, headers=headers)
+    assert answer.status_code == status
+    assert answer.mimetype == "application/problem+json"
+    assert enqueued == []
