@@ -128,11 +128,12 @@ def _pharmacies_add(args: argparse.Namespace) -> int:
 def _users_add(args: argparse.Namespace) -> int:
     from adjudicator.services import identity
 
-    username = args.username
-    if not username.strip() or username != username.strip():
-        print(f"--username {username!r}: a name without surrounding spaces", file=sys.stderr)
+    try:
+        added = _with_db(lambda rt: identity.add_user(rt, args.username, args.role, args.password))
+    except ValueError as error:  # the service's checks: the name
+        print(f"adjudicator users add: {error}", file=sys.stderr)
         return 2
-    _print(_with_db(lambda rt: identity.add_user(rt, username, args.role, args.password)))
+    _print(added)
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from schemas.common import StrictSchema
-from schemas.fields import StrictInteger, Timestamp
+from schemas.fields import EventData, StrictInteger, Timestamp
 
 
 class AuditQuerySchema(StrictSchema):
@@ -22,7 +22,7 @@ class AuditEventSchema(StrictSchema):
     entity_type = fields.String()
     entity_id = fields.String()
     type = fields.String()
-    data = fields.Dict()
+    data = EventData()
 
 
 class AuditPageSchema(StrictSchema):

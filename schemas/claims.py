@@ -8,12 +8,13 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, post_load, pre_dump, validate, validates_schema
 
-from adjudicator.domain.money import MAX_CENTS, format_money
+from adjudicator.domain.money import MAX_CENTS
 from schemas.common import ReasonSchema, StrictSchema, text
 from schemas.enrollments import BIN_MESSAGE, BIN_PATTERN, PCN_MESSAGE, PCN_PATTERN
 from schemas.fields import (
     Code,
     Decimal3,
+    EventData,
     IsoDate,
     Money,
     Npi,
@@ -244,39 +245,6 @@ class ReviewSchema(StrictSchema):
 
 class LinksSchema(StrictSchema):
     self_ = fields.String(data_key="self", attribute="self", required=True)
-
-
-# Keys under which an event's data (and the decisions it embeds) holds cents.
-EVENT_MONEY_KEYS = frozenset(
-    {
-        "program_paid",
-        "released",
-        "patient_responsibility",
-        "eligible",
-        "patient_pay",
-        "annual_max",
-        "used_before",
-        "used_after",
-        "remaining",
-    }
-)
-
-
-class EventData(fields.Dict):
-    """An event's data as stored, its cents shown as money strings, as everywhere else."""
-
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return _money_shown(value)
-
-
-def _money_shown(value: Any, key: str | None = None) -> Any:
-    if isinstance(value, dict):
-        return {k: _money_shown(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_money_shown(item) for item in value]
-    if key in EVENT_MONEY_KEYS and isinstance(value, int) and not isinstance(value, bool):
-        return format_money(value)
-    return value
 
 
 class EventSchema(StrictSchema):

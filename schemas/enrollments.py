@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from schemas.common import ReasonSchema, StrictSchema, text
 from schemas.fields import Code, IsoDate, Money, StrictBoolean, WeightKg, not_in_future
@@ -63,6 +63,14 @@ class AddressSchema(StrictSchema):
     state = fields.String(required=True, validate=text(50))
     zip = fields.String(required=True, validate=text(20))
     country = fields.String(required=True, validate=text(60))
+
+    @pre_load
+    def _strip_codes(self, address: Any, **kwargs: Any) -> Any:
+        # "  " must fail the length check, not pass it and be stored as "".
+        if not isinstance(address, dict):
+            return address
+        codes = {k: v.strip() for k in ("state", "country") if isinstance(v := address.get(k), str)}
+        return {**address, **codes}
 
     @validates_schema
     def _us_zip(self, address: Mapping[str, Any], **kwargs: Any) -> None:

@@ -269,6 +269,40 @@ class Timestamp(fields.DateTime):
         return value.isoformat()
 
 
+# Keys under which an event's data (and the decisions it embeds) holds cents.
+EVENT_MONEY_KEYS = frozenset(
+    {
+        "program_paid",
+        "released",
+        "patient_responsibility",
+        "eligible",
+        "patient_pay",
+        "annual_max",
+        "used_before",
+        "used_after",
+        "remaining",
+    }
+)
+
+
+class EventData(fields.Dict):
+    """An audit event's data as stored, its cents shown as money strings, as everywhere
+    else in the API (claim events, GET /v1/audit)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return _money_shown(value)
+
+
+def _money_shown(value: Any, key: str | None = None) -> Any:
+    if isinstance(value, dict):
+        return {k: _money_shown(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_money_shown(item) for item in value]
+    if key in EVENT_MONEY_KEYS and isinstance(value, int) and not isinstance(value, bool):
+        return format_money(value)
+    return value
+
+
 def not_in_future(value: date) -> None:
     """Validator: the date is today or earlier (server's local date)."""
     if value > date.today():

@@ -79,8 +79,14 @@ class EmbeddedRedis:
         return self._process.pid if self._process else _read_pid(self.pid_path)
 
     def exit_code(self) -> int | None:
-        """The exit status of the server we started, once it has exited; else None."""
-        return self._process.poll() if self._process is not None else None
+        """None while the server runs. Once it is gone: its exit status if we started it,
+        -1 if we reused it (an earlier run's server, whose status is not ours to read)."""
+        if self._process is not None:
+            return self._process.poll()
+        if self.reused:
+            pid = _read_pid(self.pid_path)
+            return -1 if pid is None or not self._is_previous_server(pid) else None
+        return None
 
     def __enter__(self) -> EmbeddedRedis:
         return self.start()

@@ -117,12 +117,11 @@ def enrollment_view(conn: Connection, row: Row[Any]) -> dict[str, Any]:
 
 def _evaluate(conn: Connection, facts: dict[str, Any]) -> dict[str, Any]:
     domain_facts = records.facts_from_record(facts)
-    try:
-        in_force = terms.in_force(conn, domain_facts.effective_date)
-    except ValueError:  # before the program's first terms version
-        first = min(t.effective_date for t in terms.all_versions(conn))
+    first = min(t.effective_date for t in terms.all_versions(conn))  # 2020-01 is always there
+    if domain_facts.effective_date < first:
         error = f"The program starts on {first.isoformat()}: no terms are in force earlier."
-        raise Invalid({"effective_date": [error]}) from None
+        raise Invalid({"effective_date": [error]})
+    in_force = terms.in_force(conn, domain_facts.effective_date)
     eligibility = evaluate_enrollment(domain_facts, in_force)
     return {
         "status": eligibility.status,

@@ -47,11 +47,12 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     problems.register(app)  # after Api, so problem+json replaces its error format
     console.init_app(app, config)  # the hub console's pages at /console
     if config.proxy_hops:
-        # Behind N proxies, the client address and scheme are the Nth-last X-Forwarded-For
-        # and -Proto entries (what the sign-in limit counts by, and the cookie's Secure
-        # flag); entries further left are the client's to forge, and are never read.
-        hops = config.proxy_hops
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+        # Behind N proxies, the client address is the Nth-last X-Forwarded-For entry (what
+        # the sign-in limit counts by); entries further left are the client's to forge.
+        # The scheme (the cookie's Secure flag) is the last X-Forwarded-Proto value: proxies
+        # overwrite that header rather than append to it, so the nearest one's word counts.
+        fix = ProxyFix(app.wsgi_app, x_for=config.proxy_hops, x_proto=1)
+        app.wsgi_app = fix  # type: ignore[method-assign]
     return app
 
 

@@ -8,20 +8,34 @@ from flask import current_app, request
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from adjudicator.web.problems import ProblemAbort, problem, validation_problem
+from adjudicator.web.problems import (
+    BODY_MISMATCH,
+    QUERY_MISMATCH,
+    ProblemAbort,
+    problem,
+    validation_problem,
+)
 from schemas.common import flatten_errors
 
 
 def load_json(schema: Schema) -> dict[str, Any]:
     """The validated body; 400 when it is not JSON, 422 field by field when it fails."""
-    not_json = ProblemAbort(problem(400, "Bad Request", "The request body must be a JSON object."))
     if not _whole_body():
-        raise not_json
+        raise _not_json()
     try:
         payload = request.get_json(force=True, silent=False)
     except Exception:
-        raise not_json from None
+        raise _not_json() from None
     return _load(schema, payload)  # JSON that is no object (null, [1]) fails the schema: 422
+
+
+def load_optional_json(schema: Schema) -> dict[str, Any]:
+    """load_json for an endpoint whose body may be left out: no body loads as {}."""
+    return load_json(schema) if _whole_body() else {}
+
+
+def _not_json() -> ProblemAbort:
+    return ProblemAbort(problem(400, "Bad Request", "The request body must be a JSON object."))
 
 
 def _whole_body() -> bytes:
@@ -37,12 +51,12 @@ def _whole_body() -> bytes:
 
 
 def load_query(schema: Schema) -> dict[str, Any]:
-    return _load(schema, request.args.to_dict(), "query string")
+    return _load(schema, request.args.to_dict(), QUERY_MISMATCH)
 
 
-def _load(schema: Schema, payload: Any, what: str = "request body") -> dict[str, Any]:
+def _load(schema: Schema, payload: Any, detail: str = BODY_MISMATCH) -> dict[str, Any]:
     try:
         return schema.load(payload)  # type: ignore[no-any-return]
     except ValidationError as error:
-        problem = validation_problem(flatten_errors(error.messages), what)
+        problem = validation_problem(flatten_errors(error.messages), detail)
         raise ProblemAbort(problem) from None

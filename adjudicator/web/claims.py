@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from adjudicator.services import claim_queries, claims, reversals
 from adjudicator.services.errors import Forbidden
 from adjudicator.web.auth import principal, require
-from adjudicator.web.body import load_json, load_query
+from adjudicator.web.body import load_json, load_optional_json, load_query
 from adjudicator.web.docs import BEARER, json_body, query_params
 from adjudicator.web.runtime import runtime
 from schemas.claims import (
@@ -84,8 +84,7 @@ def list_claims():  # type: ignore[no-untyped-def]
 @blp.alt_response(200, schema=DecisionSchema, success=True)
 def reverse_claim(claim_id: str):  # type: ignore[no-untyped-def]
     """Reverse a paid claim (NCPDP B2): its program_paid goes back to its year, once."""
-    if request.content_length or request.headers.get("Transfer-Encoding"):
-        load_json(_NO_FIELDS)  # no body, or `{}`: any field in it is unknown (422)
+    load_optional_json(_NO_FIELDS)  # no body, or `{}`: any field in it is unknown (422)
     return _reverse(claim_id)
 
 

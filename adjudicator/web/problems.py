@@ -17,13 +17,13 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
     return Response(json.dumps(body), status=status, mimetype=PROBLEM_TYPE)
 
 
-def validation_problem(errors: dict[str, list[str]], what: str = "request body") -> Response:
-    return problem(
-        422,
-        "Unprocessable Content",
-        f"The {what} does not match the schema; see `errors` for each field.",
-        errors=errors,
-    )
+BODY_MISMATCH = "The request body does not match the schema; see `errors` for each field."
+QUERY_MISMATCH = "The query string does not match the schema; see `errors` for each field."
+REFUSED = "The request was refused; see `errors` for each field."  # valid, but not acceptable
+
+
+def validation_problem(errors: dict[str, list[str]], detail: str = BODY_MISMATCH) -> Response:
+    return problem(422, "Unprocessable Content", detail, errors=errors)
 
 
 class ProblemAbort(Exception):
@@ -37,7 +37,7 @@ class ProblemAbort(Exception):
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(ProblemAbort, lambda e: e.response)
-    app.register_error_handler(Invalid, lambda e: validation_problem(e.errors, "request"))
+    app.register_error_handler(Invalid, lambda e: validation_problem(e.errors, REFUSED))
     app.register_error_handler(ServiceError, lambda e: problem(e.status, e.title, e.detail))
     app.register_error_handler(Exception, _unexpected)
 

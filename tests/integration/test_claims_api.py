@@ -116,8 +116,47 @@ def test_a_reversal_by_id_refuses_a_body_with_fields_and_takes_an_empty_one(
     assert refused.json["errors"] == {"bogus": ["Unknown field."]}
     assert client.get(f"/v1/claims/{claim_id}", headers=auth).json["status"] == "paid"
 
+    not_json = client.post(path, data=b"{", headers={**auth, "Content-Type": "application/json"})
+    assert not_json.status_code == 400
+
     reversed_ = client.post(path, json={}, headers=auth)
     assert (reversed_.status_code, reversed_.json["status"]) == (200, "reversed")
+
+
+def test_a_reversal_by_id_with_an_empty_chunked_body_reverses(api, runtime: Runtime):
+    client, auth, npi = api
+    payload = claim_payload(enroll(runtime)["cardholder_id"], npi)
+    claim_id = client.post("/v1/claims", json=payload, headers={**auth, **ASYNC}).json["claim_id"]
+    adjudication.adjudicate(runtime, claim_id)
+
+    answer = client.post(
+        f"/v1/claims/{claim_id}/reversal",
+        input_stream=io.BytesIO(b""),
+        headers={**auth, "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+    assert (answer.status_code, answer.json["status"]) == (200, "reversed")
+
+
+def test_an_async_claim_decided_before_its_answer_is_read_answers_the_decision(
+    api, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+):
+    # Prefer is a preference (RFC 7240): a claim already decided answers 200, not a 202
+    # that would show it `received` when it is not.
+    client, auth, npi = api
+
+    def submit_and_decide_at_once(rt: Runtime, data: dict) -> claims.Intake:
+        intake = submit(rt, data)
+        adjudication.adjudicate(rt, intake.claim_id)
+        return intake
+
+    monkeypatch.setattr(claims, "submit", submit_and_decide_at_once)
+    payload = claim_payload(enroll(runtime)["cardholder_id"], npi)
+    answer = client.post("/v1/claims", json=payload, headers={**auth, **ASYNC})
+
+    assert (answer.status_code, answer.json["status"]) == (200, "paid")
+    assert "Location" not in answer.headers
 
 
 @pytest.mark.parametrize(
@@ -131,4 +170,6 @@ def test_a_body_that_is_not_json_is_400_and_json_that_is_no_object_422(
     answer = client.post("/v1/claims", data=body, headers=headers)
     assert answer.status_code == status
     assert answer.mimetype == "application/problem+json"
+    if status == 422:
+        assert answer.json["errors"] == {"_schema": ["Invalid input type."]}
     assert enqueued == []

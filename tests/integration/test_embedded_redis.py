@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,21 @@ def test_a_second_instance_reuses_a_running_server_and_leaves_it_running(tmp_pat
         second.stop()
         with redis.Redis.from_url(first.url) as client:
             assert client.ping()
+
+
+def test_the_exit_of_a_started_or_a_reused_server_is_seen(tmp_path):
+    first = EmbeddedRedis(tmp_path).start()
+    second = EmbeddedRedis(tmp_path).start()  # reuses the first one's server
+    assert (first.exit_code(), second.exit_code()) == (None, None)
+
+    os.kill(first.pid, signal.SIGKILL)  # type: ignore[arg-type]
+    deadline = time.monotonic() + 10
+    while first.exit_code() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert first.exit_code() == -signal.SIGKILL
+    assert second.exit_code() == -1
+    first.stop()
 
 
 def test_stale_socket_and_pidfile_from_a_dead_server_are_replaced(tmp_path):

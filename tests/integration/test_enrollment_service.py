@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from marshmallow import ValidationError
 
 from adjudicator.adapters import ledger
 from adjudicator.adapters.db import reading
 from adjudicator.services import enrollments
 from adjudicator.services.errors import Conflict, Invalid, NotFound
+from schemas.common import flatten_errors
 from tests.integration import builders
 from tests.integration.builders import STAFF, enroll, load_enrollment, load_patch
 
@@ -71,6 +73,15 @@ def test_a_year_starting_before_the_program_is_invalid_naming_its_first_day(runt
     assert raised.value.errors == {
         "effective_date": ["The program starts on 2020-01-01: no terms are in force earlier."]
     }
+
+
+@pytest.mark.parametrize("field", ["state", "country"])
+def test_a_state_or_country_of_spaces_is_refused(field):
+    payload = builders.enrollment_payload()
+    payload["patient"]["address"][field] = "   "
+    with pytest.raises(ValidationError) as raised:
+        load_enrollment(payload)
+    assert f"patient.address.{field}" in flatten_errors(raised.value.messages)
 
 
 def test_a_state_and_country_are_stored_as_their_codes(runtime):

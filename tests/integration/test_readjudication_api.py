@@ -211,6 +211,7 @@ def test_a_bad_cursor_is_422(client: FlaskClient, admin: Headers) -> None:
     answer = client.get(f"/v1/readjudications/{job_id}/changes?cursor=zzz", headers=admin)
     assert answer.status_code == 422
     assert "cursor" in answer.json["errors"]
+    assert answer.json["detail"] == "The request was refused; see `errors` for each field."
     malformed = client.get(f"/v1/readjudications/{job_id}/changes?limit=0", headers=admin)
     assert malformed.status_code == 422
     assert malformed.json["detail"].startswith("The query string does not match")

@@ -278,3 +278,44 @@ def test_a_claim_from_before_the_first_terms_version_replays_unchanged(rt: Runti
 
     assert job["status"] == "succeeded"
     assert summary(job)[:3] == (1, 1, 0)
+
+
+# --- what the audit trail shows -------------------------------------------------------
+
+
+def _numbers(value: Any, key: str = "") -> list[str]:
+    """The keys under which `value` (dumped event data) still holds a bare number."""
+    if isinstance(value, dict):
+        return [found for k, v in value.items() for found in _numbers(v, k)]
+    if isinstance(value, list):
+        return [found for item in value for found in _numbers(item, key)]
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    return [key] if is_number else []
+
+
+def test_no_event_of_a_claims_life_shows_money_as_a_bare_number(rt: Runtime) -> None:
+    from adjudicator.services import audit, review
+    from schemas.audit import AuditPageSchema
+    from tests.integration.builders import enrollment_payload
+
+    born = {"date_of_birth": "2020-06-01"}
+    member = enroll(
+        rt, effective_date="2021-01-01", patient={**enrollment_payload()["patient"], **born}
+    )
+    cardholder, npi = member["cardholder_id"], pharmacy(rt)
+    first = bill(rt, cardholder, npi, "2021-03-01", "1500.00", patient=born)  # 60: review
+    review.review(rt, first.claim_id, "approve", "confirmed", "rita")
+    reversals.reverse(rt, first.claim_id, npi, "pharmacy:test")
+    second = bill(rt, cardholder, npi, "2021-04-01", "1500.00", patient=born)
+    review.review(rt, second.claim_id, "approve", "confirmed", "rita")
+    post_terms(rt, "2021-01b", "2021-01-01", annual_max="1000.00")
+    assert summary(run_job(rt, *YEAR, "apply"))[2] == 1  # the second claim changed
+    enrollments.update(rt, member["enrollment_id"], load_patch({"weight_kg": "20.0"}), "user:t")
+
+    page = audit.events(rt, {"cardholder_id": cardholder, "limit": 200})
+    dumped = AuditPageSchema().dump(page)["items"]
+
+    types = {event["type"] for event in dumped}
+    assert {"received", "decided", "review_approved", "reversed", "readjudicated"} <= types
+    assert {"enrollment_created", "enrollment_changed"} <= types
+    assert [(e["type"], _numbers(e["data"])) for e in dumped if _numbers(e["data"])] == []
