@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Row
 from adjudicator.adapters import ledger
 from adjudicator.adapters.db import reading
 from adjudicator.domain.eligibility import benefit_period, evaluate_enrollment
+from adjudicator.domain.terms import terms_in_force
 from adjudicator.services import records, terms
 from adjudicator.services.errors import Conflict, Invalid, NotFound
 from adjudicator.services.runtime import Runtime
@@ -117,11 +118,12 @@ def enrollment_view(conn: Connection, row: Row[Any]) -> dict[str, Any]:
 
 def _evaluate(conn: Connection, facts: dict[str, Any]) -> dict[str, Any]:
     domain_facts = records.facts_from_record(facts)
-    first = min(t.effective_date for t in terms.all_versions(conn))  # 2020-01 is always there
+    versions = terms.all_versions(conn)  # 2020-01 at least: seeded with the ledger
+    first = min(t.effective_date for t in versions)
     if domain_facts.effective_date < first:
         error = f"The program starts on {first.isoformat()}: no terms are in force earlier."
         raise Invalid({"effective_date": [error]})
-    in_force = terms.in_force(conn, domain_facts.effective_date)
+    in_force = terms_in_force(versions, domain_facts.effective_date)
     eligibility = evaluate_enrollment(domain_facts, in_force)
     return {
         "status": eligibility.status,

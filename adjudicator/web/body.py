@@ -58,5 +58,5 @@ def _load(schema: Schema, payload: Any, detail: str = BODY_MISMATCH) -> dict[str
     try:
         return schema.load(payload)  # type: ignore[no-any-return]
     except ValidationError as error:
-        problem = validation_problem(flatten_errors(error.messages), detail)
-        raise ProblemAbort(problem) from None
+        answer = validation_problem(flatten_errors(error.messages), detail)
+        raise ProblemAbort(answer) from None
