@@ -225,6 +225,18 @@ def test_behind_a_proxy_the_limit_counts_each_client_address(behind_a_proxy: Fla
     assert sign_in(colleague, reviewer, PASSWORD).status_code == 302  # not locked out
 
 
+def test_behind_two_proxies_the_scheme_is_the_nearest_ones_word(
+    runtime: Runtime, tmp_path: Path, root_logging: None, reviewer: str
+):
+    from adjudicator.web import create_app
+
+    env = {"ADJUDICATOR_DATA_DIR": str(tmp_path), "DATABASE_URL": runtime.config.database_url}
+    app = create_app(Config.from_env({**env, "ADJUDICATOR_PROXY_HOPS": "2"}), runtime=runtime)
+    client = _via_proxy(app, "203.0.113.8, 10.0.0.2")  # client, then the outer proxy
+    client.environ_base["HTTP_X_FORWARDED_PROTO"] = "https"  # one value: the nearest proxy's
+    assert "Secure" in client.get("/console/login").headers["Set-Cookie"]
+
+
 def test_behind_a_proxy_that_terminates_tls_the_cookie_is_secure(behind_a_proxy: Flask):
     client = _via_proxy(behind_a_proxy, "203.0.113.7")
     client.environ_base["HTTP_X_FORWARDED_PROTO"] = "https"
