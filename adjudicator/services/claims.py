@@ -12,6 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Row
@@ -33,6 +34,7 @@ class Intake:
     claim_id: str
     duplicate: bool  # an identical resubmission of a paid claim: answer, change nothing
     new: bool  # a new claim was stored and enqueued
+    received: Any = None  # a new claim as stored (row attributes), for its 202 answer
 
 
 def submit(rt: Runtime, data: dict[str, Any]) -> Intake:
@@ -44,24 +46,26 @@ def submit(rt: Runtime, data: dict[str, Any]) -> Intake:
         if earlier is not None:
             return Intake(earlier.claim_id, duplicate=earlier.status == "paid", new=False)
         claim_id = uuid.uuid4().hex
-        ledger.insert_claim(
-            conn,
-            claim_id=claim_id,
-            pharmacy_npi=request["service_provider_id"],
-            cardholder_id=request["cardholder_id"],
-            rx_number=request["rx_number"],
-            fill_number=request["fill_number"],
-            date_of_service=data["date_of_service"],
-            request=request,
-            request_hash=digest,
-            status="received",
-            program_paid=0,
-        )
+        stored = {
+            "claim_id": claim_id,
+            "pharmacy_npi": request["service_provider_id"],
+            "cardholder_id": request["cardholder_id"],
+            "rx_number": request["rx_number"],
+            "fill_number": request["fill_number"],
+            "date_of_service": data["date_of_service"],
+            "request": request,
+            "request_hash": digest,
+            "status": "received",
+            "program_paid": 0,
+        }
+        ledger.insert_claim(conn, **stored)
         npi = request["service_provider_id"]
         claim_event(conn, claim_id, request["cardholder_id"], "received", f"pharmacy:{npi}")
     rt.enqueue(claim_id)
     log.debug("claim received", extra={"claim_id": claim_id})
-    return Intake(claim_id, duplicate=False, new=True)
+    undecided = {"decision": None, "authorization_number": None, "review": None}
+    received = SimpleNamespace(**stored, **undecided, duplicate_of=None)
+    return Intake(claim_id, duplicate=False, new=True, received=received)
 
 
 def _identical_earlier_claim(conn: Connection, request: dict[str, Any], digest: str) -> Any:
