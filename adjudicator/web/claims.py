@@ -51,9 +51,13 @@ def submit_claim():  # type: ignore[no-untyped-def]
         if decided is not None:
             view = claim_queries.present(rt, decided)
             return _decision(view, as_duplicate=not intake.new and view["status"] == "paid")
-    view = claim_queries.get(rt, intake.claim_id)
-    if view["status"] != "received":  # decided after all: a 202 is for `received` only
-        return _decision(view, as_duplicate=not intake.new and view["status"] == "paid")
+    if intake.received is not None:
+        # A new claim answers as it was accepted, `received`, whatever the worker has done
+        # since: API.md's 202. Its Location shows the decision.
+        return _accepted(claim_queries.present(rt, intake.received))
+    view = claim_queries.get(rt, intake.claim_id)  # the undecided claim this one repeats
+    if view["status"] != "received":  # decided meanwhile: this one repeats a decided claim
+        return _decision(view, as_duplicate=view["status"] == "paid")
     return _accepted(view)
 
 
