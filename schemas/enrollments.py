@@ -41,11 +41,6 @@ SEXES = ("F", "M", "X", "U")
 _US_ZIP = re.compile(r"[0-9]{5}(-[0-9]{4})?")
 
 
-def _code(value: str) -> str:
-    """A state or country code as the rules compare it: " ma" is MA."""
-    return value.strip().upper()
-
-
 BIN_PATTERN = r"[0-9]{6}"
 BIN_MESSAGE = 'A BIN must be 6 digits, e.g. "003858".'
 PCN_PATTERN = r"[A-Za-z0-9]{1,10}"
@@ -66,7 +61,7 @@ class AddressSchema(StrictSchema):
 
     @pre_load
     def _strip_codes(self, address: Any, **kwargs: Any) -> Any:
-        # "  " must fail the length check, not pass it and be stored as "".
+        # Codes are compared stripped (" ma" is MA), and "  " must fail the length check.
         if not isinstance(address, dict):
             return address
         codes = {k: v.strip() for k in ("state", "country") if isinstance(v := address.get(k), str)}
@@ -74,12 +69,12 @@ class AddressSchema(StrictSchema):
 
     @validates_schema
     def _us_zip(self, address: Mapping[str, Any], **kwargs: Any) -> None:
-        if _code(address["country"]) == "US" and not _US_ZIP.fullmatch(address["zip"]):
+        if address["country"].upper() == "US" and not _US_ZIP.fullmatch(address["zip"]):
             raise ValidationError('A US ZIP code is 5 digits or ZIP+4, e.g. "02139".', "zip")
 
     @post_load
     def _upper_codes(self, address: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        return {**address, "state": _code(address["state"]), "country": _code(address["country"])}
+        return {**address, "state": address["state"].upper(), "country": address["country"].upper()}
 
 
 class PatientSchema(StrictSchema):
