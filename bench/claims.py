@@ -9,11 +9,15 @@
 
 1. Baseline: `bench.baseline_app` (Flask + ClaimRequestSchema only) under the very
    gunicorn command line `adjudicator run` uses for the web server.
-2. End to end: `adjudicator run` in a fresh temporary data dir, with no REDIS_URL or
+2. Skeleton (closed loop only, no bar): `bench.skeleton_app`, the baseline plus a Celery
+   round trip through a task that only wakes the request, under `adjudicator run`'s
+   gunicorn and worker command lines. It shows how much of the baseline the fixed shape
+   (Flask, Celery prefork, Redis) leaves before any auth, ledger or rule runs.
+3. End to end: `adjudicator run` in a fresh temporary data dir, with no REDIS_URL or
    DATABASE_URL, so embedded Redis + SQLite, as a newcomer gets it (or against the
    PostgreSQL / Redis given by the flags). Waits for /readyz and a Celery ping,
    enrolls the patients over HTTP, warms up, then bills.
-Each target gets the same two loads: closed loop (N clients back to back: claims/s)
+The baseline and the service get the same two loads: closed loop (N clients back to back: claims/s)
 and open loop (a fixed rate: latency from each request's due time). The baseline's
 closed loop runs again after the end-to-end runs, and the ratio divides by the faster
 of its two runs: on a shared machine a slow spell during one baseline run would
@@ -88,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     servers: list[Stoppable] = []
     try:
         report["baseline"] = _bench_baseline(args, scratch, servers)
+        report["skeleton"] = _bench_skeleton(args, scratch, servers)
         report["end_to_end"] = _bench_end_to_end(args, scratch, servers)
         # Measured on both sides of the end-to-end runs, and the faster one counts: a
         # machine that was slow for a while must not flatter the ratio.
@@ -208,13 +213,78 @@ def _bench_baseline(
     closed_load, open_load = _claim_loads(args, fake, rng, "BASE", today)
     closed_loop(target, workload.claim_bodies(fake, 200, rng, "BASEWARM", today), args.clients)
     if again:
-        runs = [_closed(args, target, server, closed_load)]
+        runs = [_closed(args, target, [server], closed_load)]
         runs[0].mode += " (again)"
     else:
         runs = _both_loads(args, target, server, closed_load, open_load)
     server.stop()
     checks = {run.mode: _check_answers(run, ok_statuses={"accepted"}) for run in runs}
     return {"runs": [_run_summary(run) for run in runs], "checks": checks}
+
+
+def _bench_skeleton(
+    args: argparse.Namespace, scratch: Path, servers: list[Stoppable]
+) -> dict[str, Any]:
+    """The closed loop against bench.skeleton_app: the baseline plus the Celery round trip
+    under `adjudicator run`'s command lines, on a Redis of its own (see that module)."""
+    _step("skeleton: the baseline + a Celery round trip (no auth, ledger, rules or accumulator)")
+    redis: Any
+    if args.redis_url:
+        redis = stores.RedisDatabase(args.redis_url)
+    else:
+        from adjudicator.adapters.embedded_redis import EmbeddedRedis
+
+        redis = EmbeddedRedis(scratch / "skeleton-redis").start()
+    servers.append(redis)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
+    env["REDIS_URL"] = redis.url
+    port = free_port()
+    web = Server(
+        "skeleton web",
+        _web_command(port, "bench.skeleton_app:app"),
+        env,
+        ROOT,
+        scratch / "skeleton-web.log",
+    )
+    worker = Server(
+        "skeleton worker",
+        _skeleton_worker_command(scratch),
+        env,
+        ROOT,
+        scratch / "skeleton-worker.log",
+    )
+    servers += [web.start(), worker.start()]
+    web.wait_until("/readyz", lambda: http_ok(port, "/readyz"), 30)
+    worker.wait_until("a Celery ping", lambda: _celery_ping(env), 60)
+    target = _claims_target("skeleton", port)
+    rng = random.Random(args.seed)
+    today = date.today()
+    fake = workload.stand_ins(args.patients, rng, today)
+    closed_load, _open = _claim_loads(args, fake, rng, "SKEL", today)
+    closed_loop(target, workload.claim_bodies(fake, 200, rng, "SKELWARM", today), args.clients)
+    run = _closed(args, target, [web, worker], closed_load)
+    worker.stop()
+    web.stop()
+    redis.stop()
+    check = _check_answers(run, ok_statuses={"accepted"})
+    return {"runs": [_run_summary(run)], "checks": {run.mode: check}}
+
+
+def _skeleton_worker_command(scratch: Path) -> list[str]:
+    """The Celery worker command line of `adjudicator run`, running the skeleton's app,
+    without beat (its sweep reads a ledger the skeleton does not have)."""
+    from adjudicator.config import Config
+    from adjudicator.launcher import _commands
+
+    config = Config(data_dir=scratch, database_url="sqlite://", redis_url=None)
+    worker = _commands(config, "127.0.0.1", 0)[1]
+    app_at = worker.index("-A") + 1
+    schedule_at = worker.index("--schedule")
+    if worker[app_at] != "tasks.celery_app" or "--beat" not in worker:
+        raise BenchError(f"unexpected worker command in adjudicator.launcher: {worker}")
+    worker[app_at] = "bench.skeleton_worker"
+    del worker[schedule_at : schedule_at + 2]
+    return [arg for arg in worker if arg != "--beat"]
 
 
 # --- end to end --------------------------------------------------------------------
@@ -391,7 +461,7 @@ def _both_loads(
     open_load: list[bytes],
     profiler: Any = None,
 ) -> list[Run]:
-    closed = _closed(args, target, server, closed_load)
+    closed = _closed(args, target, [server], closed_load)
     if profiler is not None:
         profiler.stop()
     _step(f"{target.name}: open loop, {args.rate:g} claims/s for {args.duration:g}s")
@@ -402,9 +472,11 @@ def _both_loads(
     return [closed, opened]
 
 
-def _closed(args: argparse.Namespace, target: Target, server: Server, load: list[bytes]) -> Run:
+def _closed(
+    args: argparse.Namespace, target: Target, servers: list[Server], load: list[bytes]
+) -> Run:
     _step(f"{target.name}: closed loop, {len(load)} claims, {args.clients} clients")
-    with _CpuMeter(server.pid) as meter:
+    with _CpuMeter(*(server.pid for server in servers)) as meter:
         closed = closed_loop(target, load, args.clients, time_limit=args.closed_limit)
     if len(closed.samples) < len(load):
         print(f"  stopped after {args.closed_limit:g}s: {len(closed.samples)} claims sent")
@@ -416,11 +488,14 @@ def _closed(args: argparse.Namespace, target: Target, server: Server, load: list
 class _CpuMeter:
     """CPU spent during a run: the server tree by role, this client, the whole machine."""
 
-    def __init__(self, pgid: int) -> None:
-        self.pgid = pgid
+    def __init__(self, *pgids: int) -> None:
+        self.pgids = pgids
+
+    def _server_cpu(self) -> dict[int, tuple[str, float]]:
+        return {pid: cpu for pgid in self.pgids for pid, cpu in group_cpu(pgid).items()}
 
     def __enter__(self) -> _CpuMeter:
-        self.server = group_cpu(self.pgid)
+        self.server = self._server_cpu()
         self.client = _own_cpu()
         self.machine = machine_busy()
         self.wall = time.monotonic()
@@ -428,7 +503,7 @@ class _CpuMeter:
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.monotonic() - self.wall
-        self.server_spent = cpu_delta(self.server, group_cpu(self.pgid))
+        self.server_spent = cpu_delta(self.server, self._server_cpu())
         self.client = _own_cpu() - self.client
         busy, total = machine_busy()
         self.machine = (busy - self.machine[0], total - self.machine[1])
@@ -578,7 +653,7 @@ def _conclude(report: dict[str, Any]) -> int:
         all(c["ok"] for c in e2e_checks)
         and all(
             c["ok"]
-            for part in ("baseline", "baseline_again")
+            for part in ("baseline", "skeleton", "baseline_again")
             for c in report[part]["checks"].values()
         )
         and report["end_to_end"]["accumulators_check"]["ok"]
@@ -624,7 +699,20 @@ def _baseline_runs(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    return [*_baseline_runs(report), *report["end_to_end"]["runs"]]
+    return [*_baseline_runs(report), *report["skeleton"]["runs"], *report["end_to_end"]["runs"]]
+
+
+def _skeleton_line(report: dict[str, Any]) -> str:
+    """Where the skeleton stands between the baseline and the end-to-end service."""
+    skeleton = report["skeleton"]["runs"][0]["claims_per_s"]
+    baseline = max(
+        r["claims_per_s"] for r in _baseline_runs(report) if r["mode"].startswith("closed")
+    )
+    e2e = report["end_to_end"]["runs"][0]["claims_per_s"]
+    return (
+        f"skeleton / faster baseline: {skeleton / baseline:.1%} (the fixed shape's ceiling "
+        f"for the ratio); end-to-end / skeleton: {e2e / skeleton:.1%}"
+    )
 
 
 def _table(report: dict[str, Any], ratio: float) -> str:
@@ -638,6 +726,7 @@ def _table(report: dict[str, Any], ratio: float) -> str:
             f"{_show(r['max_ms']):>8}"
         )
     lines.append(f"end-to-end / faster baseline throughput (closed loop): {ratio:.1%}")
+    lines.append(_skeleton_line(report))
     return "\n".join(lines)
 
 
@@ -666,6 +755,7 @@ def _markdown(report: dict[str, Any], ratio: float) -> str:
         f"p99 at {report['config']['open_loop_rate']:g} claims/s is "
         f"{_show(bars['latency']['p99_ms'])} ms (bar <= {P99_BAR_MS:g} ms: "
         f"{'PASS' if bars['latency']['pass'] else 'FAIL'}).",
+        _sentence(_skeleton_line(report)),
         _cpu_line(report),
         f"{machine['cpus']} cores shared by client and server; "
         f"{report['config']['database']}, {report['config']['redis']} Redis; "
@@ -674,15 +764,21 @@ def _markdown(report: dict[str, Any], ratio: float) -> str:
     return "\n".join(lines)
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
 def _cpu_line(report: dict[str, Any]) -> str:
     """Server CPU per claim in the closed loops, the end-to-end one by process role."""
     base, e2e = report["baseline"]["runs"][0]["cpu"], report["end_to_end"]["runs"][0]["cpu"]
+    skeleton = report["skeleton"]["runs"][0]["cpu"]
     roles = ", ".join(
         f"{role} {ms:.1f}" for role, ms in e2e["server_ms_per_claim"].items() if ms >= 0.1
     )
     other = e2e["cores_used"]["other"]
     return (
         f"Server CPU per claim (closed loop): baseline {base['server_ms_per_claim_total']:.1f} ms, "
+        f"skeleton {skeleton['server_ms_per_claim_total']:.1f} ms, "
         f"end-to-end {e2e['server_ms_per_claim_total']:.1f} ms ({roles}); "
         f"other work on the machine took {other:.2f} cores meanwhile."
     )

@@ -24,7 +24,7 @@ def make_celery(config: Config) -> Celery:
         task_acks_late=True,  # a claim is acknowledged only once it is decided
         task_reject_on_worker_lost=True,  # a killed child puts its claim back
         task_ignore_result=True,  # decisions live in the ledger, not a result backend
-        worker_prefetch_multiplier=4,
+        worker_prefetch_multiplier=1,  # one claim reserved per child: docs/decisions.md #53
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": 300},
         task_serializer="json",

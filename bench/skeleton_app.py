@@ -1,0 +1,51 @@
+"""The skeleton: the baseline plus the architecture's Celery round trip, and nothing else.
+
+Flask loads the claim with ClaimRequestSchema (as the baseline does), publishes one task
+onto the `claims` queue the way the intake does (tasks.publish.TaskPublisher), and waits
+for the worker's push with BLPOP, as the intake waits for a decision. No auth, no ledger,
+no rules, no accumulator. Under the same gunicorn and Celery command lines as `adjudicator
+run`, it measures the floor the fixed shape (Flask, Celery prefork, Redis) sets on this
+machine: the end-to-end service can come near it but not pass it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import redis
+from flask import Flask, request
+from marshmallow import ValidationError
+
+from bench.skeleton_worker import WAKE, done_key
+from bench.skeleton_worker import app as celery
+from schemas.claims import ClaimRequestSchema
+from tasks.celery_app import CLAIMS_QUEUE
+from tasks.publish import TaskPublisher
+
+app = Flask(__name__)
+_CLAIM_REQUEST = ClaimRequestSchema()
+_client = redis.Redis.from_url(celery.conf.adjudicator_config.redis_url)
+_publisher = TaskPublisher(celery, _client)
+WAIT_SECONDS = 10
+
+
+@app.post("/v1/claims")
+def submit_claim() -> Any:
+    payload = request.get_json(force=True, silent=True)
+    if not isinstance(payload, dict):
+        return {"status": "invalid", "detail": "The request body must be a JSON object."}, 400
+    try:
+        claim = _CLAIM_REQUEST.load(payload)
+    except ValidationError as error:
+        return {"status": "invalid", "errors": error.messages}, 422
+    request_id = uuid.uuid4().hex
+    _publisher.publish(WAKE, [request_id], CLAIMS_QUEUE)
+    woken = _client.blpop([done_key(request_id)], timeout=WAIT_SECONDS)
+    status = "accepted" if woken else "timeout"
+    return {"status": status, "rx_number": claim["rx_number"]}
+
+
+@app.get("/readyz")
+def readyz() -> Any:
+    return {"status": "ok"}
