@@ -26,6 +26,10 @@ def _non_empty() -> validate.Length:
     return validate.Length(min=1, error="Must list at least one.")
 
 
+def _state() -> Code:
+    return Code(r"[A-Za-z]{2}", message='A two-letter state code, e.g. "MA".')
+
+
 class GovernmentPayerSchema(StrictSchema):
     """A government plan's BIN and, when the entry should match on it, its PCN."""
 
@@ -55,9 +59,7 @@ class TermsDocumentSchema(StrictSchema):
         required=True,
         validate=_non_empty(),
     )
-    drug_only_states = fields.List(
-        Code(r"[A-Za-z]{2}", message='A two-letter state code, e.g. "MA".'), required=True
-    )
+    drug_only_states = fields.List(_state(), required=True)
     excluded_coverage_types = fields.List(
         fields.String(validate=validate.OneOf(COVERAGE_TYPES)), required=True
     )
@@ -66,7 +68,7 @@ class TermsDocumentSchema(StrictSchema):
         Code(r"[A-Za-z0-9]{1,3}", message='An NCPDP reject code, e.g. "70".'), required=True
     )
     network_chains = fields.List(fields.String(validate=text(64)), required=True)
-    excluded_jurisdictions = fields.List(fields.String(validate=text(50)), required=True)
+    excluded_jurisdictions = fields.List(_state(), required=True)
     minimum_age_years = StrictInteger(required=True, validate=validate.Range(0, 150))
     max_dose_mg_per_kg_per_day = DecimalString(
         places=6, integer_digits=6, example="0.24", required=True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import request
 from flask_smorest import Blueprint
 
 from adjudicator.services import terms
@@ -39,6 +38,9 @@ def get_terms(version: str):  # type: ignore[no-untyped-def]
 @blp.alt_response(201, schema=TermsDocumentSchema, success=True)
 def create_terms():  # type: ignore[no-untyped-def]
     """A new terms version; claims on or after its effective date are decided under it."""
-    load_json(TermsDocumentSchema())  # field-by-field errors first
-    document = terms.create(runtime().engine, request.get_json(), principal().name)
+    schema = TermsDocumentSchema()
+    # Stored as the schema reads it: "j2170", "ma" or a hyphenated NDC would otherwise be
+    # kept as posted, and never match a claim's upper-case, unhyphenated codes.
+    document = schema.dump(load_json(schema))
+    document = terms.create(runtime().engine, document, principal().name)
     return document, 201

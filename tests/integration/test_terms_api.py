@@ -61,6 +61,40 @@ def test_a_fetched_document_posted_under_a_new_version_is_stored(
     assert again.status_code == 409
 
 
+def test_codes_are_stored_as_claims_spell_them(
+    client: FlaskClient, admin: Headers, key_prefix: str
+) -> None:
+    document: dict[str, Any] = client.get("/v1/terms/2020-01", headers=admin).json
+    document.update(version=f"lc-{key_prefix[:20]}", effective_date="2099-02-01")
+    document.update(
+        covered_ndcs=["15054-1040-05"],
+        covered_hcpcs=["j2170"],
+        covered_service_codes=["96372"],
+        drug_only_states=["ma", "mn"],
+        excluded_jurisdictions=["pr"],
+        product_not_covered_reject_codes=["70", "mr"],
+        government_payers=[{"bin": "610014", "pcn": "meddprime"}],
+    )
+    created = client.post("/v1/terms", json=document, headers=admin)
+    assert created.status_code == 201, created.json
+    stored = client.get(f"/v1/terms/{document['version']}", headers=admin).json
+    assert stored == created.json
+    assert stored["covered_ndcs"] == ["15054104005"]
+    assert stored["covered_hcpcs"] == ["J2170"]
+    assert stored["drug_only_states"] == ["MA", "MN"]
+    assert stored["excluded_jurisdictions"] == ["PR"]
+    assert stored["product_not_covered_reject_codes"] == ["70", "MR"]
+    assert stored["government_payers"] == [{"bin": "610014", "pcn": "MEDDPRIME"}]
+
+
+def test_a_jurisdiction_is_a_state_code(client: FlaskClient, admin: Headers) -> None:
+    document: dict[str, Any] = client.get("/v1/terms/2020-01", headers=admin).json
+    document.update(version="never-stored", excluded_jurisdictions=["Puerto Rico"])
+    refused = client.post("/v1/terms", json=document, headers=admin)
+    assert refused.status_code == 422
+    assert list(refused.json["errors"]) == ["excluded_jurisdictions.0"]
+
+
 def test_bad_values_are_422_field_by_field(client: FlaskClient, admin: Headers) -> None:
     document = client.get("/v1/terms/2020-01", headers=admin).json
     document.update(version="bad-1", annual_max="12000", covered_ndcs=[], extra=1)
