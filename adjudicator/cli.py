@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,9 @@ from adjudicator.services.runtime import Runtime
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The data dir holds PHI (the SQLite ledger, the embedded Redis's AOF): what this
+    # command and the servers it starts create is readable by this user alone.
+    os.umask(0o077)
     args = _parser().parse_args(argv)
     return int(args.handler(args) or 0)
 

@@ -33,7 +33,7 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
 def _sqlite_engine(url: str, pool_size: int) -> Engine:
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds PHI
     # Pooled: opening a connection (and its PRAGMAs) costs more than most queries.
     # Engines are built after fork (gunicorn workers, Celery children), never before.
     engine = create_engine(

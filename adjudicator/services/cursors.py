@@ -17,8 +17,11 @@ def decode(cursor: str | None) -> int | None:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, seq = text.partition(":")
-        if prefix != "s":
+        position = int(seq)
+        # A row's seq is a positive 64-bit integer: anything else is not ours (and a
+        # larger number would overflow the database's integer, a 500).
+        if prefix != "s" or not 0 < position < 2**63:
             raise ValueError(cursor)
-        return int(seq)
+        return position
     except (ValueError, UnicodeDecodeError):
         raise Invalid({"cursor": ["Not a cursor this API issued."]}) from None

@@ -20,7 +20,7 @@ from adjudicator.services.runtime import Runtime
 
 def enroll(rt: Runtime, data: dict[str, Any], actor: str) -> dict[str, Any]:
     facts = records.facts_record(data)
-    start, end = benefit_period(data["effective_date"])
+    start, end = _benefit_period(data["effective_date"])
     with rt.engine.begin() as conn:
         cardholder_id = _cardholder_for(conn, data.get("cardholder_id"))
         _refuse_overlap(conn, cardholder_id, start, end)
@@ -114,6 +114,12 @@ def enrollment_view(conn: Connection, row: Row[Any]) -> dict[str, Any]:
         "attestations": facts["attestations"],
         "weight_kg": facts["weight_kg"],
     }
+
+
+def _benefit_period(effective: date) -> tuple[date, date]:
+    if effective.year >= date.max.year:  # its 12 months would end past the calendar
+        raise Invalid({"effective_date": ["A year starting then would end after 9999-12-31."]})
+    return benefit_period(effective)
 
 
 def _evaluate(conn: Connection, facts: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@ pharmacy is answered when the decision is made between its request's steps."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
@@ -175,3 +176,14 @@ def test_a_body_that_is_not_json_is_400_and_json_that_is_no_object_422(
     if status == 422:
         assert answer.json["errors"] == {"_schema": ["Invalid input type."]}
     assert enqueued == []
+
+
+@pytest.mark.parametrize("position", ["99999999999999999999999", "0", "-5"])
+def test_a_cursor_beyond_any_row_is_422_not_a_database_error(api, position: str):
+    client, pharmacy, _npi = api
+    cursor = base64.urlsafe_b64encode(f"s:{position}".encode()).decode().rstrip("=")
+
+    answer = client.get(f"/v1/claims?cursor={cursor}", headers=pharmacy)
+
+    assert answer.status_code == 422, answer.json
+    assert list(answer.json["errors"]) == ["cursor"]

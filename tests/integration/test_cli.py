@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import subprocess
 import uuid
 
 import pytest
@@ -11,7 +14,7 @@ from adjudicator.adapters import ledger
 from adjudicator.adapters.db import reading
 from adjudicator.services import identity
 from adjudicator.services.identity import Principal
-from tests.integration.builders import one_json_object, run_cli, valid_npi
+from tests.integration.builders import BIN, one_json_object, run_cli, valid_npi
 
 pytestmark = pytest.mark.integration
 
@@ -120,3 +123,19 @@ def test_db_upgrade_is_idempotent(runtime, redis_url, tmp_path):
     assert state() == before
     assert len(before[0]) == 1
     assert before[1].count("2020-01") == 1
+
+
+def test_the_files_it_creates_are_private_to_its_user(tmp_path):
+    data_dir = tmp_path / "private"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["ADJUDICATOR_DATA_DIR"] = str(data_dir)
+
+    done = subprocess.run(
+        [str(BIN / "adjudicator"), "db", "upgrade"], env=env, capture_output=True, timeout=60
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    ledger_files = list(data_dir.glob("*.db*"))
+    assert ledger_files
+    assert {stat.S_IMODE(f.stat().st_mode) for f in ledger_files} == {0o600}

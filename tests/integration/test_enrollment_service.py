@@ -75,6 +75,15 @@ def test_a_year_starting_before_the_program_is_invalid_naming_its_first_day(runt
     }
 
 
+def test_a_year_that_would_end_past_the_calendar_is_invalid(runtime):
+    with pytest.raises(Invalid) as raised:
+        enroll(runtime, effective_date="9999-06-01")
+
+    assert raised.value.errors == {
+        "effective_date": ["A year starting then would end after 9999-12-31."]
+    }
+
+
 @pytest.mark.parametrize("field", ["state", "country"])
 def test_a_state_or_country_of_spaces_is_refused(field):
     payload = builders.enrollment_payload()
