@@ -86,13 +86,42 @@ def _lookup(rt: Runtime, token: str, digest: str) -> Principal | None:
         return Principal(user.role, user.username) if user else None
 
 
-def login(rt: Runtime, username: str, password: str) -> Principal | None:
+@dataclass(frozen=True)
+class SignIn:
+    """A staff member who proved their password, and a stamp of the credentials read."""
+
+    principal: Principal
+    stamp: str
+
+
+def sign_in(rt: Runtime, username: str, password: str) -> SignIn | None:
     with reading(rt.engine) as conn:
         user = ledger.user_by_name(conn, username)
     # Hash even for an unknown user, so the answer time does not tell which names exist.
     known = user is not None and bool(user.password_hash)
     matches = check_password_hash(user.password_hash if known else _DUMMY_HASH, password)
-    return Principal(user.role, user.username) if known and matches else None
+    if not (known and matches):
+        return None
+    return SignIn(Principal(user.role, user.username), _stamp(user))
+
+
+def login(rt: Runtime, username: str, password: str) -> Principal | None:
+    signed_in = sign_in(rt, username, password)
+    return signed_in.principal if signed_in else None
+
+
+def credentials_stamp(rt: Runtime, username: str) -> str | None:
+    """The stamp of the user's credentials as they are now; None for no such user."""
+    with reading(rt.engine) as conn:
+        user = ledger.user_by_name(conn, username)
+    return _stamp(user) if user is not None else None
+
+
+def _stamp(user: Any) -> str:
+    # Another role, token or password gives another stamp: a console session signed in
+    # with the old ones then ends (decisions.md #75).
+    fields = (user.role, user.token_hash, user.password_hash or "")
+    return hashlib.sha256("\0".join(fields).encode()).hexdigest()
 
 
 def add_pharmacy(

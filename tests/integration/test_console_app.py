@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import stat
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -391,6 +392,40 @@ def test_an_idle_session_expires_back_to_sign_in(
     assert answer.headers["Location"].startswith("/console/login")
     page = signed_in.get(answer.headers["Location"])
     assert "signed out after 30 minutes without activity" in page.text
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"role": "admin", "password": PASSWORD},  # promoted or demoted
+        {"role": "reviewer", "password": "a new password"},
+        {"role": "reviewer", "password": None},  # re-keyed without one: disabled
+    ],
+)
+def test_a_session_ends_when_the_users_credentials_change(
+    signed_in: FlaskClient, runtime: Runtime, reviewer: str, change: dict[str, Any]
+):
+    assert signed_in.get("/console/queue").status_code == 200
+
+    identity.add_user(runtime, reviewer, change["role"], change["password"])
+    answer = signed_in.get("/console/queue")
+
+    assert answer.status_code == 302
+    page = signed_in.get(answer.headers["Location"])
+    assert "role, password or token changed" in page.text
+    assert signed_in.get("/console/queue").status_code == 302  # and it stays ended
+
+
+def test_a_session_ends_hours_after_sign_in_however_active(
+    signed_in: FlaskClient, runtime: Runtime, app: Flask
+):
+    key = _server_side_key(app, signed_in)
+    runtime.redis.hset(key, "started", f"{time.time() - 12 * 3600 - 1}")
+
+    answer = signed_in.get("/console/queue")
+
+    assert answer.status_code == 302
+    assert "12 hours after signing in" in signed_in.get(answer.headers["Location"]).text
 
 
 def test_the_server_side_session_lives_only_as_long_as_the_idle_time(

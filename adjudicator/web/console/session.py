@@ -2,9 +2,10 @@
 
 The Flask session (a signed, HttpOnly, SameSite=Lax cookie scoped to /console) holds
 only two random values: `nonce`, from which the CSRF token is derived, and `sid`,
-the id of the server-side session. The server-side record names the user and when
-they were last seen; logging out deletes it, so a copied cookie is dead after logout
-and after the idle timeout.
+the id of the server-side session. The server-side record names the user, when they
+signed in and were last seen, and a stamp of their credentials; logging out deletes
+it, so a copied cookie is dead after logout, after the idle timeout, after
+MAX_SESSION_HOURS, and once the user's role, token or password changes.
 """
 
 from __future__ import annotations
@@ -22,14 +23,20 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
-from adjudicator.services.identity import STAFF_ROLES, Principal
+from adjudicator.services import identity
+from adjudicator.services.identity import STAFF_ROLES, Principal, SignIn
 from adjudicator.web.runtime import runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 KEY_PREFIX = "console-session:"
 CSRF_FIELD = "csrf_token"
-EXPIRED_MESSAGE = "You were signed out after {minutes} minutes without activity. Sign in again."
+MAX_SESSION_HOURS = 12  # a working day: an active session does not last forever
+SIGNED_OUT = {
+    "idle": "You were signed out after {minutes} minutes without activity. Sign in again.",
+    "lifetime": f"You were signed out {MAX_SESSION_HOURS} hours after signing in. Sign in again.",
+    "credentials": "Your account's role, password or token changed. Sign in again.",
+}
 
 
 @dataclass(frozen=True)
@@ -67,13 +74,21 @@ def _key(sid: str) -> str:
 # --- sign in and out ---------------------------------------------------------------
 
 
-def start(principal: Principal) -> None:
+def start(signed_in: SignIn) -> None:
     """A fresh session for a staff member who just proved their password."""
+    principal = signed_in.principal
     if principal.role not in STAFF_ROLES:
         raise ValueError("only hub staff sign in to the console")
     end()
     sid = secrets.token_urlsafe(32)
-    record = {"username": principal.name, "role": principal.role, "last_seen": f"{time.time()}"}
+    now = f"{time.time()}"
+    record = {
+        "username": principal.name,
+        "role": principal.role,
+        "stamp": signed_in.stamp,
+        "started": now,
+        "last_seen": now,
+    }
     client = runtime().redis
     with client.pipeline() as pipe:
         pipe.hset(_key(sid), mapping=record).expire(_key(sid), idle_seconds()).execute()
@@ -94,22 +109,34 @@ def current_staff() -> Staff | None:
     if "console_staff" in g:
         return g.console_staff  # type: ignore[no-any-return]
     g.console_staff = None
-    g.console_expired = False
+    g.console_signed_out = None
     sid = session.get("sid")
     if not sid:
         return None
     client = runtime().redis
     record = {_text(k): _text(v) for k, v in client.hgetall(_key(sid)).items()}
-    now = time.time()
-    if not record or now - float(record.get("last_seen", 0)) > idle_seconds():
+    if (why := _ended(record)) is not None:
         client.delete(_key(sid))
         session.pop("sid", None)
-        g.console_expired = True
+        g.console_signed_out = why
         return None
+    now = time.time()
     with client.pipeline() as pipe:
         pipe.hset(_key(sid), "last_seen", f"{now}").expire(_key(sid), idle_seconds()).execute()
     g.console_staff = Staff(record["username"], record["role"])
     return g.console_staff  # type: ignore[no-any-return]
+
+
+def _ended(record: dict[str, str]) -> str | None:
+    """Why this session is over (a key of SIGNED_OUT), or None while it lasts."""
+    now = time.time()
+    if not record or now - float(record.get("last_seen", 0)) > idle_seconds():
+        return "idle"
+    if now - float(record.get("started", 0)) > MAX_SESSION_HOURS * 3600:
+        return "lifetime"
+    if record.get("stamp") != identity.credentials_stamp(runtime(), record["username"]):
+        return "credentials"  # re-roled, re-keyed or re-passworded since signing in
+    return None
 
 
 def _text(value: bytes | str) -> str:
@@ -122,8 +149,9 @@ def staff_required(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if current_staff() is None:
-            if g.get("console_expired"):
-                flash(EXPIRED_MESSAGE.format(minutes=max(idle_seconds() // 60, 1)), "info")
+            if why := g.get("console_signed_out"):
+                minutes = max(idle_seconds() // 60, 1)
+                flash(SIGNED_OUT[why].format(minutes=minutes), "info")
             target = request.full_path if request.method == "GET" else None
             return redirect(url_for("console.login", next=safe_next(target)))
         return view(*args, **kwargs)
