@@ -11,7 +11,16 @@ from adjudicator import logs
 from adjudicator.adapters.accumulator import ensure_no_eviction
 from adjudicator.config import Config
 from adjudicator.services.runtime import Runtime
-from adjudicator.web import claims, console, enrollments, operations, problems, review, terms
+from adjudicator.web import (
+    claims,
+    console,
+    docs_page,
+    enrollments,
+    operations,
+    problems,
+    review,
+    terms,
+)
 from schemas.fields import OPENAPI_FIELD_TYPES
 from schemas.problems import ProblemSchema
 
@@ -30,7 +39,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=docs_page.ASSETS_URL,
     )
     rt = runtime or _runtime_publishing_claims(config)
     ensure_no_eviction(rt.redis)  # refuse to run on a Redis that may drop a patient's total
@@ -45,6 +54,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
         api.register_blueprint(module.blp, url_prefix="/v1")
     api.register_blueprint(operations.blp)
     problems.register(app)  # after Api, so problem+json replaces its error format
+    docs_page.register(app)  # Swagger UI's own files, and no-store on /v1 answers
     console.init_app(app, config)  # the hub console's pages at /console
     if config.proxy_hops:
         # Behind N proxies, the client address is the Nth-last X-Forwarded-For entry (what

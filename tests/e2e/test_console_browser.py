@@ -350,3 +350,23 @@ def test_the_console_works_from_the_keyboard(page: Any, server: Server):
     page.keyboard.press("Enter")
     page.wait_for_url("**/console/login")
     assert "You are signed out." in page.inner_text(".flashes")
+
+
+def test_the_docs_page_renders_the_api_from_this_server_alone(page: Any, server: Server) -> None:
+    answered: dict[str, int] = {}
+    refused: list[str] = []
+    page.on("response", lambda response: answered.update({response.url: response.status}))
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+
+    page.goto(server.base_url + "/docs")
+
+    page.get_by_text("/v1/claims", exact=True).first.wait_for()
+    assert page.locator(".opblock").count() >= 15  # every operation of the API
+    assert answered and all(url.startswith(server.base_url) for url in answered), answered
+    assert all(status == 200 for status in answered.values()), answered
+    assert refused == []  # no script or style refused by the page's policy

@@ -187,3 +187,13 @@ def test_a_cursor_beyond_any_row_is_422_not_a_database_error(api, position: str)
 
     assert answer.status_code == 422, answer.json
     assert list(answer.json["errors"]) == ["cursor"]
+
+
+def test_no_answer_of_the_api_is_kept_by_a_cache(api):
+    client, pharmacy, _npi = api
+
+    listed = client.get("/v1/claims", headers=pharmacy)
+    refused = client.get("/v1/claims")
+
+    assert (listed.status_code, refused.status_code) == (200, 401)
+    assert listed.headers["Cache-Control"] == refused.headers["Cache-Control"] == "no-store"
