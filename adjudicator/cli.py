@@ -74,7 +74,38 @@ def _parser() -> argparse.ArgumentParser:
         help="with --queue: stop following (exit 3) if no worker starts the job by then",
     )
     readjudicate.set_defaults(handler=_readjudicate)
+
+    export = commands.add_parser(
+        "export", help="the year's claims, de-identified for the manufacturer (CSV)"
+    )
+    export.add_argument("--year", required=True, type=_year, help="the year of service")
+    export.add_argument("--output", metavar="PATH", help="write the CSV here (default: stdout)")
+    export.set_defaults(handler=_export)
     return parser
+
+
+def _export(args: argparse.Namespace) -> int:
+    """The CSV on stdout (or --output); with --output, its summary as one JSON object."""
+    from adjudicator.adapters.db import make_engine
+    from adjudicator.services import exports
+
+    engine = make_engine(Config.from_env().database_url)
+    try:
+        if not args.output:
+            exports.write_csv(engine, args.year, sys.stdout)
+            return 0
+        with open(args.output, "w", newline="", encoding="utf-8") as out:
+            summary = exports.write_csv(engine, args.year, out)
+    finally:
+        engine.dispose()
+    _print({**summary, "output": args.output})
+    return 0
+
+
+def _year(text: str) -> int:
+    if not (len(text) == 4 and text.isdigit() and text >= "2020"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a year (2020 or later)")
+    return int(text)
 
 
 def _print(obj: dict[str, Any]) -> None:

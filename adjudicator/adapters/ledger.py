@@ -348,3 +348,27 @@ def audit_events(
     if after_seq is not None:
         query = query.where(events.c.seq > after_seq)
     return list(conn.execute(query))
+
+
+def claims_for_export(conn: Connection, year: int) -> Iterable[Row[Any]]:
+    """Decided claims served in `year`, in the order they came, with what a de-identified
+    row needs: the pharmacy's chain and the claim's enrollment year's facts (or None)."""
+    query = (
+        select(
+            claims.c.cardholder_id,
+            claims.c.date_of_service,
+            claims.c.status,
+            claims.c.decision,
+            pharmacies.c.chain,
+            enrollments.c.facts,
+            enrollments.c.cash_pay,
+        )
+        .join(pharmacies, pharmacies.c.npi == claims.c.pharmacy_npi)
+        .outerjoin(enrollments, enrollments.c.enrollment_id == claims.c.enrollment_id)
+        .where(
+            claims.c.date_of_service.between(date(year, 1, 1), date(year, 12, 31)),
+            claims.c.status != "received",
+        )
+        .order_by(claims.c.seq)
+    )
+    return conn.execute(query)

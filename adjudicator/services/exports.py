@@ -1,0 +1,66 @@
+"""The de-identified claims export for the manufacturer (PROGRAM_TERMS.md, Safe Harbor)."""
+
+from __future__ import annotations
+
+import csv
+import secrets
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from sqlalchemy import Engine
+
+from adjudicator.adapters import ledger
+from adjudicator.adapters.db import reading
+from adjudicator.domain import deidentify
+from adjudicator.services.records import facts_from_record
+
+
+def deidentified_claims(engine: Engine, year: int) -> Iterator[dict[str, str]]:
+    """Every decided claim served in `year`, de-identified, in the order they came."""
+    # A fresh random key per patient and export: nothing in it comes from the patient,
+    # and two exports cannot be joined on it.
+    keys: dict[str, str] = {}
+    with reading(engine) as conn:
+        for claim in ledger.claims_for_export(conn, year):
+            key = keys.setdefault(claim.cardholder_id, secrets.token_hex(8))
+            yield deidentify.row(key, _claim(claim), _patient(claim))
+
+
+def write_csv(engine: Engine, year: int, out: TextIO) -> dict[str, Any]:
+    """The export as CSV with a header line; how many claims and patients it holds."""
+    writer = csv.DictWriter(out, fieldnames=deidentify.COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    patients: set[str] = set()
+    count = 0
+    for exported in deidentified_claims(engine, year):
+        writer.writerow(exported)
+        patients.add(exported["patient_key"])
+        count += 1
+    return {"year": year, "claims": count, "patients": len(patients)}
+
+
+def _claim(row: Any) -> deidentify.Claim:
+    decision = row.decision or {}
+    return deidentify.Claim(
+        date_of_service=row.date_of_service,
+        pharmacy_chain=row.chain,
+        status=row.status,
+        reject_codes=tuple(r["code"] for r in decision.get("reject_codes", [])),
+        amounts=decision.get("amounts", {}),
+        terms_version=decision.get("terms_version"),
+    )
+
+
+def _patient(row: Any) -> deidentify.Patient | None:
+    if row.facts is None:
+        return None  # no enrollment year: a claim rejected 52, 67 or 68
+    facts = facts_from_record(row.facts)
+    patient = facts.patient
+    return deidentify.Patient(
+        date_of_birth=patient.date_of_birth,
+        sex=patient.sex,
+        state=patient.address.state,
+        zip_code=patient.address.zip,
+        coverage_type=facts.coverage.type,
+        cash_pay=bool(row.cash_pay),
+    )
