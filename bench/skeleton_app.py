@@ -14,17 +14,15 @@ import uuid
 from typing import Any
 
 import redis
-from flask import Flask, request
-from marshmallow import ValidationError
+from flask import Flask
 
+from bench import baseline_app
 from bench.skeleton_worker import WAKE, done_key
 from bench.skeleton_worker import app as celery
-from schemas.claims import ClaimRequestSchema
 from tasks.celery_app import CLAIMS_QUEUE
 from tasks.publish import TaskPublisher
 
 app = Flask(__name__)
-_CLAIM_REQUEST = ClaimRequestSchema()
 _client = redis.Redis.from_url(celery.conf.adjudicator_config.redis_url)
 _publisher = TaskPublisher(celery, _client)
 WAIT_SECONDS = 10
@@ -32,20 +30,13 @@ WAIT_SECONDS = 10
 
 @app.post("/v1/claims")
 def submit_claim() -> Any:
-    payload = request.get_json(force=True, silent=True)
-    if not isinstance(payload, dict):
-        return {"status": "invalid", "detail": "The request body must be a JSON object."}, 400
-    try:
-        claim = _CLAIM_REQUEST.load(payload)
-    except ValidationError as error:
-        return {"status": "invalid", "errors": error.messages}, 422
+    loaded = baseline_app.submit_claim()  # the baseline's very work, and its 400 / 422
+    if isinstance(loaded, tuple):
+        return loaded
     request_id = uuid.uuid4().hex
     _publisher.publish(WAKE, [request_id], CLAIMS_QUEUE)
     woken = _client.blpop([done_key(request_id)], timeout=WAIT_SECONDS)
-    status = "accepted" if woken else "timeout"
-    return {"status": status, "rx_number": claim["rx_number"]}
+    return {"status": "accepted" if woken else "timeout", "rx_number": loaded["rx_number"]}
 
 
-@app.get("/readyz")
-def readyz() -> Any:
-    return {"status": "ok"}
+app.get("/readyz")(baseline_app.readyz)
