@@ -117,10 +117,11 @@ def upsert_user(
 # --- members and enrollments -----------------------------------------------------
 
 
-def member_exists(conn: Connection, cardholder_id: str) -> bool:
-    found = conn.execute(
-        select(members.c.cardholder_id).where(members.c.cardholder_id == cardholder_id)
-    ).first()
+def member_exists(conn: Connection, cardholder_id: str, *, lock: bool = False) -> bool:
+    """Whether the member exists; `lock`: FOR UPDATE, so that enrollments of one member
+    are written one at a time (PostgreSQL; SQLite's writers are serialized already)."""
+    query = select(members.c.cardholder_id).where(members.c.cardholder_id == cardholder_id)
+    found = conn.execute(query.with_for_update() if lock else query).first()
     return found is not None
 
 
@@ -132,9 +133,11 @@ def enrollments_of(conn: Connection, cardholder_id: str) -> list[Row[Any]]:
     return list(conn.execute(_ENROLLMENTS_OF, {"cardholder": cardholder_id}))
 
 
-def enrollment(conn: Connection, enrollment_id: str) -> Row[Any] | None:
+def enrollment(conn: Connection, enrollment_id: str, *, lock: bool = False) -> Row[Any] | None:
+    """One enrollment year; `lock`: FOR UPDATE, until the transaction ends (PostgreSQL;
+    SQLite's writers are serialized already)."""
     query = select(enrollments).where(enrollments.c.enrollment_id == enrollment_id)
-    return conn.execute(query).first()
+    return conn.execute(query.with_for_update() if lock else query).first()
 
 
 def insert_enrollment(conn: Connection, **values: Any) -> None:

@@ -44,7 +44,9 @@ def enroll(rt: Runtime, data: dict[str, Any], actor: str) -> dict[str, Any]:
 def update(rt: Runtime, enrollment_id: str, changes: dict[str, Any], actor: str) -> dict[str, Any]:
     """Apply new coverage, attestations, address or weight; status is recomputed."""
     with rt.engine.begin() as conn:
-        row = ledger.enrollment(conn, enrollment_id)
+        # Locked: two PATCHes at once must not each rewrite the facts they read (one
+        # would undo the other, an ineligibility included).
+        row = ledger.enrollment(conn, enrollment_id, lock=True)
         if row is None:
             raise NotFound("enrollment not found")
         before = enrollment_view(conn, row)
@@ -140,7 +142,8 @@ def _evaluate(conn: Connection, facts: dict[str, Any]) -> dict[str, Any]:
 
 def _cardholder_for(conn: Connection, requested: str | None) -> str:
     if requested is not None:
-        if not ledger.member_exists(conn, requested):
+        # Locked: two renewals at once must not both pass the overlap check.
+        if not ledger.member_exists(conn, requested, lock=True):
             raise Invalid({"cardholder_id": ["No member with this cardholder id."]})
         return requested
     while True:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from functools import partial
 
 import pytest
 from marshmallow import ValidationError
@@ -209,3 +212,44 @@ def test_the_request_schema_loads_what_the_service_expects(runtime):
 
     assert data["cardholder_id"] is None
     assert data["effective_date"] == date(2024, 1, 1)
+
+
+def _at_once(*calls):
+    """Run the calls on threads released together; each one's result or exception."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait()
+        try:
+            return call()
+        except Exception as error:  # the test looks at what each call raised
+            return error
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_two_patches_at_once_both_stick(runtime):
+    views = [enroll(runtime) for _ in range(8)]
+    ineligible = load_patch({"attestations": {"other_assistance": True}})
+    heavier = load_patch({"weight_kg": "30.0"})
+
+    for view in views:
+        patch = partial(enrollments.update, runtime, view["enrollment_id"], actor=STAFF)
+        _at_once(partial(patch, ineligible), partial(patch, heavier))
+
+    for view in views:
+        after = enrollments.get(runtime, view["enrollment_id"])
+        assert (after["status"], after["weight_kg"]) == ("ineligible", "30")
+
+
+def test_two_renewals_at_once_make_one_year_and_one_conflict(runtime):
+    for _ in range(8):
+        member = enroll(runtime, effective_date="2024-01-01")
+        renew = partial(
+            enroll, runtime, cardholder_id=member["cardholder_id"], effective_date="2025-01-01"
+        )
+
+        outcomes = _at_once(renew, renew)
+
+        assert sorted(type(outcome).__name__ for outcome in outcomes) == ["Conflict", "dict"]
