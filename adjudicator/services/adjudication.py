@@ -95,11 +95,12 @@ def _decide_and_record(rt: Runtime, row: Row[Any], loaded: _Loaded) -> Any:
                 conn, row.claim_id, "received", status="duplicate", duplicate_of=row.paid_twin_id
             ):
                 claim_event(conn, row.claim_id, row.cardholder_id, "duplicate", "system")
+        _settle_reservation(rt, row, None)
         return None  # a duplicate answers as its original: the request reads it
     evaluation = evaluate(loaded.claim, loaded.context, loaded.terms)
     decision = _apply_annual_max(rt, row, evaluation)
     try:
-        return _record(rt, row, evaluation, decision)
+        recorded = _record(rt, row, evaluation, decision)
     except IntegrityError:
         # Another claim with this NCPDP key was paid between our read and our write:
         # give the reservation back and decide again, now seeing that paid claim.
@@ -110,6 +111,24 @@ def _decide_and_record(rt: Runtime, row: Row[Any], loaded: _Loaded) -> Any:
                 return None
             reloaded = _load_context(conn, fresh)
         return _decide_and_record(rt, fresh, reloaded)
+    if recorded is None or decision.status != "paid":
+        _settle_reservation(rt, row, recorded.status if recorded else None)
+    return recorded
+
+
+def _settle_reservation(rt: Runtime, row: Row[Any], status: str | None) -> None:
+    """Give back what this claim holds in Redis unless it ended paid (or reversed).
+
+    An earlier attempt of the task may have reserved and died before recording, and the
+    enrollment changed since; or another attempt ran at once: a claim decided otherwise
+    must not keep that reservation. `status`: as just recorded; None: read it.
+    """
+    if status is None:
+        with reading(rt.engine) as conn:
+            current = ledger.claim(conn, row.claim_id)
+        status = current.status if current is not None else None
+    if status in ("rejected", "duplicate"):
+        rt.accumulator.cancel(row.cardholder_id, row.claim_id)
 
 
 def _apply_annual_max(rt: Runtime, row: Row[Any], evaluation: Evaluation) -> Decision:

@@ -297,6 +297,51 @@ def test_a_claim_for_a_year_patched_to_medicaid_is_rejected_65(runtime, member, 
     assert used(runtime, member) == 0
 
 
+def _reserved_by_an_attempt_that_died(rt: Runtime, member: dict, claim_id: str) -> None:
+    rt.accumulator.reserve(
+        member["cardholder_id"], member["enrollment_id"], claim_id, 150000, 1200000
+    )
+
+
+def test_a_retried_claim_rejected_now_gives_back_what_an_earlier_attempt_reserved(
+    runtime, member, npi
+):
+    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
+    _reserved_by_an_attempt_that_died(runtime, member, intake.claim_id)
+    patch = load_patch({"attestations": {"other_assistance": True}})
+    enrollments.update(runtime, member["enrollment_id"], patch, STAFF)
+
+    adjudication.adjudicate(runtime, intake.claim_id)
+
+    assert claim_row(runtime, intake.claim_id).status == "rejected"
+    assert used(runtime, member) == 0
+
+
+def test_a_retried_claim_found_a_duplicate_now_gives_back_what_it_reserved(runtime, member, npi):
+    body = claim_payload(member["cardholder_id"], npi)
+    first, second = submit(runtime, body), None
+    with runtime.engine.begin() as conn:  # two identical claims raced past the intake
+        conn.execute(
+            update(claims_table)
+            .where(claims_table.c.claim_id == first.claim_id)
+            .values(request_hash="not-yet-identical")
+        )
+    second = submit(runtime, body)
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            update(claims_table)
+            .where(claims_table.c.claim_id == first.claim_id)
+            .values(request_hash=claim_row(runtime, second.claim_id).request_hash)
+        )
+    _reserved_by_an_attempt_that_died(runtime, member, second.claim_id)
+
+    adjudication.adjudicate(runtime, first.claim_id)
+    adjudication.adjudicate(runtime, second.claim_id)
+
+    assert claim_row(runtime, second.claim_id).status == "duplicate"
+    assert used(runtime, member) == 150000  # the first claim's, once
+
+
 def test_a_claim_for_an_unknown_cardholder_is_rejected_52(runtime, npi):
     row = pay(runtime, claim_payload("IC-nobody-has-this-id", npi))
 
