@@ -203,6 +203,22 @@ def _outcome_statement(review_open: bool, columns: tuple[str, ...]) -> Any:
     return query.values({column: bindparam(f"v_{column}") for column in columns})
 
 
+def reversed_since(conn: Connection, since: datetime) -> list[Row[Any]]:
+    """(claim_id, cardholder_id) of the claims reversed at or after `since`."""
+    query = select(claims.c.claim_id, claims.c.cardholder_id).where(claims.c.reversed_at >= since)
+    return list(conn.execute(query))
+
+
+def paid_in_year(conn: Connection, cardholder_id: str, enrollment_id: str) -> int:
+    """What the ledger has paid in one enrollment year, in cents."""
+    query = select(func.coalesce(func.sum(claims.c.program_paid), 0)).where(
+        claims.c.cardholder_id == cardholder_id,
+        claims.c.enrollment_id == enrollment_id,
+        claims.c.status == "paid",
+    )
+    return int(conn.execute(query).scalar_one())
+
+
 def stale_received(conn: Connection, before: datetime, limit: int = 500) -> list[str]:
     query = (
         select(claims.c.claim_id)

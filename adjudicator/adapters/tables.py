@@ -88,10 +88,12 @@ claims = Table(
     Column("review", JSON),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("decided_at", DateTime(timezone=True)),
+    Column("reversed_at", DateTime(timezone=True)),  # the sweep finishes recent reversals
     Index("ix_claims_key", "pharmacy_npi", "rx_number", "fill_number", "date_of_service"),
     Index("ix_claims_cardholder", "cardholder_id", "seq"),
     Index("ix_claims_status_created", "status", "created_at"),
     Index("ix_claims_review", "review_state", "seq"),
+    Index("ix_claims_reversed_at", "reversed_at"),
 )
 
 events = Table(

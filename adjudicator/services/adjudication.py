@@ -20,7 +20,7 @@ from adjudicator.adapters.db import reading
 from adjudicator.domain.adjudicate import decide, evaluate, grant
 from adjudicator.domain.model import Claim, ClaimContext, Decision, Evaluation
 from adjudicator.domain.terms import Terms
-from adjudicator.services import claim_queries, records, terms
+from adjudicator.services import claim_queries, records, reversals, terms
 from adjudicator.services.claims import announce_decided, claim_event
 from adjudicator.services.runtime import Runtime
 
@@ -191,8 +191,15 @@ def _authorization_number() -> str:
     return secrets.token_hex(6).upper()
 
 
+# Reversals are finished (their grants released) for this long after: far longer than
+# the sweep's period, so one that died just before its release is always caught.
+REVERSAL_REPAIR_WINDOW = timedelta(minutes=10)
+
+
 def sweep(rt: Runtime) -> int:
-    """Re-enqueue claims left `received` (a lost message or a dead worker)."""
+    """Re-enqueue claims left `received` (a lost message or a dead worker), and finish
+    the reversals of the last minutes whose release a dead process cut short."""
+    reversals.finish_recent(rt, REVERSAL_REPAIR_WINDOW)
     cutoff = ledger.now() - timedelta(seconds=rt.config.sweep_after_seconds)
     with reading(rt.engine) as conn:
         stale = ledger.stale_received(conn, cutoff)

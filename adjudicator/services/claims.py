@@ -15,6 +15,7 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
+import redis
 from sqlalchemy import Connection, Row
 
 from adjudicator.adapters import ledger
@@ -35,6 +36,7 @@ class Intake:
     duplicate: bool  # an identical resubmission of a paid claim: answer, change nothing
     new: bool  # a new claim was stored and enqueued
     received: Any = None  # a new claim as stored (row attributes), for its 202 answer
+    queued: bool = True  # False: the broker refused it; the sweep will enqueue it
 
 
 def submit(rt: Runtime, data: dict[str, Any]) -> Intake:
@@ -61,11 +63,25 @@ def submit(rt: Runtime, data: dict[str, Any]) -> Intake:
         ledger.insert_claim(conn, **stored)
         npi = request["service_provider_id"]
         claim_event(conn, claim_id, request["cardholder_id"], "received", f"pharmacy:{npi}")
-    rt.enqueue(claim_id)
+    queued = _enqueue(rt, claim_id)
     log.debug("claim received", extra={"claim_id": claim_id})
     undecided = {"decision": None, "authorization_number": None, "review": None}
     received = SimpleNamespace(**stored, **undecided, duplicate_of=None)
-    return Intake(claim_id, duplicate=False, new=True, received=received)
+    return Intake(claim_id, duplicate=False, new=True, received=received, queued=queued)
+
+
+def _enqueue(rt: Runtime, claim_id: str) -> bool:
+    """Hand the stored claim to the workers; False if Redis is unreachable just now.
+
+    The claim is in the ledger already: the sweep enqueues it once Redis is back, so the
+    pharmacy hears 202 and where to look, not an error for a claim that will be decided.
+    """
+    try:
+        rt.enqueue(claim_id)
+    except redis.RedisError:
+        log.warning("enqueue failed: left to the sweep", extra={"claim_id": claim_id})
+        return False
+    return True
 
 
 def _identical_earlier_claim(conn: Connection, request: dict[str, Any], digest: str) -> Any:
@@ -93,6 +109,8 @@ def wait_for_answer(rt: Runtime, intake: Intake, timeout: float) -> str | Row[An
     """The decision as the worker rendered it when it sent one (the request then answers
     without reading the claim back), else the decided claim row, else None."""
     if intake.new:
+        if not intake.queued:
+            return None  # nobody is deciding it yet: answer 202 now
         token = _await_done(rt, intake.claim_id, timeout)
         if token is not None and token != DONE:
             return token.decode()
@@ -121,7 +139,10 @@ def _await_done(rt: Runtime, claim_id: str, timeout: float) -> bytes | None:
     # which would wait forever.
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) >= 0.01:
-        popped = rt.redis.blpop([_done_key(claim_id)], timeout=min(left, BLPOP_SLICE))
+        try:
+            popped = rt.redis.blpop([_done_key(claim_id)], timeout=min(left, BLPOP_SLICE))
+        except redis.RedisError:
+            return None  # Redis went away: the ledger still says whether it was decided
         if popped:
             return popped[1]  # type: ignore[no-any-return]
     return None

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import pytest
@@ -18,6 +20,7 @@ from adjudicator.adapters import ledger
 from adjudicator.adapters.accumulator import accumulator_key
 from adjudicator.adapters.tables import claims as claims_table
 from adjudicator.services import (
+    accumulators,
     adjudication,
     claim_queries,
     claims,
@@ -651,6 +654,70 @@ def test_find_by_key_prefers_the_paid_claim_over_a_rejected_one(runtime, member,
         reversals.find_by_key(runtime, npi, "RX-NOT-BILLED", 0, date(2024, 3, 1))
 
 
+def _reversal_cut_short(rt: Runtime, claim_id: str, npi: str, monkeypatch) -> None:
+    """A reversal whose process dies after its ledger write, before Redis hears of it."""
+
+    def dies(*_args):
+        raise redis.ConnectionError("the process died here")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(rt.accumulator, "release", dies)
+        with pytest.raises(redis.ConnectionError):
+            reversals.reverse(rt, claim_id, npi, "pharmacy:" + npi)
+
+
+def test_a_reversal_cut_short_leaves_the_ledger_reversed_and_redis_holding_more(
+    runtime, member, npi, monkeypatch
+):
+    paid = pay(runtime, claim_payload(member["cardholder_id"], npi))
+
+    _reversal_cut_short(runtime, paid.claim_id, npi, monkeypatch)
+
+    assert claim_row(runtime, paid.claim_id).status == "reversed"
+    assert used(runtime, member) == 150_000  # not given back yet: never paid out twice
+
+
+def test_a_retried_reversal_finishes_one_cut_short(runtime, member, npi, monkeypatch):
+    paid = pay(runtime, claim_payload(member["cardholder_id"], npi))
+    _reversal_cut_short(runtime, paid.claim_id, npi, monkeypatch)
+
+    again = reversals.reverse(runtime, paid.claim_id, npi, "pharmacy:" + npi)
+
+    assert again.status == "reversed"
+    assert used(runtime, member) == 0
+    logged = [e for e in events(runtime, "claim", paid.claim_id) if e.type == "reversed"]
+    assert [e.data["after"] for e in logged] == [{"status": "reversed", "released": 150_000}]
+
+
+def test_the_sweep_finishes_a_reversal_cut_short(runtime, member, npi, monkeypatch):
+    paid = pay(runtime, claim_payload(member["cardholder_id"], npi))
+    _reversal_cut_short(runtime, paid.claim_id, npi, monkeypatch)
+
+    adjudication.sweep(runtime)
+
+    assert used(runtime, member) == 0
+    assert accumulators.check(runtime)["mismatches"] == []
+
+
+def test_reversals_at_once_release_once_and_log_what_was_given_back(runtime, member, npi):
+    paid = pay(runtime, claim_payload(member["cardholder_id"], npi))
+    barrier = threading.Barrier(8)
+
+    def reverse():
+        barrier.wait()
+        return reversals.reverse(runtime, paid.claim_id, npi, "pharmacy:" + npi).status
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: reverse(), range(8)))
+
+    assert statuses == ["reversed"] * 8
+    assert used(runtime, member) == 0
+    logged = [e for e in events(runtime, "claim", paid.claim_id) if e.type == "reversed"]
+    assert [e.data["after"] for e in logged] == [{"status": "reversed", "released": 150_000}]
+    benefit = claim_row(runtime, paid.claim_id).decision["benefit"]
+    assert (benefit["used_before"], benefit["used_after"]) == (150_000, 0)
+
+
 def test_a_claim_whose_grant_redis_lost_can_still_be_reversed(runtime, member, npi):
     # A Redis fail-over loses a reservation's grant and its use together (one Lua script).
     paid = pay(runtime, claim_payload(member["cardholder_id"], npi))
@@ -660,9 +727,10 @@ def test_a_claim_whose_grant_redis_lost_can_still_be_reversed(runtime, member, n
 
     assert reversed_.status == "reversed"
     benefit = reversed_.decision["benefit"]
-    assert (benefit["used_before"], benefit["used_after"]) == (0, 0)
+    # The year's use as the ledger counts it, the source of truth Redis lost a part of.
+    assert (benefit["used_before"], benefit["used_after"]) == (150000, 0)
     assert benefit["remaining"] == benefit["annual_max"]
-    assert used(runtime, member) == 0
+    assert used(runtime, member) == 0  # nothing to give back, and nothing taken twice
 
 
 def test_every_claim_event_names_who_did_it(runtime: Runtime) -> None:

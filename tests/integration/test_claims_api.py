@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from flask.testing import FlaskClient
 
 from adjudicator.config import Config
@@ -197,3 +198,30 @@ def test_no_answer_of_the_api_is_kept_by_a_cache(api):
 
     assert (listed.status_code, refused.status_code) == (200, 401)
     assert listed.headers["Cache-Control"] == refused.headers["Cache-Control"] == "no-store"
+
+
+def _redis_gone(*_args, **_kwargs):
+    raise redis.ConnectionError("Redis went away")
+
+
+def test_a_claim_stored_while_redis_is_down_answers_202_at_once(api, runtime, monkeypatch):
+    client, auth, npi = api
+    payload = claim_payload(enroll(runtime)["cardholder_id"], npi)
+    monkeypatch.setattr(runtime, "enqueue", _redis_gone)
+    monkeypatch.setattr(claims, "_await_done", lambda *_: pytest.fail("waited for nobody"))
+
+    answer = client.post("/v1/claims", json=payload, headers=auth)
+
+    assert (answer.status_code, answer.json["status"]) == (202, "received")
+    shown = client.get(answer.headers["Location"], headers=auth)
+    assert shown.json["status"] == "received"  # stored: the sweep will enqueue it
+
+
+def test_a_wait_cut_short_by_redis_going_away_answers_202(api, runtime, monkeypatch):
+    client, auth, npi = api
+    payload = claim_payload(enroll(runtime)["cardholder_id"], npi)
+    monkeypatch.setattr(runtime.redis, "blpop", _redis_gone)
+
+    answer = client.post("/v1/claims", json=payload, headers=auth)
+
+    assert (answer.status_code, answer.json["status"]) == (202, "received")
