@@ -20,15 +20,22 @@ app = Flask(__name__)
 _CLAIM_REQUEST = ClaimRequestSchema()
 
 
-@app.post("/v1/claims")
-def submit_claim() -> Any:
+def load_claim() -> Any:
+    """The request's claim as the schema loads it, or the 400 / 422 answer (a tuple)."""
     payload = request.get_json(force=True, silent=True)
     if not isinstance(payload, dict):
         return {"status": "invalid", "detail": "The request body must be a JSON object."}, 400
     try:
-        claim = _CLAIM_REQUEST.load(payload)
+        return _CLAIM_REQUEST.load(payload)
     except ValidationError as error:
         return {"status": "invalid", "errors": error.messages}, 422
+
+
+@app.post("/v1/claims")
+def submit_claim() -> Any:
+    claim = load_claim()
+    if isinstance(claim, tuple):
+        return claim
     return {"status": "accepted", "rx_number": claim["rx_number"]}
 
 

@@ -9,10 +9,13 @@
 
 1. Baseline: `bench.baseline_app` (Flask + ClaimRequestSchema only) under the very
    gunicorn command line `adjudicator run` uses for the web server.
-2. Skeleton (closed loop only, no bar): `bench.skeleton_app`, the baseline plus a Celery
-   round trip through a task that only wakes the request, under `adjudicator run`'s
-   gunicorn and worker command lines. It shows how much of the baseline the fixed shape
-   (Flask, Celery prefork, Redis) leaves before any auth, ledger or rule runs.
+2. Two skeletons (closed loop only, no bar), under `adjudicator run`'s gunicorn and
+   worker command lines: `bench.skeleton_app`, the baseline plus a Celery round trip
+   through a task that only wakes the request; and `bench.skeleton_ledger_app`, which
+   adds the SQL and Redis work the architecture asks of every claim (stored `received`
+   with its event, read by the task, reserved by the Lua script, recorded with its
+   event). They show how much of the baseline the fixed shape leaves before any auth,
+   rule or answer of the service's own runs.
 3. End to end: `adjudicator run` in a fresh temporary data dir, with no REDIS_URL or
    DATABASE_URL, so embedded Redis + SQLite, as a newcomer gets it (or against the
    PostgreSQL / Redis given by the flags). Waits for /readyz and a Celery ping,
@@ -79,6 +82,7 @@ PHARMACY_KEY = "pk_demo_pharmacy_key"
 REVIEWER_TOKEN = "ut_demo_reviewer_token"
 THROUGHPUT_BAR = 0.20  # end-to-end claims/s >= 20% of the baseline's (closed loop)
 P99_BAR_MS = 100.0  # end-to-end p99 at the offered open-loop rate
+SKELETONS = ("skeleton", "skeleton_ledger")  # the report's parts, leanest first
 WARMUP_PATIENTS = 4
 WARMUP_CLAIMS = 64
 
@@ -93,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report["baseline"] = _bench_baseline(args, scratch, servers)
         report["skeleton"] = _bench_skeleton(args, scratch, servers)
+        report["skeleton_ledger"] = _bench_skeleton(args, scratch, servers, ledger=True)
         report["end_to_end"] = _bench_end_to_end(args, scratch, servers)
         # Measured on both sides of the end-to-end runs, and the faster one counts: a
         # machine that was slow for a while must not flatter the ratio.
@@ -223,40 +228,32 @@ def _bench_baseline(
 
 
 def _bench_skeleton(
-    args: argparse.Namespace, scratch: Path, servers: list[Stoppable]
+    args: argparse.Namespace, scratch: Path, servers: list[Stoppable], ledger: bool = False
 ) -> dict[str, Any]:
-    """The closed loop against bench.skeleton_app: the baseline plus the Celery round trip
-    under `adjudicator run`'s command lines, on a Redis of its own (see that module)."""
-    _step("skeleton: the baseline + a Celery round trip (no auth, ledger, rules or accumulator)")
-    redis: Any
-    if args.redis_url:
-        redis = stores.RedisDatabase(args.redis_url)
-    else:
-        from adjudicator.adapters.embedded_redis import EmbeddedRedis
-
-        redis = EmbeddedRedis(scratch / "skeleton-redis").start()
-    servers.append(redis)
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
-    env["REDIS_URL"] = redis.url
+    """The closed loop against a skeleton (bench/skeleton_app.py, or with `ledger`
+    bench/skeleton_ledger_app.py) under `adjudicator run`'s command lines, on stores of
+    its own: the architecture's floor, without or with the ledger and accumulator work."""
+    name = "skeleton+ledger" if ledger else "skeleton"
+    _step(
+        f"{name}: the baseline + a Celery round trip"
+        + (" + the claim's SQL writes and Lua reservation" if ledger else "")
+        + " (no auth, rules or rendering)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    redis_store = _skeleton_redis(args, scratch / f"{name}-redis")
+    servers.append(redis_store)
+    env["REDIS_URL"] = redis_store.url
+    if ledger:
+        env["DATABASE_URL"] = _skeleton_ledger(args, scratch / f"{name}.db", servers)
     port = free_port()
-    web = Server(
-        "skeleton web",
-        _web_command(port, "bench.skeleton_app:app"),
-        env,
-        ROOT,
-        scratch / "skeleton-web.log",
-    )
-    worker = Server(
-        "skeleton worker",
-        _skeleton_worker_command(scratch),
-        env,
-        ROOT,
-        scratch / "skeleton-worker.log",
-    )
+    app = "bench.skeleton_ledger_app:app" if ledger else "bench.skeleton_app:app"
+    web = Server(f"{name} web", _web_command(port, app), env, ROOT, scratch / f"{name}-web.log")
+    worker_log = scratch / f"{name}-worker.log"
+    worker = Server(f"{name} worker", _skeleton_worker_command(scratch), env, ROOT, worker_log)
     servers += [web.start(), worker.start()]
     web.wait_until("/readyz", lambda: http_ok(port, "/readyz"), 30)
     worker.wait_until("a Celery ping", lambda: _celery_ping(env), 60)
-    target = _claims_target("skeleton", port)
+    target = _claims_target(name, port)
     rng = random.Random(args.seed)
     today = date.today()
     fake = workload.stand_ins(args.patients, rng, today)
@@ -265,9 +262,34 @@ def _bench_skeleton(
     run = _closed(args, target, [web, worker], closed_load)
     worker.stop()
     web.stop()
-    redis.stop()
+    redis_store.stop()  # an embedded server ends; a --redis-url database is flushed
     check = _check_answers(run, ok_statuses={"accepted"})
     return {"runs": [_run_summary(run)], "checks": {run.mode: check}}
+
+
+def _skeleton_redis(args: argparse.Namespace, data_dir: Path) -> Any:
+    """An empty Redis database of the skeleton's own: embedded, or the --redis-url one."""
+    from adjudicator.adapters.embedded_redis import EmbeddedRedis
+
+    if args.redis_url:
+        return stores.RedisDatabase(args.redis_url)
+    return EmbeddedRedis(data_dir).start()
+
+
+def _skeleton_ledger(args: argparse.Namespace, path: Path, servers: list[Stoppable]) -> str:
+    """A migrated ledger of the skeleton's own, holding the pharmacy the bench bills as."""
+    from adjudicator.config import Config
+    from adjudicator.launcher import _demo_credentials
+    from adjudicator.services.setup import migrate
+
+    url, schema = stores.database_url(args.database_url or f"sqlite:///{path}")
+    if schema is not None:
+        servers.append(schema)  # dropped when the bench ends
+    assert url is not None
+    config = Config(data_dir=path.parent, database_url=url, redis_url=None)
+    migrate(config)
+    _demo_credentials(config)  # `adjudicator run`'s pharmacy, which the bench bills as
+    return url
 
 
 def _skeleton_worker_command(scratch: Path) -> list[str]:
@@ -653,7 +675,7 @@ def _conclude(report: dict[str, Any]) -> int:
         all(c["ok"] for c in e2e_checks)
         and all(
             c["ok"]
-            for part in ("baseline", "skeleton", "baseline_again")
+            for part in ("baseline", *SKELETONS, "baseline_again")
             for c in report[part]["checks"].values()
         )
         and report["end_to_end"]["accumulators_check"]["ok"]
@@ -699,29 +721,30 @@ def _baseline_runs(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    return [*_baseline_runs(report), *report["skeleton"]["runs"], *report["end_to_end"]["runs"]]
+    skeletons = [run for part in SKELETONS for run in report[part]["runs"]]
+    return [*_baseline_runs(report), *skeletons, *report["end_to_end"]["runs"]]
 
 
 def _skeleton_line(report: dict[str, Any]) -> str:
-    """Where the skeleton stands between the baseline and the end-to-end service."""
-    skeleton = report["skeleton"]["runs"][0]["claims_per_s"]
+    """Where the skeletons stand between the baseline and the end-to-end service."""
     baseline = max(
         r["claims_per_s"] for r in _baseline_runs(report) if r["mode"].startswith("closed")
     )
-    e2e = report["end_to_end"]["runs"][0]["claims_per_s"]
+    bare, ledger = (report[part]["runs"][0]["claims_per_s"] for part in SKELETONS)
     return (
-        f"skeleton / faster baseline: {skeleton / baseline:.1%} (the fixed shape's ceiling "
-        f"for the ratio); end-to-end / skeleton: {e2e / skeleton:.1%}"
+        f"skeleton / faster baseline: {bare / baseline:.1%}, skeleton+ledger: "
+        f"{ledger / baseline:.1%} (the fixed shape's ceilings for the ratio, without and with "
+        "the claim's SQL writes and Lua reservation)"
     )
 
 
 def _table(report: dict[str, Any], ratio: float) -> str:
-    head = f"{'target':<11} {'mode':<26} {'requests':>8} {'claims/s':>9} "
+    head = f"{'target':<15} {'mode':<26} {'requests':>8} {'claims/s':>9} "
     head += f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
     lines = [head, "-" * len(head)]
     for r in _rows(report):
         lines.append(
-            f"{r['target']:<11} {r['mode']:<26} {r['requests']:>8} {r['claims_per_s']:>9.1f} "
+            f"{r['target']:<15} {r['mode']:<26} {r['requests']:>8} {r['claims_per_s']:>9.1f} "
             f"{_show(r['p50_ms']):>8} {_show(r['p95_ms']):>8} {_show(r['p99_ms']):>8} "
             f"{_show(r['max_ms']):>8}"
         )
@@ -771,14 +794,15 @@ def _sentence(text: str) -> str:
 def _cpu_line(report: dict[str, Any]) -> str:
     """Server CPU per claim in the closed loops, the end-to-end one by process role."""
     base, e2e = report["baseline"]["runs"][0]["cpu"], report["end_to_end"]["runs"][0]["cpu"]
-    skeleton = report["skeleton"]["runs"][0]["cpu"]
+    bare, ledger = (report[part]["runs"][0]["cpu"] for part in SKELETONS)
     roles = ", ".join(
         f"{role} {ms:.1f}" for role, ms in e2e["server_ms_per_claim"].items() if ms >= 0.1
     )
     other = e2e["cores_used"]["other"]
     return (
         f"Server CPU per claim (closed loop): baseline {base['server_ms_per_claim_total']:.1f} ms, "
-        f"skeleton {skeleton['server_ms_per_claim_total']:.1f} ms, "
+        f"skeleton {bare['server_ms_per_claim_total']:.1f} ms, "
+        f"skeleton+ledger {ledger['server_ms_per_claim_total']:.1f} ms, "
         f"end-to-end {e2e['server_ms_per_claim_total']:.1f} ms ({roles}); "
         f"other work on the machine took {other:.2f} cores meanwhile."
     )

@@ -23,19 +23,19 @@ from tasks.celery_app import CLAIMS_QUEUE
 from tasks.publish import TaskPublisher
 
 app = Flask(__name__)
-_client = redis.Redis.from_url(celery.conf.adjudicator_config.redis_url)
-_publisher = TaskPublisher(celery, _client)
+client = redis.Redis.from_url(celery.conf.adjudicator_config.redis_url)
+publisher = TaskPublisher(celery, client)
 WAIT_SECONDS = 10
 
 
 @app.post("/v1/claims")
 def submit_claim() -> Any:
-    loaded = baseline_app.submit_claim()  # the baseline's very work, and its 400 / 422
+    loaded = baseline_app.load_claim()  # the baseline's very work, and its 400 / 422
     if isinstance(loaded, tuple):
         return loaded
     request_id = uuid.uuid4().hex
-    _publisher.publish(WAKE, [request_id], CLAIMS_QUEUE)
-    woken = _client.blpop([done_key(request_id)], timeout=WAIT_SECONDS)
+    publisher.publish(WAKE, [request_id], CLAIMS_QUEUE)
+    woken = client.blpop([done_key(request_id)], timeout=WAIT_SECONDS)
     return {"status": "accepted" if woken else "timeout", "rx_number": loaded["rx_number"]}
 
 

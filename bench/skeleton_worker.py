@@ -1,35 +1,70 @@
-"""The skeleton's Celery side: one task that only wakes the waiting request.
+"""The skeletons' Celery side: a task that only wakes the waiting request, and one that
+also does the ledger and accumulator work the architecture asks of every claim.
 
 Built by `make_celery` from the service's own config (same broker transport, acks_late,
 prefetch, serializer), and run by `bench.claims` under the very worker command line of
-`adjudicator run`, so the skeleton pays what the service's Celery round trip pays and
+`adjudicator run`, so a skeleton pays what the service's Celery round trip pays and
 nothing else. See bench/skeleton_app.py.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 
+from adjudicator.adapters import ledger
+from adjudicator.adapters.accumulator import Accumulator
+from adjudicator.adapters.db import make_engine, reading
 from adjudicator.config import Config
+from adjudicator.services.claims import claim_event
 from tasks.celery_app import make_celery
 
 WAKE = "bench.skeleton_wake"
+DECIDE = "bench.skeleton_decide"
 ANSWER = b'{"status": "accepted"}'
+GRANT_CENTS = 1_000  # what every skeleton claim reserves; the cap is never reached
+CAP_CENTS = 1_200_000_000
 
 app = make_celery(Config.from_env())
-_client: redis.Redis | None = None  # one per worker process, built after the fork
+_built: dict[str, Any] = {}  # per worker process, built after the fork
 
 
 def done_key(request_id: str) -> str:
     return f"skeleton-done:{request_id}"
 
 
+def _redis() -> redis.Redis:
+    if "redis" not in _built:
+        _built["redis"] = redis.Redis.from_url(app.conf.adjudicator_config.redis_url)
+    return _built["redis"]  # type: ignore[no-any-return]
+
+
 @app.task(name=WAKE)
 def wake(request_id: str) -> None:
     """Push the answer the request waits for, as the service's worker announces a decision."""
-    global _client
-    if _client is None:
-        _client = redis.Redis.from_url(app.conf.adjudicator_config.redis_url)
     key = done_key(request_id)
-    with _client.pipeline(transaction=False) as pipe:
+    with _redis().pipeline(transaction=False) as pipe:
         pipe.rpush(key, ANSWER).expire(key, 30).execute()
+
+
+@app.task(name=DECIDE)
+def decide(claim_id: str) -> None:
+    """The worker's ledger and accumulator work without the rules: read the claim as the
+    service does, reserve with the Lua script, record the outcome and its event in one
+    transaction, then wake the request."""
+    if "engine" not in _built:
+        _built["engine"] = make_engine(app.conf.adjudicator_config.database_url)
+        _built["accumulator"] = Accumulator(_redis())
+    engine = _built["engine"]
+    with reading(engine) as conn:
+        row = ledger.claim_to_decide(conn, claim_id)
+    year = f"skeleton-{row.cardholder_id}"
+    reserved = _built["accumulator"].reserve(
+        row.cardholder_id, year, claim_id, GRANT_CENTS, CAP_CENTS
+    )
+    with engine.begin() as conn:
+        outcome = {"status": "paid", "program_paid": reserved.granted}
+        ledger.set_claim_outcome(conn, claim_id, "received", decided_at=ledger.now(), **outcome)
+        claim_event(conn, claim_id, row.cardholder_id, "decided", "system", {"after": outcome})
+    wake(claim_id)
