@@ -37,19 +37,7 @@ def submit_claim() -> Any:
     claim = records.normalized_claim_request(data)
     claim_id = uuid.uuid4().hex
     with _engine.begin() as conn:
-        ledger.insert_claim(
-            conn,
-            claim_id=claim_id,
-            pharmacy_npi=claim["service_provider_id"],
-            cardholder_id=claim["cardholder_id"],
-            rx_number=claim["rx_number"],
-            fill_number=claim["fill_number"],
-            date_of_service=data["date_of_service"],
-            request=claim,
-            request_hash=records.request_hash(claim),
-            status="received",
-            program_paid=0,
-        )
+        ledger.insert_claim(conn, **records.received_claim(claim_id, data, claim))
         claim_event(conn, claim_id, claim["cardholder_id"], "received", "pharmacy:skeleton")
     publisher.publish(DECIDE, [claim_id], CLAIMS_QUEUE)
     woken = client.blpop([done_key(claim_id)], timeout=WAIT_SECONDS)

@@ -48,18 +48,7 @@ def submit(rt: Runtime, data: dict[str, Any]) -> Intake:
         if earlier is not None:
             return Intake(earlier.claim_id, duplicate=earlier.status == "paid", new=False)
         claim_id = uuid.uuid4().hex
-        stored = {
-            "claim_id": claim_id,
-            "pharmacy_npi": request["service_provider_id"],
-            "cardholder_id": request["cardholder_id"],
-            "rx_number": request["rx_number"],
-            "fill_number": request["fill_number"],
-            "date_of_service": data["date_of_service"],
-            "request": request,
-            "request_hash": digest,
-            "status": "received",
-            "program_paid": 0,
-        }
+        stored = records.received_claim(claim_id, data, request, digest)
         ledger.insert_claim(conn, **stored)
         npi = request["service_provider_id"]
         claim_event(conn, claim_id, request["cardholder_id"], "received", f"pharmacy:{npi}")

@@ -166,19 +166,7 @@ def _insert_identical_received_claim(rt: Runtime, payload: dict) -> str:
     request = records.normalized_claim_request(data)
     claim_id = uuid.uuid4().hex
     with rt.engine.begin() as conn:
-        ledger.insert_claim(
-            conn,
-            claim_id=claim_id,
-            pharmacy_npi=request["service_provider_id"],
-            cardholder_id=request["cardholder_id"],
-            rx_number=request["rx_number"],
-            fill_number=request["fill_number"],
-            date_of_service=data["date_of_service"],
-            request=request,
-            request_hash=records.request_hash(request),
-            status="received",
-            program_paid=0,
-        )
+        ledger.insert_claim(conn, **records.received_claim(claim_id, data, request))
     return claim_id
 
 
