@@ -91,11 +91,14 @@ def _decide_and_record(rt: Runtime, row: Row[Any], loaded: _Loaded) -> Any:
     if row.paid_twin_hash is not None and row.paid_twin_hash == row.request_hash:
         # Two identical submissions raced past intake: this one is the duplicate.
         with rt.engine.begin() as conn:
-            if ledger.set_claim_outcome(
+            recorded = ledger.set_claim_outcome(
                 conn, row.claim_id, "received", status="duplicate", duplicate_of=row.paid_twin_id
-            ):
+            )
+            if recorded:
                 claim_event(conn, row.claim_id, row.cardholder_id, "duplicate", "system")
-        _settle_reservation(rt, row, None)
+                _forget_reservation(rt, row)
+        if not recorded:
+            _settle_reservation(rt, row)
         return None  # a duplicate answers as its original: the request reads it
     evaluation = evaluate(loaded.claim, loaded.context, loaded.terms)
     decision = _apply_annual_max(rt, row, evaluation)
@@ -111,23 +114,25 @@ def _decide_and_record(rt: Runtime, row: Row[Any], loaded: _Loaded) -> Any:
                 return None
             reloaded = _load_context(conn, fresh)
         return _decide_and_record(rt, fresh, reloaded)
-    if recorded is None or decision.status != "paid":
-        _settle_reservation(rt, row, recorded.status if recorded else None)
+    if recorded is None:
+        _settle_reservation(rt, row)
     return recorded
 
 
-def _settle_reservation(rt: Runtime, row: Row[Any], status: str | None) -> None:
-    """Give back what this claim holds in Redis unless it ended paid (or reversed).
+def _forget_reservation(rt: Runtime, row: Row[Any]) -> None:
+    """Give back what an earlier attempt of this task reserved (it died before recording,
+    and the claim is now decided otherwise). Called inside the transaction that records
+    the rejection: until it commits no review, re-adjudication or other attempt can see
+    the claim decided and reserve for it, and a failure here rolls the decision back."""
+    rt.accumulator.cancel(row.cardholder_id, row.claim_id)
 
-    An earlier attempt of the task may have reserved and died before recording, and the
-    enrollment changed since; or another attempt ran at once: a claim decided otherwise
-    must not keep that reservation. `status`: as just recorded; None: read it.
-    """
-    if status is None:
-        with reading(rt.engine) as conn:
-            current = ledger.claim(conn, row.claim_id)
-        status = current.status if current is not None else None
-    if status in ("rejected", "duplicate"):
+
+def _settle_reservation(rt: Runtime, row: Row[Any]) -> None:
+    """After another attempt decided this claim first: give back what this one reserved,
+    unless the claim ended paid (or reversed), whose reservation is the winner's."""
+    with reading(rt.engine) as conn:
+        current = ledger.claim(conn, row.claim_id)
+    if current is not None and current.status in ("rejected", "duplicate"):
         rt.accumulator.cancel(row.cardholder_id, row.claim_id)
 
 
@@ -172,6 +177,8 @@ def _record(rt: Runtime, row: Row[Any], evaluation: Evaluation, decision: Decisi
         values["review"] = {"state": "open", "rules": list(decision.reviewable_rules)}
     with rt.engine.begin() as conn:
         recorded = ledger.set_claim_outcome(conn, row.claim_id, "received", **values)
+        if recorded and not paid:
+            _forget_reservation(rt, row)
         if recorded:
             data = {
                 "before": {"status": "received"},

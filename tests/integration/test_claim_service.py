@@ -308,6 +308,26 @@ def test_a_retried_claim_rejected_now_gives_back_what_an_earlier_attempt_reserve
     assert used(runtime, member) == 0
 
 
+def test_a_rejection_whose_give_back_fails_is_not_recorded(runtime, member, npi, monkeypatch):
+    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
+    _reserved_by_an_attempt_that_died(runtime, member, intake.claim_id)
+    patch = load_patch({"attestations": {"other_assistance": True}})
+    enrollments.update(runtime, member["enrollment_id"], patch, STAFF)
+
+    def redis_gone(*_args):
+        raise redis.ConnectionError("Redis went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(runtime.accumulator, "cancel", redis_gone)
+        with pytest.raises(redis.ConnectionError):
+            adjudication.adjudicate(runtime, intake.claim_id)
+
+    assert claim_row(runtime, intake.claim_id).status == "received"  # the task retries it
+    adjudication.adjudicate(runtime, intake.claim_id)
+    assert claim_row(runtime, intake.claim_id).status == "rejected"
+    assert used(runtime, member) == 0
+
+
 def test_a_retried_claim_found_a_duplicate_now_gives_back_what_it_reserved(runtime, member, npi):
     body = claim_payload(member["cardholder_id"], npi)
     first, second = submit(runtime, body), None
