@@ -7,9 +7,21 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from adjudicator.adapters.tables import (
+    RELEASE_PENDING_SQL,
     claims,
     enrollments,
     events,
@@ -203,10 +215,25 @@ def _outcome_statement(review_open: bool, columns: tuple[str, ...]) -> Any:
     return query.values({column: bindparam(f"v_{column}") for column in columns})
 
 
-def reversed_since(conn: Connection, since: datetime) -> list[Row[Any]]:
-    """(claim_id, cardholder_id) of the claims reversed at or after `since`."""
-    query = select(claims.c.claim_id, claims.c.cardholder_id).where(claims.c.reversed_at >= since)
-    return list(conn.execute(query))
+RELEASE_PENDING = text(RELEASE_PENDING_SQL)  # the words of the partial index, to use it
+
+
+def reversals_to_release(conn: Connection, limit: int = 500) -> list[Row[Any]]:
+    """(claim_id, cardholder_id) of reversed claims whose grant Redis has not given back."""
+    query = select(claims.c.claim_id, claims.c.cardholder_id).where(RELEASE_PENDING)
+    return list(conn.execute(query.limit(limit)))
+
+
+def mark_released(conn: Connection, claim_id: str) -> None:
+    query = update(claims).where(claims.c.claim_id == claim_id, claims.c.released_at.is_(None))
+    conn.execute(query.values(released_at=now()))
+
+
+def claim_for_update(conn: Connection, claim_id: str) -> Row[Any] | None:
+    """The claim, locked until the transaction ends (PostgreSQL; SQLite serializes writers)."""
+    return conn.execute(
+        select(claims).where(claims.c.claim_id == claim_id).with_for_update()
+    ).first()
 
 
 def paid_in_year(conn: Connection, cardholder_id: str, enrollment_id: str) -> int:

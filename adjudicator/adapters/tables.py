@@ -13,9 +13,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    text,
 )
 
 metadata = MetaData()
+RELEASE_PENDING_SQL = "reversed_at IS NOT NULL AND released_at IS NULL"
 
 # BigInteger autoincrement keys stay INTEGER PRIMARY KEY on SQLite (rowid).
 _Serial = BigInteger().with_variant(Integer(), "sqlite")
@@ -88,12 +90,20 @@ claims = Table(
     Column("review", JSON),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("decided_at", DateTime(timezone=True)),
-    Column("reversed_at", DateTime(timezone=True)),  # the sweep finishes recent reversals
+    # A reversal is written here first, then Redis gives the grant back (released_at):
+    # the sweep finishes every reversal still pending (decisions.md #78).
+    Column("reversed_at", DateTime(timezone=True)),
+    Column("released_at", DateTime(timezone=True)),
     Index("ix_claims_key", "pharmacy_npi", "rx_number", "fill_number", "date_of_service"),
     Index("ix_claims_cardholder", "cardholder_id", "seq"),
     Index("ix_claims_status_created", "status", "created_at"),
     Index("ix_claims_review", "review_state", "seq"),
-    Index("ix_claims_reversed_at", "reversed_at"),
+    Index(
+        "ix_claims_release_pending",
+        "reversed_at",
+        sqlite_where=text(RELEASE_PENDING_SQL),
+        postgresql_where=text(RELEASE_PENDING_SQL),
+    ),
 )
 
 events = Table(

@@ -198,15 +198,10 @@ def _authorization_number() -> str:
     return secrets.token_hex(6).upper()
 
 
-# Reversals are finished (their grants released) for this long after: far longer than
-# the sweep's period, so one that died just before its release is always caught.
-REVERSAL_REPAIR_WINDOW = timedelta(minutes=10)
-
-
 def sweep(rt: Runtime) -> int:
     """Re-enqueue claims left `received` (a lost message or a dead worker), and finish
-    the reversals of the last minutes whose release a dead process cut short."""
-    reversals.finish_recent(rt, REVERSAL_REPAIR_WINDOW)
+    the reversals whose release a dead process or an absent Redis left pending."""
+    reversals.finish_pending(rt)
     cutoff = ledger.now() - timedelta(seconds=rt.config.sweep_after_seconds)
     with reading(rt.engine) as conn:
         stale = ledger.stale_received(conn, cutoff)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import logging
+from datetime import date
 from typing import Any
 
+import redis
 from sqlalchemy import Connection, Row
 
 from adjudicator.adapters import ledger
@@ -13,66 +15,82 @@ from adjudicator.services.claims import claim_event, read_claim
 from adjudicator.services.errors import Conflict, NotFound
 from adjudicator.services.runtime import Runtime
 
+log = logging.getLogger(__name__)
+
 
 def reverse(rt: Runtime, claim_id: str, npi: str, actor: str) -> Row[Any]:
     """Give a paid claim's program_paid back to its year, exactly once.
 
     The ledger says so first, then Redis follows: had Redis gone first, a crash between the
     two would leave a claim the ledger counts as paid while its year could be paid again
-    (over the annual maximum). This way a crash leaves Redis holding more than the ledger,
-    which pays nobody twice, until a retry of the reversal or the sweep gives it back.
+    (over the annual maximum). This way a crash, or Redis being away, leaves Redis holding
+    more than the ledger, which pays nobody twice, and the release pending until a retry
+    of the reversal or the sweep gives it back (decisions.md #78).
     """
     row = read_claim(rt, claim_id)
     if row is None or row.pharmacy_npi != npi:
         raise NotFound("claim not found")
-    if row.status == "reversed":
-        give_back(rt, row)  # a reversal cut short before its release ends here
-        return row
-    if row.status != "paid":
+    if row.status not in ("paid", "reversed"):
         raise Conflict(
             "Claim Has Not Been Paid/Captured (NCPDP 84): only a paid claim can be reversed"
         )
-    with rt.engine.begin() as conn:
-        decision = _reversed_decision(conn, row)
-        values = {"status": "reversed", "paid_key": None, "decision": decision}
-        if ledger.set_claim_outcome(conn, claim_id, "paid", reversed_at=ledger.now(), **values):
-            data = {
-                "before": {"status": "paid", "program_paid": row.program_paid},
-                "after": {"status": "reversed", "released": row.program_paid},
-            }
-            claim_event(conn, claim_id, row.cardholder_id, "reversed", actor, data)
-    give_back(rt, row)
+    if row.status == "paid":
+        with rt.engine.begin() as conn:
+            current = ledger.claim_for_update(conn, claim_id)  # as it is now, not as read
+            if current is not None and current.status == "paid":
+                _write_reversal(conn, current, actor)
+    finish(rt, claim_id)
     return read_claim(rt, claim_id)  # type: ignore[return-value]
 
 
-def give_back(rt: Runtime, row: Any) -> None:
-    """Release a reversed claim's grant in Redis; a no-op once done (by claim id)."""
-    rt.accumulator.release(row.cardholder_id, row.claim_id)
+def _write_reversal(conn: Connection, claim: Row[Any], actor: str) -> None:
+    values = {"status": "reversed", "paid_key": None, "decision": _reversed_decision(conn, claim)}
+    ledger.set_claim_outcome(conn, claim.claim_id, "paid", reversed_at=ledger.now(), **values)
+    data = {
+        "before": {"status": "paid", "program_paid": claim.program_paid},
+        "after": {"status": "reversed", "released": claim.program_paid},
+    }
+    claim_event(conn, claim.claim_id, claim.cardholder_id, "reversed", actor, data)
 
 
-def _reversed_decision(conn: Connection, row: Row[Any]) -> dict[str, Any]:
+def finish(rt: Runtime, claim_id: str) -> None:
+    """Give a reversed claim's grant back in Redis, then mark it given back; left pending
+    (for the sweep) while Redis cannot be reached. A no-op once done."""
+    row = read_claim(rt, claim_id)
+    if row is None or row.reversed_at is None or row.released_at is not None:
+        return
+    try:
+        rt.accumulator.release(row.cardholder_id, claim_id)  # at most once, by claim id
+    except redis.RedisError:
+        log.warning("reversal's release left to the sweep", extra={"claim_id": claim_id})
+        return
+    with rt.engine.begin() as conn:
+        ledger.mark_released(conn, claim_id)
+
+
+def finish_pending(rt: Runtime) -> int:
+    """Finish every reversal whose release a dead process or an absent Redis left
+    pending (the sweep calls this)."""
+    with reading(rt.engine) as conn:
+        pending = ledger.reversals_to_release(conn)
+    for row in pending:
+        finish(rt, row.claim_id)
+    return len(pending)
+
+
+def _reversed_decision(conn: Connection, claim: Row[Any]) -> dict[str, Any]:
     """The claim's decision, reversed, with its year's use just before and after this
     reversal as the ledger counts it (decisions.md #8), not as when it was paid."""
-    decision = dict(row.decision)
+    decision = dict(claim.decision)
     decision["status"] = "reversed"
-    if decision.get("benefit") and row.enrollment_id:
-        used_before = ledger.paid_in_year(conn, row.cardholder_id, row.enrollment_id)
-        used_after = used_before - row.program_paid
+    if decision.get("benefit") and claim.enrollment_id:
+        used_before = ledger.paid_in_year(conn, claim.cardholder_id, claim.enrollment_id)
+        used_after = max(used_before - claim.program_paid, 0)
         benefit = dict(decision["benefit"])
         benefit.update(used_before=used_before, used_after=used_after)
         benefit["remaining"] = max(benefit["annual_max"] - used_after, 0)
         decision["benefit"] = benefit
     return decision
-
-
-def finish_recent(rt: Runtime, within: timedelta) -> int:
-    """Release the grants of claims reversed lately: a reversal whose process died between
-    its ledger write and its release is finished here (the sweep calls this)."""
-    with reading(rt.engine) as conn:
-        recent = ledger.reversed_since(conn, ledger.now() - within)
-    for row in recent:
-        give_back(rt, row)
-    return len(recent)
 
 
 def find_by_key(rt: Runtime, npi: str, rx: str, fill: int, dos: date) -> str:
