@@ -397,8 +397,9 @@ def audit_events(
 
 
 def claims_for_export(conn: Connection, year: int) -> Iterable[Row[Any]]:
-    """Decided claims served in `year`, in the order they came, with what a de-identified
-    row needs: the pharmacy's chain and the claim's enrollment year's facts (or None)."""
+    """Decided claims served in `year` (a duplicate's original stands for it), in the order
+    they came, with what a de-identified row needs: the pharmacy's chain and the claim's
+    enrollment year's facts (or None)."""
     query = (
         select(
             claims.c.cardholder_id,
@@ -413,7 +414,7 @@ def claims_for_export(conn: Connection, year: int) -> Iterable[Row[Any]]:
         .outerjoin(enrollments, enrollments.c.enrollment_id == claims.c.enrollment_id)
         .where(
             claims.c.date_of_service.between(date(year, 1, 1), date(year, 12, 31)),
-            claims.c.status != "received",
+            claims.c.status.not_in(("received", "duplicate")),  # a duplicate is its original
         )
         .order_by(claims.c.seq)
     )

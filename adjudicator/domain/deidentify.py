@@ -50,6 +50,7 @@ class Patient:
     sex: str | None
     state: str
     zip_code: str
+    country: str
     coverage_type: str
     cash_pay: bool
 
@@ -96,11 +97,13 @@ def row(patient_key: str, claim: Claim, patient: Patient | None) -> dict[str, st
 def _patient_columns(patient: Patient | None, served: date) -> dict[str, str]:
     if patient is None:  # the claim matched no enrollment year
         return dict.fromkeys(("age", "sex", "state", "zip3", "coverage_type", "cash_pay"), "")
+    abroad = patient.country.strip().upper() != "US"
     return {
         "age": age_group(patient.date_of_birth, served),
         "sex": patient.sex or "",
-        "state": patient.state,
-        "zip3": zip3(patient.zip_code),
+        # Outside the US a "state" and a postcode are no US state or ZIP: both stay out.
+        "state": patient.state if abroad is False else "",
+        "zip3": zip3(patient.zip_code) if abroad is False else "",
         "coverage_type": patient.coverage_type,
         "cash_pay": "true" if patient.cash_pay else "false",
     }

@@ -33,10 +33,15 @@ def write_csv(engine: Engine, year: int, out: TextIO) -> dict[str, Any]:
     patients: set[str] = set()
     count = 0
     for exported in deidentified_claims(engine, year):
-        writer.writerow(exported)
+        writer.writerow({column: _cell(value) for column, value in exported.items()})
         patients.add(exported["patient_key"])
         count += 1
     return {"year": year, "claims": count, "patients": len(patients)}
+
+
+def _cell(value: str) -> str:
+    """A value a spreadsheet will not run as a formula (a chain is free text)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def _claim(row: Any) -> deidentify.Claim:
@@ -61,6 +66,7 @@ def _patient(row: Any) -> deidentify.Patient | None:
         sex=patient.sex,
         state=patient.address.state,
         zip_code=patient.address.zip,
+        country=patient.address.country,
         coverage_type=facts.coverage.type,
         cash_pay=bool(row.cash_pay),
     )

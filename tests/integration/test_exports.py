@@ -124,6 +124,15 @@ def test_ages_over_89_and_low_population_zips_are_grouped(rt, billed):
     assert (stranger["status"], stranger["reject_codes"], stranger["age"]) == ("rejected", "52", "")
 
 
+def test_a_chain_that_reads_as_a_formula_is_written_as_text(rt, tmp_path):
+    member = enroll(rt, effective_date="2024-01-01")
+    pay(rt, claim_payload(member["cardholder_id"], pharmacy(rt, chain="=HYPERLINK(1)")))
+
+    _summary, rows, _text = export(rt, 2024)
+
+    assert rows[0]["pharmacy_chain"] == "'=HYPERLINK(1)"
+
+
 def test_the_command_writes_the_csv_and_prints_its_summary(rt, billed, tmp_path):
     env = {"DATABASE_URL": rt.config.database_url, "ADJUDICATOR_DATA_DIR": str(tmp_path)}
     output = tmp_path / "ipsen-2024.csv"

@@ -14,7 +14,7 @@ CLAIM = Claim(
     amounts={"patient_responsibility": 154000, "eligible": 0, "program_paid": 0},
     terms_version="2020-01",
 )
-PATIENT = Patient(date(2015, 4, 2), None, "MA", "02139-4307", "uninsured", True)
+PATIENT = Patient(date(2015, 4, 2), None, "MA", "02139-4307", "US", "uninsured", True)
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,11 @@ def test_a_claim_without_an_enrollment_year_exports_no_patient_columns():
     patient_columns = ("age", "sex", "state", "zip3", "coverage_type", "cash_pay")
     assert {exported[column] for column in patient_columns} == {""}
     assert exported["status"] == "rejected"
+
+
+def test_a_patient_abroad_exports_no_state_and_no_postcode():
+    abroad = Patient(date(2015, 4, 2), "F", "IDF", "75001", "FR", "commercial", False)
+
+    exported = row("k3", CLAIM, abroad)
+
+    assert (exported["state"], exported["zip3"], exported["age"]) == ("", "", "10")
