@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date
 from typing import Any
 
@@ -16,11 +16,20 @@ from adjudicator.services.runtime import Runtime
 
 
 def main(argv: list[str] | None = None) -> int:
-    # The data dir holds PHI (the SQLite ledger, the embedded Redis's AOF): what this
-    # command and the servers it starts create is readable by this user alone.
-    os.umask(0o077)
+    _private_data()
     args = _parser().parse_args(argv)
     return int(args.handler(args) or 0)
+
+
+def _private_data() -> None:
+    """The data dir holds PHI (the SQLite ledger, the embedded Redis's AOF): what this
+    command and the servers it starts create is readable by this user alone, and a data
+    dir made before that rule (mode 0755) is closed too."""
+    os.umask(0o077)
+    data_dir = Config.from_env().data_dir
+    if data_dir.is_dir():
+        with suppress(OSError):  # not ours to change: leave it
+            data_dir.chmod(0o700)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -125,17 +125,36 @@ def test_db_upgrade_is_idempotent(runtime, redis_url, tmp_path):
     assert before[1].count("2020-01") == 1
 
 
-def test_the_files_it_creates_are_private_to_its_user(tmp_path):
-    data_dir = tmp_path / "private"
+def _upgrade_with_a_lax_umask(data_dir):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env["ADJUDICATOR_DATA_DIR"] = str(data_dir)
-
-    done = subprocess.run(
-        [str(BIN / "adjudicator"), "db", "upgrade"], env=env, capture_output=True, timeout=60
+    return subprocess.run(
+        [str(BIN / "adjudicator"), "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        preexec_fn=lambda: os.umask(0o022),  # what a shell usually gives
     )
+
+
+def test_the_files_it_creates_are_private_to_its_user(tmp_path):
+    data_dir = tmp_path / "private"
+
+    done = _upgrade_with_a_lax_umask(data_dir)
 
     assert done.returncode == 0, done.stderr
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     ledger_files = list(data_dir.glob("*.db*"))
     assert ledger_files
     assert {stat.S_IMODE(f.stat().st_mode) for f in ledger_files} == {0o600}
+
+
+def test_a_data_dir_made_open_before_is_closed(tmp_path):
+    data_dir = tmp_path / "older"
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)
+
+    done = _upgrade_with_a_lax_umask(data_dir)
+
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
