@@ -21,6 +21,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from adjudicator.adapters import ledger
 from adjudicator.config import Config
 from adjudicator.services import console_queries, identity, login_throttle
 from adjudicator.services.runtime import Runtime
@@ -414,6 +415,20 @@ def test_a_session_ends_when_the_users_credentials_change(
     page = signed_in.get(answer.headers["Location"])
     assert "role, password or token changed" in page.text
     assert signed_in.get("/console/queue").status_code == 302  # and it stays ended
+
+
+@pytest.mark.parametrize("field", ["role", "token_hash", "password_hash"])
+def test_a_change_of_any_one_credential_ends_the_session(
+    signed_in: FlaskClient, runtime: Runtime, reviewer: str, field: str
+):
+    assert signed_in.get("/console/queue").status_code == 200
+    changed = {"role": "admin", "token_hash": "0" * 64, "password_hash": "scrypt:other"}
+    with runtime.engine.begin() as conn:
+        user = ledger.user_by_name(conn, reviewer)
+        values = {name: getattr(user, name) for name in changed}
+        ledger.upsert_user(conn, reviewer, **{**values, field: changed[field]})
+
+    assert signed_in.get("/console/queue").status_code == 302
 
 
 def test_a_session_ends_hours_after_sign_in_however_active(
