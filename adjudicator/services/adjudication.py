@@ -177,9 +177,9 @@ def _record(rt: Runtime, row: Row[Any], evaluation: Evaluation, decision: Decisi
         values["review"] = {"state": "open", "rules": list(decision.reviewable_rules)}
     with rt.engine.begin() as conn:
         recorded = ledger.set_claim_outcome(conn, row.claim_id, "received", **values)
-        if recorded and not paid:
-            _forget_reservation(rt, row)
         if recorded:
+            if not paid:
+                _forget_reservation(rt, row)
             data = {
                 "before": {"status": "received"},
                 "after": {"status": decision.status, "program_paid": values["program_paid"]},

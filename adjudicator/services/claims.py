@@ -34,7 +34,7 @@ BLPOP_SLICE = 1.0  # seconds; below any sane Redis client socket timeout
 class Intake:
     claim_id: str
     duplicate: bool  # an identical resubmission of a paid claim: answer, change nothing
-    new: bool  # a new claim was stored and enqueued
+    new: bool  # a new claim was stored (and enqueued, unless `queued` says not)
     received: Any = None  # a new claim as stored (row attributes), for its 202 answer
     queued: bool = True  # False: the broker refused it; the sweep will enqueue it
 
