@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from flask.testing import FlaskClient
 from sqlalchemy import Row
 
 from adjudicator.adapters import ledger
@@ -155,3 +156,14 @@ def one_json_object(stdout: str) -> dict:
     printed = json.loads(lines[0])
     assert isinstance(printed, dict)
     return printed
+
+
+class OwnAddressClient(FlaskClient):
+    """A test client with a client address of its own. The console's sign-in limit counts
+    attempts per address in Redis for 15 minutes; sharing one address, a whole test run
+    (and a second run soon after, on the same Redis) would reach that limit."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        octets = (random.randrange(256), random.randrange(256), random.randrange(1, 255))
+        self.environ_base["REMOTE_ADDR"] = "10.{}.{}.{}".format(*octets)

@@ -53,7 +53,9 @@ def app(runtime: Runtime, tmp_path: Path, root_logging: None) -> Flask:
     from adjudicator.web import create_app
 
     config = Config(data_dir=tmp_path, database_url=runtime.config.database_url, redis_url="unused")
-    return create_app(config, runtime=runtime)
+    app = create_app(config, runtime=runtime)
+    app.test_client_class = builders.OwnAddressClient
+    return app
 
 
 @pytest.fixture

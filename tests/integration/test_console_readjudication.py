@@ -24,7 +24,14 @@ from adjudicator.services import enrollments, identity, readjudication
 from adjudicator.services.runtime import Runtime
 from adjudicator.web.console.words import event_text
 from adjudicator.web.readjudications import ENQUEUE
-from tests.integration.builders import claim_payload, enroll, load_patch, pay, pharmacy
+from tests.integration.builders import (
+    OwnAddressClient,
+    claim_payload,
+    enroll,
+    load_patch,
+    pay,
+    pharmacy,
+)
 from tests.integration.readjudication_support import (
     private_ledger_url_fixture,  # noqa: F401 (fixture)
     rt_fixture,  # noqa: F401 (fixture)
@@ -49,6 +56,7 @@ def app(rt: Runtime, tmp_path: Path, queued: list[str]) -> Iterator[Flask]:
     handlers, level = root.handlers[:], root.level
     config = Config(data_dir=tmp_path, database_url=rt.config.database_url, redis_url="unused")
     app = create_app(config, runtime=rt)
+    app.test_client_class = OwnAddressClient
     app.extensions[ENQUEUE] = queued.append
     try:
         yield app
