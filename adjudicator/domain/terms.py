@@ -139,6 +139,12 @@ def _text(value: Any) -> str:
     return value
 
 
+def _code(value: Any) -> str:
+    """A code compared with claims' upper-case codes: a document stored before the schema
+    upper-cased them (decisions.md #74) still matches."""
+    return _text(value).strip().upper()
+
+
 def _matching(pattern: re.Pattern[str], what: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         if not isinstance(value, str) or not pattern.fullmatch(value):
@@ -189,12 +195,12 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "annual_max": parse_money,
     "cash_pay_per_rx_max": parse_money,
     "covered_ndcs": _list_of(_matching(_NDC, "an 11-digit NDC without hyphens")),
-    "covered_hcpcs": _list_of(_text),
-    "covered_service_codes": _list_of(_text),
+    "covered_hcpcs": _list_of(_code),
+    "covered_service_codes": _list_of(_code),
     "drug_only_states": _list_of(_matching(_STATE, "a 2-letter state code")),
     "excluded_coverage_types": _list_of(_text),
     "government_payers": _list_of(_government_payer),
-    "product_not_covered_reject_codes": _list_of(_text),
+    "product_not_covered_reject_codes": _list_of(_code),
     "network_chains": _list_of(_text),
     "excluded_jurisdictions": _list_of(_matching(_STATE, "a 2-letter state code")),
     "minimum_age_years": _count,

@@ -150,6 +150,20 @@ def test_a_bad_value_is_refused_naming_its_field(field: str, value: Any) -> None
         Terms.from_document(changed(**{field: value}))
 
 
+def test_codes_stored_in_lower_case_are_read_as_claims_spell_them() -> None:
+    # Before decisions #74 a posted "j2170" was stored as posted; read, it must still match.
+    terms = Terms.from_document(
+        changed(
+            covered_hcpcs=["j2170"],
+            covered_service_codes=["g0000"],
+            product_not_covered_reject_codes=["mr"],
+        )
+    )
+    assert terms.covered_hcpcs == ("J2170",)
+    assert terms.covered_service_codes == ("G0000",)
+    assert terms.product_not_covered_reject_codes == ("MR",)
+
+
 def test_a_document_missing_fields_is_refused_naming_them() -> None:
     doc = changed()
     del doc["annual_max"], doc["network_chains"]
