@@ -176,8 +176,11 @@ def insert_claim(conn: Connection, **values: Any) -> None:
     conn.execute(_INSERT_CLAIM, {"created_at": now(), **values})
 
 
-def claim(conn: Connection, claim_id: str) -> Row[Any] | None:
-    return conn.execute(_CLAIM_BY_ID, {"id": claim_id}).first()
+def claim(conn: Connection, claim_id: str, *, lock: bool = False) -> Row[Any] | None:
+    """One claim; `lock`: FOR UPDATE, until the transaction ends (PostgreSQL; SQLite's
+    writers are serialized already)."""
+    query = _CLAIM_BY_ID.with_for_update() if lock else _CLAIM_BY_ID
+    return conn.execute(query, {"id": claim_id}).first()
 
 
 def claim_to_decide(conn: Connection, claim_id: str) -> Row[Any] | None:
@@ -227,13 +230,6 @@ def reversals_to_release(conn: Connection, limit: int = 500) -> list[Row[Any]]:
 def mark_released(conn: Connection, claim_id: str) -> None:
     query = update(claims).where(claims.c.claim_id == claim_id, claims.c.released_at.is_(None))
     conn.execute(query.values(released_at=now()))
-
-
-def claim_for_update(conn: Connection, claim_id: str) -> Row[Any] | None:
-    """The claim, locked until the transaction ends (PostgreSQL; SQLite serializes writers)."""
-    return conn.execute(
-        select(claims).where(claims.c.claim_id == claim_id).with_for_update()
-    ).first()
 
 
 def paid_in_year(conn: Connection, cardholder_id: str, enrollment_id: str) -> int:

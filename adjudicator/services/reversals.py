@@ -34,13 +34,20 @@ def reverse(rt: Runtime, claim_id: str, npi: str, actor: str) -> Row[Any]:
         raise Conflict(
             "Claim Has Not Been Paid/Captured (NCPDP 84): only a paid claim can be reversed"
         )
+    wrote = False
     if row.status == "paid":
         with rt.engine.begin() as conn:
-            current = ledger.claim_for_update(conn, claim_id)  # as it is now, not as read
-            if current is not None and current.status == "paid":
+            current = ledger.claim(conn, claim_id, lock=True)  # as it is now, not as read
+            wrote = current is not None and current.status == "paid"
+            if wrote:
                 _write_reversal(conn, current, actor)
-    finish(rt, claim_id)
+    if wrote or _release_pending(row):  # else a concurrent reversal finishes it
+        finish(rt, row)
     return read_claim(rt, claim_id)  # type: ignore[return-value]
+
+
+def _release_pending(row: Row[Any]) -> bool:
+    return row.status == "reversed" and row.reversed_at is not None and row.released_at is None
 
 
 def _write_reversal(conn: Connection, claim: Row[Any], actor: str) -> None:
@@ -53,19 +60,17 @@ def _write_reversal(conn: Connection, claim: Row[Any], actor: str) -> None:
     claim_event(conn, claim.claim_id, claim.cardholder_id, "reversed", actor, data)
 
 
-def finish(rt: Runtime, claim_id: str) -> None:
-    """Give a reversed claim's grant back in Redis, then mark it given back; left pending
-    (for the sweep) while Redis cannot be reached. A no-op once done."""
-    row = read_claim(rt, claim_id)
-    if row is None or row.reversed_at is None or row.released_at is not None:
-        return
+def finish(rt: Runtime, row: Any) -> None:
+    """Give a reversed claim's grant back in Redis (`row`: its claim_id and cardholder_id),
+    then mark it given back; left pending, for the sweep, while Redis cannot be reached.
+    Both steps are idempotent: a second finish changes nothing."""
     try:
-        rt.accumulator.release(row.cardholder_id, claim_id)  # at most once, by claim id
+        rt.accumulator.release(row.cardholder_id, row.claim_id)  # at most once, by claim id
     except redis.RedisError:
-        log.warning("reversal's release left to the sweep", extra={"claim_id": claim_id})
+        log.warning("reversal's release left to the sweep", extra={"claim_id": row.claim_id})
         return
     with rt.engine.begin() as conn:
-        ledger.mark_released(conn, claim_id)
+        ledger.mark_released(conn, row.claim_id)
 
 
 def finish_pending(rt: Runtime) -> int:
@@ -74,7 +79,7 @@ def finish_pending(rt: Runtime) -> int:
     with reading(rt.engine) as conn:
         pending = ledger.reversals_to_release(conn)
     for row in pending:
-        finish(rt, row.claim_id)
+        finish(rt, row)
     return len(pending)
 
 

@@ -16,6 +16,7 @@ from adjudicator.web import (
     console,
     docs_page,
     enrollments,
+    headers,
     operations,
     problems,
     review,
@@ -54,7 +55,8 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
         api.register_blueprint(module.blp, url_prefix="/v1")
     api.register_blueprint(operations.blp)
     problems.register(app)  # after Api, so problem+json replaces its error format
-    docs_page.register(app)  # Swagger UI's own files, and no-store on /v1 answers
+    docs_page.register(app)  # Swagger UI's own files, not a CDN's
+    headers.register(app)  # no-store on /v1 answers, a same-origin policy on /docs
     console.init_app(app, config)  # the hub console's pages at /console
     if config.proxy_hops:
         # Behind N proxies, the client address is the Nth-last X-Forwarded-For entry (what
