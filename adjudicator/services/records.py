@@ -8,19 +8,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from adjudicator.domain.model import (
-    Address,
-    Attestations,
-    Benefit,
-    Claim,
-    Cob,
-    Coverage,
-    Decision,
-    EnrollmentFacts,
-    EnrollmentYear,
-    Line,
-    Patient,
-    Reason,
+from adjudicator.domain.model import Benefit, Decision, EnrollmentYear
+from adjudicator.domain.outcomes import ClaimStatus
+from adjudicator.domain.records import (  # noqa: F401  # re-exported until callers move
+    ClaimRecord,
+    EnrollmentRecord,
+    claim_from_request,
+    facts_from_record,
 )
 
 
@@ -88,42 +82,9 @@ def received_claim(
         "date_of_service": data["date_of_service"],
         "request": request,
         "request_hash": digest or request_hash(request),
-        "status": "received",
+        "status": ClaimStatus.RECEIVED,
         "program_paid": 0,
     }
-
-
-def claim_from_request(claim_id: str, request: dict[str, Any]) -> Claim:
-    cob = request["cob"]
-    return Claim(
-        claim_id=claim_id,
-        cardholder_id=request["cardholder_id"],
-        service_provider_id=request["service_provider_id"],
-        rx_number=request["rx_number"],
-        fill_number=request["fill_number"],
-        date_of_service=date.fromisoformat(request["date_of_service"]),
-        date_of_birth=_date(request.get("date_of_birth")),
-        cob=Cob(
-            other_coverage_code=cob["other_coverage_code"],
-            other_payer_bin=cob.get("other_payer_bin"),
-            other_payer_pcn=cob.get("other_payer_pcn"),
-            other_payer_reject_codes=tuple(cob.get("other_payer_reject_codes") or ()),
-        ),
-        lines=tuple(
-            Line(
-                kind=line["kind"],
-                code=line["code"],
-                patient_responsibility=line["patient_responsibility"],
-                quantity=None if line["quantity"] is None else Decimal(line["quantity"]),
-                days_supply=line["days_supply"],
-            )
-            for line in request["lines"]
-        ),
-    )
-
-
-def _date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
 
 
 # --- enrollments -------------------------------------------------------------------
@@ -146,53 +107,6 @@ def facts_record(data: dict[str, Any]) -> dict[str, Any]:
         "weight_kg": None if weight is None else _decimal_text(weight),
         "effective_date": data["effective_date"].isoformat(),
     }
-
-
-def facts_from_record(record: dict[str, Any]) -> EnrollmentFacts:
-    patient = record["patient"]
-    address = patient["address"]
-    coverage = record["coverage"]
-    return EnrollmentFacts(
-        patient=Patient(
-            first_name=patient["first_name"],
-            last_name=patient["last_name"],
-            date_of_birth=date.fromisoformat(patient["date_of_birth"]),
-            sex=patient.get("sex"),
-            address=Address(
-                line1=address["line1"],
-                line2=address.get("line2"),
-                city=address["city"],
-                state=address["state"],
-                zip=address["zip"],
-                country=address["country"],
-            ),
-        ),
-        coverage=Coverage(
-            type=coverage["type"],
-            covers_product=coverage.get("covers_product", True),
-            payer_name=coverage.get("payer_name"),
-            bin=coverage.get("bin"),
-            pcn=coverage.get("pcn"),
-        ),
-        attestations=Attestations(**record["attestations"]),
-        effective_date=date.fromisoformat(record["effective_date"]),
-        weight_kg=None if record["weight_kg"] is None else Decimal(record["weight_kg"]),
-    )
-
-
-def year_from_row(row: Any) -> EnrollmentYear:
-    facts = row.facts
-    return EnrollmentYear(
-        enrollment_id=row.enrollment_id,
-        period_start=row.period_start,
-        period_end=row.period_end,
-        status=row.status,
-        reasons=tuple(Reason(r["code"], r["message"]) for r in row.reasons),
-        cash_pay=row.cash_pay,
-        date_of_birth=date.fromisoformat(facts["patient"]["date_of_birth"]),
-        state=facts["patient"]["address"]["state"],
-        weight_kg=None if facts["weight_kg"] is None else Decimal(facts["weight_kg"]),
-    )
 
 
 # --- decisions -----------------------------------------------------------------------
@@ -234,3 +148,9 @@ def benefit_record(benefit: Benefit | None) -> dict[str, Any] | None:
         "used_after": benefit.used_after,
         "remaining": benefit.remaining,
     }
+
+
+def year_from_row(row: Any) -> EnrollmentYear:
+    """An enrollment row (or any object with its columns) as the claim rules need it."""
+    fields = EnrollmentRecord.__dataclass_fields__
+    return EnrollmentRecord(**{name: getattr(row, name, None) for name in fields}).year()
