@@ -13,6 +13,7 @@ from typing import Any
 
 from adjudicator.config import Config
 from adjudicator.services.runtime import Runtime
+from adjudicator.services.unit_of_work import Ledger
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,18 +96,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def _export(args: argparse.Namespace) -> int:
     """The CSV on stdout (or --output); with --output, its summary as one JSON object."""
-    from adjudicator.adapters.db import make_engine
+    from adjudicator.adapters.sql_ledger import SqlLedger
     from adjudicator.services import exports
 
-    engine = make_engine(Config.from_env().database_url)
+    ledger = SqlLedger.from_url(Config.from_env().database_url)
     try:
         if not args.output:
-            exports.write_csv(engine, args.year, sys.stdout)
+            exports.write_csv(ledger, args.year, sys.stdout)
             return 0
         with open(args.output, "w", newline="", encoding="utf-8") as out:
-            summary = exports.write_csv(engine, args.year, out)
+            summary = exports.write_csv(ledger, args.year, out)
     finally:
-        engine.dispose()
+        ledger.dispose()
     _print({**summary, "output": args.output})
     return 0
 
@@ -125,24 +126,20 @@ def _print(obj: dict[str, Any]) -> None:
 def _runtime() -> Iterator[Runtime]:
     """A Runtime on REDIS_URL, or on the embedded Redis under the data dir."""
     from adjudicator.adapters.embedded_redis import EmbeddedRedis
-    from adjudicator.services.runtime import build_runtime
+    from adjudicator.wiring import build_runtime
 
     config = Config.from_env()
     embedded = None
     if not config.redis_url:
         embedded = EmbeddedRedis(config.data_dir / "redis").start()
         config = config.with_redis(embedded.url)
-    rt = build_runtime(config, enqueue=_no_enqueue)
+    rt = build_runtime(config)
     try:
         yield rt
     finally:
         rt.close()
         if embedded is not None:
             embedded.stop()
-
-
-def _no_enqueue(claim_id: str) -> None:
-    raise RuntimeError("the command line does not enqueue claims")
 
 
 def _db_upgrade(_args: argparse.Namespace) -> int:
@@ -165,7 +162,7 @@ def _pharmacies_add(args: argparse.Namespace) -> int:
     if not npi_is_valid(args.npi):
         print(f"--npi {args.npi!r} is not a valid NPI (10 digits, Luhn check)", file=sys.stderr)
         return 2
-    _print(_with_db(lambda rt: identity.add_pharmacy(rt, args.npi, args.name, args.chain)))
+    _print(_with_db(lambda ledger: identity.add_pharmacy(ledger, args.npi, args.name, args.chain)))
     return 0
 
 
@@ -173,7 +170,9 @@ def _users_add(args: argparse.Namespace) -> int:
     from adjudicator.services import identity
 
     try:
-        added = _with_db(lambda rt: identity.add_user(rt, args.username, args.role, args.password))
+        added = _with_db(
+            lambda ledger: identity.add_user(ledger, args.username, args.role, args.password)
+        )
     except ValueError as error:  # the service's checks: the name
         print(f"adjudicator users add: {error}", file=sys.stderr)
         return 2
@@ -181,19 +180,18 @@ def _users_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_db(action: Callable[[Runtime], dict[str, Any]]) -> dict[str, Any]:
+def _with_db(action: Callable[[Ledger], dict[str, Any]]) -> dict[str, Any]:
     """Provisioning touches only the ledger: no Redis needed."""
-    from adjudicator.adapters.db import make_engine
+    from adjudicator.adapters.sql_ledger import SqlLedger
     from adjudicator.services.setup import migrate
 
     config = Config.from_env()
     migrate(config)
-    engine = make_engine(config.database_url)
-    rt = Runtime(config, engine, None, None, _no_enqueue)  # type: ignore[arg-type]
+    ledger = SqlLedger.from_url(config.database_url)
     try:
-        return action(rt)
+        return action(ledger)
     finally:
-        engine.dispose()
+        ledger.dispose()
 
 
 def _acc_check(_args: argparse.Namespace) -> int:
@@ -223,7 +221,6 @@ def _readjudicate(args: argparse.Namespace) -> int:
     import time
 
     from adjudicator.services import readjudication
-    from adjudicator.web.readjudications import celery_sender
     from schemas.readjudications import JobSchema
 
     if args.date_from > args.date_to:
@@ -239,7 +236,7 @@ def _readjudicate(args: argparse.Namespace) -> int:
     with _runtime() as rt:
         job_id = readjudication.create(rt, request, "cli:readjudicate")["job_id"]
         if args.queue:
-            celery_sender(rt.config)(job_id)
+            rt.send_job(job_id)
             deadline = time.monotonic() + args.start_timeout
             while (job := readjudication.get(rt, job_id))["status"] in ("queued", "running"):
                 if job["status"] == "queued" and time.monotonic() > deadline:

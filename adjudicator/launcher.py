@@ -128,17 +128,15 @@ def _stop_flag() -> list[int]:
 
 
 def _demo_credentials(config: Config) -> dict[str, Any]:
-    from adjudicator.adapters.db import make_engine
+    from adjudicator.adapters.sql_ledger import SqlLedger
     from adjudicator.services import identity
-    from adjudicator.services.runtime import Runtime
 
-    engine = make_engine(config.database_url)
-    rt = Runtime(config, engine, None, None, lambda _id: None)  # type: ignore[arg-type]
+    ledger = SqlLedger.from_url(config.database_url)
     try:
-        pharmacy = identity.add_pharmacy(rt, **DEMO_PHARMACY)
-        users = [identity.add_user(rt, *user) for user in DEMO_USERS]
+        pharmacy = identity.add_pharmacy(ledger, **DEMO_PHARMACY)
+        users = [identity.add_user(ledger, *user) for user in DEMO_USERS]
     finally:
-        engine.dispose()
+        ledger.dispose()
     passwords = {name: pw for name, _role, pw, _token in DEMO_USERS}
     return {"pharmacy": pharmacy, "users": users, "passwords": passwords}
 

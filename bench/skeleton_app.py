@@ -16,11 +16,11 @@ from typing import Any
 import redis
 from flask import Flask
 
+from adjudicator.adapters.decision_channel import TaskPublisher
 from bench import baseline_app
 from bench.skeleton_worker import WAKE, done_key
 from bench.skeleton_worker import app as celery
 from tasks.celery_app import CLAIMS_QUEUE
-from tasks.publish import TaskPublisher
 
 app = Flask(__name__)
 client = redis.Redis.from_url(celery.conf.adjudicator_config.redis_url)

@@ -15,10 +15,9 @@ from typing import Any
 
 from flask import Flask
 
-from adjudicator.adapters import ledger
-from adjudicator.adapters.db import make_engine
+from adjudicator.adapters.sql_ledger import SqlLedger
 from adjudicator.services import records
-from adjudicator.services.claims import claim_event
+from adjudicator.services.history import claim_event
 from bench import baseline_app
 from bench.skeleton_app import WAIT_SECONDS, client, publisher
 from bench.skeleton_worker import DECIDE, done_key
@@ -26,7 +25,7 @@ from bench.skeleton_worker import app as celery
 from tasks.celery_app import CLAIMS_QUEUE
 
 app = Flask(__name__)
-_engine = make_engine(celery.conf.adjudicator_config.database_url)
+_ledger = SqlLedger.from_url(celery.conf.adjudicator_config.database_url)
 
 
 @app.post("/v1/claims")
@@ -36,9 +35,10 @@ def submit_claim() -> Any:
         return data
     claim = records.normalized_claim_request(data)
     claim_id = uuid.uuid4().hex
-    with _engine.begin() as conn:
-        ledger.insert_claim(conn, **records.received_claim(claim_id, data, claim))
-        claim_event(conn, claim_id, claim["cardholder_id"], "received", "pharmacy:skeleton")
+    received = records.received_claim(claim_id, data, claim)
+    with _ledger.writing() as uow:
+        uow.claims.add(received)
+        claim_event(uow, received, "received", "pharmacy:skeleton")
     publisher.publish(DECIDE, [claim_id], CLAIMS_QUEUE)
     woken = client.blpop([done_key(claim_id)], timeout=WAIT_SECONDS)
     return {"status": "accepted" if woken else "timeout", "rx_number": claim["rx_number"]}

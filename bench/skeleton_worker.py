@@ -13,11 +13,11 @@ from typing import Any
 
 import redis
 
-from adjudicator.adapters import ledger
 from adjudicator.adapters.accumulator import Accumulator
-from adjudicator.adapters.db import make_engine, reading
+from adjudicator.adapters.sql_ledger import SqlLedger
 from adjudicator.config import Config
-from adjudicator.services.claims import claim_event
+from adjudicator.domain.outcomes import ClaimStatus
+from adjudicator.services.history import claim_event
 from tasks.celery_app import make_celery
 
 WAKE = "bench.skeleton_wake"
@@ -53,18 +53,20 @@ def decide(claim_id: str) -> None:
     """The worker's ledger and accumulator work without the rules: read the claim as the
     service does, reserve with the Lua script, record the outcome and its event in one
     transaction, then wake the request."""
-    if "engine" not in _built:
-        _built["engine"] = make_engine(app.conf.adjudicator_config.database_url)
+    if "ledger" not in _built:
+        _built["ledger"] = SqlLedger.from_url(app.conf.adjudicator_config.database_url)
         _built["accumulator"] = Accumulator(_redis())
-    engine = _built["engine"]
-    with reading(engine) as conn:
-        row = ledger.claim_to_decide(conn, claim_id)
-    year = f"skeleton-{row.cardholder_id}"
+    ledger: SqlLedger = _built["ledger"]
+    with ledger.reading() as uow:
+        found = uow.claims.to_decide(claim_id)
+    assert found is not None
+    claim = found.record
+    year = f"skeleton-{claim.cardholder_id}"
     reserved = _built["accumulator"].reserve(
-        row.cardholder_id, year, claim_id, GRANT_CENTS, CAP_CENTS
+        claim.cardholder_id, year, claim_id, GRANT_CENTS, CAP_CENTS
     )
-    with engine.begin() as conn:
-        outcome = {"status": "paid", "program_paid": reserved.granted}
-        ledger.set_claim_outcome(conn, claim_id, "received", decided_at=ledger.now(), **outcome)
-        claim_event(conn, claim_id, row.cardholder_id, "decided", "system", {"after": outcome})
+    with ledger.writing() as uow:
+        outcome = {"status": ClaimStatus.PAID, "program_paid": reserved.granted}
+        uow.claims.set_outcome(claim_id, ClaimStatus.RECEIVED, decided_at=ledger.now(), **outcome)
+        claim_event(uow, claim, "decided", "system", {"after": outcome})
     wake(claim_id)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from celery import shared_task
 
 from adjudicator.services import readjudication
+from tasks.celery_app import READJUDICATE
 from tasks.claims import runtime
 
 
 @shared_task(
-    name="adjudicator.readjudicate",
+    name=READJUDICATE,
     bind=True,
     acks_late=True,
     max_retries=None,

@@ -11,6 +11,7 @@ from tasks.broker import broker_url
 CLAIMS_QUEUE = "claims"
 ADJUDICATE_CLAIM = "adjudicator.adjudicate_claim"  # the task's name, which messages carry
 BATCH_QUEUE = "batch"
+READJUDICATE = "adjudicator.readjudicate"
 SWEEP_EVERY_SECONDS = 15.0
 
 

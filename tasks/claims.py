@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from typing import Any
+
 import redis
 from celery import current_app, shared_task
 from sqlalchemy.exc import OperationalError
 
-from adjudicator.services import adjudication
+from adjudicator.domain.records import ClaimRecord
+from adjudicator.services import adjudication, claim_queries
 from adjudicator.services.runtime import Runtime
+from adjudicator.wiring import build_runtime
 from schemas.claims import decision_json
 from tasks.celery_app import ADJUDICATE_CLAIM
-from tasks.publish import runtime_publishing_claims
 
+log = logging.getLogger(__name__)
+Render = Callable[[dict[str, Any]], str]  # a claim's view -> the API's answer body
 _runtime: Runtime | None = None
 
 
@@ -19,7 +26,7 @@ def runtime() -> Runtime:
     """Built on first use inside each worker process (never before fork)."""
     global _runtime
     if _runtime is None:
-        _runtime = runtime_publishing_claims(current_app.conf.adjudicator_config, current_app)
+        _runtime = build_runtime(current_app.conf.adjudicator_config, celery=current_app)
     return _runtime
 
 
@@ -31,8 +38,25 @@ def runtime() -> Runtime:
     max_retries=20,
 )
 def adjudicate_claim(claim_id: str) -> None:
-    # The decision goes to the waiting request already rendered as the API answers it.
-    adjudication.adjudicate(runtime(), claim_id, render=decision_json)
+    decide_and_announce(runtime(), claim_id)
+
+
+def decide_and_announce(rt: Runtime, claim_id: str, render: Render = decision_json) -> None:
+    """Decide the claim, and tell the request waiting for it: with the decision as the
+    API answers it, so the request reads nothing back."""
+    decided = adjudication.adjudicate(rt, claim_id)
+    answer = _rendered(rt, decided, render) if decided is not None else None
+    rt.decisions.announce(claim_id, answer)
+
+
+def _rendered(rt: Runtime, decided: ClaimRecord, render: Render) -> str | None:
+    """The decision as the API answers it; None (the request reads it from the ledger) if
+    that fails: the decision is committed, and the waiting request must hear of it."""
+    try:
+        return render(claim_queries.present(rt, decided))
+    except Exception:
+        log.exception("rendering a decision failed", extra={"claim_id": decided.claim_id})
+        return None
 
 
 @shared_task(name="adjudicator.sweep_received")

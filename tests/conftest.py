@@ -9,7 +9,8 @@ import pytest
 from celery import Celery
 
 from adjudicator.config import Config
-from adjudicator.services.runtime import Runtime, build_runtime
+from adjudicator.services.runtime import Runtime
+from adjudicator.wiring import build_runtime
 from tasks.celery_app import make_celery
 from tests.ledgers import fresh_ledger
 

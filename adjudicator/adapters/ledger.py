@@ -165,10 +165,6 @@ def update_enrollment(conn: Connection, enrollment_id: str, **values: Any) -> No
     )
 
 
-def all_enrollments(conn: Connection) -> Iterable[Row[Any]]:
-    return conn.execute(select(enrollments).order_by(enrollments.c.cardholder_id))
-
-
 # --- claims ---------------------------------------------------------------------
 
 
@@ -283,16 +279,6 @@ def list_claims(
         conditions.append(claims.c.seq > after_seq if review_open else claims.c.seq < after_seq)
     query = select(claims).where(and_(True, *conditions)).order_by(order).limit(limit)
     return list(conn.execute(query))
-
-
-def paid_totals_by_year(conn: Connection) -> Iterable[Row[Any]]:
-    """(cardholder_id, enrollment_id, sum program_paid) of the claims now paid."""
-    query = (
-        select(claims.c.cardholder_id, claims.c.enrollment_id, func.sum(claims.c.program_paid))
-        .where(claims.c.status == "paid")
-        .group_by(claims.c.cardholder_id, claims.c.enrollment_id)
-    )
-    return conn.execute(query)
 
 
 def granted_claims(conn: Connection, cardholder_id: str | None = None) -> Iterable[Row[Any]]:
@@ -415,3 +401,14 @@ def claims_for_export(conn: Connection, year: int) -> Iterable[Row[Any]]:
         .order_by(claims.c.seq)
     )
     return conn.execute(query)
+
+
+def claims_with_rx(conn: Connection, rx_numbers: Iterable[str], limit: int) -> list[Row[Any]]:
+    """Claims with any of these Rx numbers, newest first."""
+    query = (
+        select(claims)
+        .where(claims.c.rx_number.in_(set(rx_numbers)))
+        .order_by(claims.c.seq.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(query))

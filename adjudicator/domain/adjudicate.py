@@ -18,6 +18,7 @@ from adjudicator.domain.model import (
     TraceEntry,
 )
 from adjudicator.domain.money import Cents
+from adjudicator.domain.outcomes import ClaimStatus
 from adjudicator.domain.rules import (
     RULES,
     ClaimFacts,
@@ -164,7 +165,7 @@ def _rejected(
 ) -> Decision:
     owed = evaluation.patient_responsibility
     return Decision(
-        status="rejected",
+        status=ClaimStatus.REJECTED,
         reject_codes=rejects,
         amounts=Amounts(owed, evaluation.eligible, program_paid=0, patient_pay=owed),
         benefit=_benefit(evaluation, used_before, used_before),
@@ -179,7 +180,7 @@ def _rejected(
 def _paid(evaluation: Evaluation, used_before: Cents, granted: Cents) -> Decision:
     owed = evaluation.patient_responsibility
     return Decision(
-        status="paid",
+        status=ClaimStatus.PAID,
         reject_codes=(),
         amounts=Amounts(owed, evaluation.eligible, granted, patient_pay=owed - granted),
         benefit=_benefit(evaluation, used_before, used_before + granted),

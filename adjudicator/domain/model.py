@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from adjudicator.domain.money import Cents
+from adjudicator.domain.outcomes import ClaimStatus
 
 # --- enrollment ---------------------------------------------------------------
 
@@ -209,7 +210,7 @@ class Amounts:
 
 @dataclass(frozen=True)
 class Decision:
-    status: str  # "paid" | "rejected"
+    status: ClaimStatus  # paid or rejected
     reject_codes: tuple[RejectCode, ...]
     amounts: Amounts
     benefit: Benefit | None

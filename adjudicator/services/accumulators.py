@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from adjudicator.adapters import ledger
-from adjudicator.adapters.db import reading
+from adjudicator.domain.outcomes import ClaimStatus
 from adjudicator.services.runtime import Runtime
 
 
@@ -15,13 +14,13 @@ def _ledger_state(rt: Runtime) -> dict[str, dict[str, Any]]:
     state: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"used": defaultdict(int), "grants": {}, "released": set()}
     )
-    with reading(rt.engine) as conn:
-        for row in ledger.granted_claims(conn):
+    with rt.ledger.reading() as uow:
+        for row in uow.claims.grants():
             patient = state[row.cardholder_id]
-            benefit = (row.decision or {}).get("benefit") or {}
-            used_before = benefit.get("used_before", 0) if row.status == "paid" else 0
+            paid = row.status == ClaimStatus.PAID
+            used_before = row.used_before if paid else 0
             patient["grants"][row.claim_id] = (row.enrollment_id, row.program_paid, used_before)
-            if row.status == "paid":
+            if paid:
                 patient["used"][row.enrollment_id] += row.program_paid
             else:
                 patient["released"].add(row.claim_id)

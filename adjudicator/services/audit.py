@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
-from adjudicator.adapters import ledger
-from adjudicator.adapters.db import reading
 from adjudicator.services import cursors
 from adjudicator.services.runtime import Runtime
 
 
 def events(rt: Runtime, query: dict[str, Any]) -> dict[str, Any]:
     limit = query.get("limit", 100)
-    with reading(rt.engine) as conn:
-        rows = ledger.audit_events(
-            conn,
+    with rt.ledger.reading() as uow:
+        rows = uow.events.page(
             cardholder_id=query.get("cardholder_id"),
             claim_id=query.get("claim_id"),
             limit=limit + 1,
@@ -22,6 +20,6 @@ def events(rt: Runtime, query: dict[str, Any]) -> dict[str, Any]:
         )
     page = rows[:limit]
     return {
-        "items": [row._asdict() for row in page],
+        "items": [asdict(row) for row in page],
         "next_cursor": cursors.encode(page[-1].seq) if len(rows) > limit else None,
     }

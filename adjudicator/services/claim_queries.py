@@ -5,34 +5,34 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row
-
-from adjudicator.adapters import ledger
-from adjudicator.adapters.db import reading
+from adjudicator.domain.outcomes import ClaimStatus
+from adjudicator.domain.records import ClaimRecord, EventRecord
 from adjudicator.services import cursors
 from adjudicator.services.errors import NotFound
 from adjudicator.services.runtime import Runtime
+from adjudicator.services.unit_of_work import ClaimFilter
 
 
 def get(
     rt: Runtime, claim_id: str, *, npi: str | None = None, with_events: bool = False
 ) -> dict[str, Any]:
     """A claim's view; 404 also when it belongs to another pharmacy than `npi`."""
-    with reading(rt.engine) as conn:
-        row = ledger.claim(conn, claim_id)
-        if row is None or (npi is not None and row.pharmacy_npi != npi):
+    with rt.ledger.reading() as uow:
+        claim = uow.claims.get(claim_id)
+        if claim is None or (npi is not None and claim.pharmacy_npi != npi):
             raise NotFound("claim not found")
-        view = present(rt, row)
-        if with_events:
-            view["events"] = [_event(e) for e in ledger.events_of(conn, "claim", claim_id)]
+        events = uow.events.of("claim", claim_id) if with_events else None
+    view = present(rt, claim)
+    if events is not None:
+        view["events"] = [_event(e) for e in events]
     return view
 
 
-def present(rt: Runtime, row: Row[Any]) -> dict[str, Any]:
+def present(rt: Runtime, row: ClaimRecord) -> dict[str, Any]:
     """The decision shape of API.md, money in cents and dates as dates."""
-    if row.status == "duplicate" and row.duplicate_of:
+    if row.status == ClaimStatus.DUPLICATE and row.duplicate_of:
         original = get(rt, row.duplicate_of)
-        return {**original, "status": "duplicate"}
+        return {**original, "status": ClaimStatus.DUPLICATE}
     decision = row.decision or {}
     request = row.request
     responsibility = sum(line["patient_responsibility"] for line in request["lines"])
@@ -81,25 +81,24 @@ def _review(review: dict[str, Any] | None) -> dict[str, Any] | None:
     return {key: review.get(key) for key in ("state", "note", "by", "at")}
 
 
-def _event(row: Row[Any]) -> dict[str, Any]:
+def _event(row: EventRecord) -> dict[str, Any]:
     return {"at": row.at, "type": row.type, "actor": row.actor, "data": row.data}
 
 
 def listing(rt: Runtime, query: dict[str, Any], *, npi: str | None) -> dict[str, Any]:
     limit = query.get("limit", 50)
     review_open = query.get("review") == "open"
-    with reading(rt.engine) as conn:
-        rows = ledger.list_claims(
-            conn,
-            npi=npi,
-            cardholder_id=query.get("cardholder_id"),
-            status=query.get("status"),
-            review_open=review_open,
-            date_from=query.get("date_from"),
-            date_to=query.get("date_to"),
-            limit=limit + 1,  # one more tells whether there is a next page
-            after_seq=cursors.decode(query.get("cursor")),
-        )
+    where = ClaimFilter(
+        npi=npi,
+        cardholder_id=query.get("cardholder_id"),
+        status=query.get("status"),
+        review_open=review_open,
+        date_from=query.get("date_from"),
+        date_to=query.get("date_to"),
+    )
+    after = cursors.decode(query.get("cursor"))
+    with rt.ledger.reading() as uow:
+        rows = uow.claims.page(where, limit + 1, after)  # one more: is there a next page
     page = rows[:limit]
     next_cursor = cursors.encode(page[-1].seq) if len(rows) > limit else None
     return {"items": [present(rt, row) for row in page], "next_cursor": next_cursor}

@@ -8,22 +8,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
-
-from adjudicator.adapters import ledger
-from adjudicator.adapters.db import reading
-from adjudicator.adapters.tables import claims as claims_table
+from adjudicator.domain.outcomes import ReviewState
+from adjudicator.domain.records import ClaimRecord, EnrollmentRecord, EventRecord
 from adjudicator.services import claim_queries, terms
 from adjudicator.services.enrollments import enrollment_view
 from adjudicator.services.runtime import Runtime
+from adjudicator.services.unit_of_work import ClaimFilter, UnitOfWork
 
 QUEUE_PAGE = 100  # open reviews per page of the console's queue
 QUEUE_BATCH = 200  # rows read per round trip while filtering the queue
 MEMBER_CLAIMS = 200  # the newest claims a member page lists
-
-
-def _reader(rt: Runtime) -> Connection:
-    return reading(rt.engine)
 
 
 # --- the review queue --------------------------------------------------------------
@@ -51,19 +45,10 @@ def review_queue(
     now = now or datetime.now(UTC)
     limit = limit or QUEUE_PAGE
     items: list[dict[str, Any]] = []
-    with _reader(rt) as conn:
+    queue = ClaimFilter(review_open=True, date_from=date_from, date_to=date_to)
+    with rt.ledger.reading() as uow:
         while len(items) <= limit:
-            rows = ledger.list_claims(
-                conn,
-                npi=None,
-                cardholder_id=None,
-                status=None,
-                review_open=True,
-                date_from=date_from,
-                date_to=date_to,
-                limit=QUEUE_BATCH,
-                after_seq=after,
-            )
+            rows = uow.claims.page(queue, QUEUE_BATCH, after)
             items += [_queue_item(r, now) for r in rows if rule is None or rule in _rules(r)]
             if len(rows) < QUEUE_BATCH:
                 break
@@ -72,14 +57,14 @@ def review_queue(
     return {"items": items[:limit], "next_after": next_after}
 
 
-def _rules(row: Row[Any]) -> list[str]:
+def _rules(row: ClaimRecord) -> list[str]:
     return list((row.review or {}).get("rules", []))
 
 
-def _queue_item(row: Row[Any], now: datetime) -> dict[str, Any]:
+def _queue_item(row: ClaimRecord, now: datetime) -> dict[str, Any]:
     decision = row.decision or {}
     benefit = decision.get("benefit")
-    received = aware(row.created_at)
+    received = aware(row.created_at)  # type: ignore[arg-type]  # read with every column
     return {
         "seq": row.seq,
         "claim_id": row.claim_id,
@@ -115,36 +100,35 @@ def aware(moment: datetime) -> datetime:
 
 def claim_page(rt: Runtime, claim_id: str) -> dict[str, Any] | None:
     """The claim's decision and events, its stored review, request and the year now."""
-    with _reader(rt) as conn:
-        row = ledger.claim(conn, claim_id)
+    with rt.ledger.reading() as uow:
+        row = uow.claims.get(claim_id)
         if row is None:
             return None
-        events = [_event(e) for e in ledger.events_of(conn, "claim", claim_id)]
-        year = _year_containing(conn, row.cardholder_id, row.date_of_service)
-        year_view = _year(rt, conn, year) if year is not None else None
+        events = [_event(e) for e in uow.events.of("claim", claim_id)]
+        year = _year_containing(uow, row.cardholder_id, row.date_of_service)
+        year_view = _year(rt, uow, year) if year is not None else None
     view = claim_queries.present(rt, row)
     return {
         "claim": view,
         "status": row.status,  # the claim's own status (a duplicate shows the original's)
         "pharmacy_npi": row.pharmacy_npi,
-        "received_at": aware(row.created_at),
+        "received_at": aware(row.created_at),  # type: ignore[arg-type]  # every column read
         "decided_at": aware(row.decided_at) if row.decided_at else None,
         "request": row.request,
         "review": row.review,
-        "review_open": row.review_state == "open",
+        "review_open": row.review_state == ReviewState.OPEN,
         "reject_rules": [r.get("rule") for r in (row.decision or {}).get("reject_codes", [])],
         "events": events,
         "year": year_view,
     }
 
 
-def _event(row: Row[Any]) -> dict[str, Any]:
+def _event(row: EventRecord) -> dict[str, Any]:
     return {"at": aware(row.at), "type": row.type, "actor": row.actor, "data": row.data or {}}
 
 
-def _year_containing(conn: Connection, cardholder_id: str, on: date) -> Row[Any] | None:
-    years = ledger.enrollments_of(conn, cardholder_id)
-    return next((y for y in years if y.period_start <= on <= y.period_end), None)
+def _year_containing(uow: UnitOfWork, cardholder_id: str, on: date) -> EnrollmentRecord | None:
+    return next((y for y in uow.members.years_of(cardholder_id) if y.contains(on)), None)
 
 
 # --- a member ----------------------------------------------------------------------
@@ -152,21 +136,11 @@ def _year_containing(conn: Connection, cardholder_id: str, on: date) -> Row[Any]
 
 def member_page(rt: Runtime, cardholder_id: str) -> dict[str, Any] | None:
     """Every enrollment year (status, reasons, benefit used now) and the newest claims."""
-    with _reader(rt) as conn:
-        if not ledger.member_exists(conn, cardholder_id):
+    with rt.ledger.reading() as uow:
+        if not uow.members.exists(cardholder_id):
             return None
-        years = [_year(rt, conn, y) for y in ledger.enrollments_of(conn, cardholder_id)]
-        rows = ledger.list_claims(
-            conn,
-            npi=None,
-            cardholder_id=cardholder_id,
-            status=None,
-            review_open=False,
-            date_from=None,
-            date_to=None,
-            limit=MEMBER_CLAIMS + 1,
-            after_seq=None,
-        )
+        years = [_year(rt, uow, y) for y in uow.members.years_of(cardholder_id)]
+        rows = uow.claims.page(ClaimFilter(cardholder_id=cardholder_id), MEMBER_CLAIMS + 1, None)
     claims = [_claim_line(rt, r) for r in rows[:MEMBER_CLAIMS]]
     latest = years[-1] if years else None
     return {
@@ -178,11 +152,11 @@ def member_page(rt: Runtime, cardholder_id: str) -> dict[str, Any] | None:
     }
 
 
-def _year(rt: Runtime, conn: Connection, row: Row[Any]) -> dict[str, Any]:
-    annual_max = terms.in_force(conn, row.period_start).annual_max
+def _year(rt: Runtime, uow: UnitOfWork, row: EnrollmentRecord) -> dict[str, Any]:
+    annual_max = terms.in_force(uow, row.period_start).annual_max
     used = rt.accumulator.used(row.cardholder_id, row.enrollment_id)
     return {
-        "enrollment": enrollment_view(conn, row),
+        "enrollment": enrollment_view(uow, row),
         "benefit": {
             "annual_max": annual_max,
             "used": used,
@@ -192,7 +166,7 @@ def _year(rt: Runtime, conn: Connection, row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def _claim_line(rt: Runtime, row: Row[Any]) -> dict[str, Any]:
+def _claim_line(rt: Runtime, row: ClaimRecord) -> dict[str, Any]:
     decision = row.decision or {}
     amounts = decision.get("amounts") or {}
     return {
@@ -209,9 +183,9 @@ def _claim_line(rt: Runtime, row: Row[Any]) -> dict[str, Any]:
 
 
 def enrollment(rt: Runtime, enrollment_id: str) -> dict[str, Any] | None:
-    with _reader(rt) as conn:
-        row = ledger.enrollment(conn, enrollment_id)
-        return enrollment_view(conn, row) if row is not None else None
+    with rt.ledger.reading() as uow:
+        row = uow.members.enrollment(enrollment_id)
+        return enrollment_view(uow, row) if row is not None else None
 
 
 # --- search ------------------------------------------------------------------------
@@ -226,26 +200,16 @@ def search(rt: Runtime, text: str) -> dict[str, Any]:
     text = text.strip()
     if not text:
         return {"kind": "none", "claims": []}
-    with _reader(rt) as conn:
+    with rt.ledger.reading() as uow:
         for candidate in dict.fromkeys((text, text.upper(), text.lower())):
-            if ledger.claim(conn, candidate) is not None:
+            if uow.claims.get(candidate) is not None:
                 return {"kind": "claim", "claim_id": candidate}
-            if ledger.member_exists(conn, candidate):
+            if uow.members.exists(candidate):
                 return {"kind": "member", "cardholder_id": candidate}
-        rows = _claims_with_rx(conn, text)
+        rows = uow.claims.with_rx((text, text.upper()), MEMBER_CLAIMS)
     if not rows:
         return {"kind": "none", "claims": []}
     return {
         "kind": "rx",
         "claims": [_claim_line(rt, r) | {"cardholder_id": r.cardholder_id} for r in rows],
     }
-
-
-def _claims_with_rx(conn: Connection, rx_number: str) -> list[Row[Any]]:
-    query = (
-        select(claims_table)
-        .where(claims_table.c.rx_number.in_({rx_number, rx_number.upper()}))
-        .order_by(claims_table.c.seq.desc())
-        .limit(MEMBER_CLAIMS)
-    )
-    return list(conn.execute(query))

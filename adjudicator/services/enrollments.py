@@ -7,58 +7,54 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Row
-
-from adjudicator.adapters import ledger
-from adjudicator.adapters.db import reading
 from adjudicator.domain.eligibility import benefit_period, evaluate_enrollment
+from adjudicator.domain.records import JSON, EnrollmentRecord
 from adjudicator.domain.terms import terms_in_force
 from adjudicator.services import records, terms
 from adjudicator.services.errors import Conflict, Invalid, NotFound
 from adjudicator.services.runtime import Runtime
+from adjudicator.services.unit_of_work import UnitOfWork
 
 
 def enroll(rt: Runtime, data: dict[str, Any], actor: str) -> dict[str, Any]:
     facts = records.facts_record(data)
     start, end = _benefit_period(data["effective_date"])
-    with rt.engine.begin() as conn:
-        cardholder_id = _cardholder_for(conn, data.get("cardholder_id"))
-        _refuse_overlap(conn, cardholder_id, start, end)
-        enrollment_id = uuid.uuid4().hex
-        eligibility = _evaluate(conn, facts)
-        ledger.insert_enrollment(
-            conn,
-            enrollment_id=enrollment_id,
+    with rt.ledger.writing() as uow:
+        cardholder_id = _cardholder_for(uow, data.get("cardholder_id"))
+        _refuse_overlap(uow, cardholder_id, start, end)
+        year = EnrollmentRecord(
+            enrollment_id=uuid.uuid4().hex,
             cardholder_id=cardholder_id,
             period_start=start,
             period_end=end,
             facts=facts,
-            **eligibility,
+            **_evaluate(uow, facts),
         )
-        row = ledger.enrollment(conn, enrollment_id)
-        view = enrollment_view(conn, row)
-        _audit(conn, row, actor, "enrollment_created", None, view)
+        uow.members.add_enrollment(year)
+        view = enrollment_view(uow, year)
+        _audit(uow, year, actor, "enrollment_created", None, view)
     return view
 
 
 def update(rt: Runtime, enrollment_id: str, changes: dict[str, Any], actor: str) -> dict[str, Any]:
     """Apply new coverage, attestations, address or weight; status is recomputed."""
-    with rt.engine.begin() as conn:
+    with rt.ledger.writing() as uow:
         # Locked: two PATCHes at once must not each rewrite the facts they read (one
         # would undo the other, an ineligibility included).
-        row = ledger.enrollment(conn, enrollment_id, lock=True)
-        if row is None:
+        year = uow.members.enrollment(enrollment_id, lock=True)
+        if year is None:
             raise NotFound("enrollment not found")
-        before = enrollment_view(conn, row)
-        facts = _patched_facts(row.facts, changes)
-        ledger.update_enrollment(conn, enrollment_id, facts=facts, **_evaluate(conn, facts))
-        row = ledger.enrollment(conn, enrollment_id)
-        after = enrollment_view(conn, row)
-        _audit(conn, row, actor, "enrollment_changed", before, after)
+        before = enrollment_view(uow, year)
+        facts = _patched_facts(year.facts, changes)
+        uow.members.update_enrollment(enrollment_id, facts=facts, **_evaluate(uow, facts))
+        year = uow.members.enrollment(enrollment_id)
+        assert year is not None  # locked above
+        after = enrollment_view(uow, year)
+        _audit(uow, year, actor, "enrollment_changed", before, after)
     return after
 
 
-def _patched_facts(facts: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+def _patched_facts(facts: JSON, changes: dict[str, Any]) -> JSON:
     patched = {**facts, "patient": {**facts["patient"]}}
     if "coverage" in changes:
         patched["coverage"] = {"covers_product": True, **changes["coverage"]}
@@ -73,21 +69,20 @@ def _patched_facts(facts: dict[str, Any], changes: dict[str, Any]) -> dict[str, 
 
 
 def get(rt: Runtime, enrollment_id: str) -> dict[str, Any]:
-    with reading(rt.engine) as conn:
-        row = ledger.enrollment(conn, enrollment_id)
-        if row is None:
+    with rt.ledger.reading() as uow:
+        year = uow.members.enrollment(enrollment_id)
+        if year is None:
             raise NotFound("enrollment not found")
-        return enrollment_view(conn, row)
+        return enrollment_view(uow, year)
 
 
 def benefit(rt: Runtime, cardholder_id: str, on: date) -> dict[str, Any]:
     """Used and remaining of the enrollment year that contains `on`."""
-    with reading(rt.engine) as conn:
-        rows = ledger.enrollments_of(conn, cardholder_id)
-        year = next((r for r in rows if r.period_start <= on <= r.period_end), None)
+    with rt.ledger.reading() as uow:
+        year = next((y for y in uow.members.years_of(cardholder_id) if y.contains(on)), None)
         if year is None:
             raise NotFound("no enrollment year of this cardholder contains that date")
-        annual_max = terms.in_force(conn, on).annual_max
+        annual_max = terms.in_force(uow, on).annual_max
     used = rt.accumulator.used(cardholder_id, year.enrollment_id)
     return {
         "cardholder_id": cardholder_id,
@@ -99,7 +94,7 @@ def benefit(rt: Runtime, cardholder_id: str, on: date) -> dict[str, Any]:
     }
 
 
-def enrollment_view(conn: Connection, row: Row[Any]) -> dict[str, Any]:
+def enrollment_view(uow: UnitOfWork, row: EnrollmentRecord) -> dict[str, Any]:
     """The API shape (money in cents, dates as dates) of one enrollment year."""
     facts = row.facts
     return {
@@ -109,7 +104,7 @@ def enrollment_view(conn: Connection, row: Row[Any]) -> dict[str, Any]:
         "reasons": list(row.reasons),
         "cash_pay": row.cash_pay,
         "benefit_period": {"start": row.period_start, "end": row.period_end},
-        "annual_max": terms.in_force(conn, row.period_start).annual_max,
+        "annual_max": terms.in_force(uow, row.period_start).annual_max,
         "effective_date": row.period_start,
         "patient": facts["patient"],
         "coverage": facts["coverage"],
@@ -124,9 +119,9 @@ def _benefit_period(effective: date) -> tuple[date, date]:
     return benefit_period(effective)
 
 
-def _evaluate(conn: Connection, facts: dict[str, Any]) -> dict[str, Any]:
+def _evaluate(uow: UnitOfWork, facts: JSON) -> dict[str, Any]:
     domain_facts = records.facts_from_record(facts)
-    versions = terms.all_versions(conn)  # 2020-01 at least: seeded with the ledger
+    versions = terms.all_versions(uow)  # 2020-01 at least: seeded with the ledger
     first = min(t.effective_date for t in versions)
     if domain_facts.effective_date < first:
         error = f"The program starts on {first.isoformat()}: no terms are in force earlier."
@@ -140,21 +135,21 @@ def _evaluate(conn: Connection, facts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _cardholder_for(conn: Connection, requested: str | None) -> str:
+def _cardholder_for(uow: UnitOfWork, requested: str | None) -> str:
     if requested is not None:
         # Locked: two renewals at once must not both pass the overlap check.
-        if not ledger.member_exists(conn, requested, lock=True):
+        if not uow.members.exists(requested, lock=True):
             raise Invalid({"cardholder_id": ["No member with this cardholder id."]})
         return requested
     while True:
         cardholder_id = f"IC{secrets.randbelow(10**10):010d}"
-        if not ledger.member_exists(conn, cardholder_id):
-            ledger.insert_member(conn, cardholder_id)
+        if not uow.members.exists(cardholder_id):
+            uow.members.add(cardholder_id)
             return cardholder_id
 
 
-def _refuse_overlap(conn: Connection, cardholder_id: str, start: date, end: date) -> None:
-    for year in ledger.enrollments_of(conn, cardholder_id):
+def _refuse_overlap(uow: UnitOfWork, cardholder_id: str, start: date, end: date) -> None:
+    for year in uow.members.years_of(cardholder_id):
         if year.period_start <= end and start <= year.period_end:
             raise Conflict(
                 f"the enrollment year {start}..{end} overlaps the cardholder's year "
@@ -163,15 +158,14 @@ def _refuse_overlap(conn: Connection, cardholder_id: str, start: date, end: date
 
 
 def _audit(
-    conn: Connection,
-    row: Row[Any],
+    uow: UnitOfWork,
+    row: EnrollmentRecord,
     actor: str,
     type_: str,
     before: dict[str, Any] | None,
     after: dict[str, Any],
 ) -> None:
-    ledger.add_event(
-        conn,
+    uow.events.add(
         actor=actor,
         entity_type="enrollment",
         entity_id=row.enrollment_id,

@@ -7,32 +7,29 @@ import secrets
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from sqlalchemy import Engine
-
-from adjudicator.adapters import ledger
-from adjudicator.adapters.db import reading
 from adjudicator.domain import deidentify
-from adjudicator.services.records import facts_from_record
+from adjudicator.domain.records import facts_from_record
+from adjudicator.services.unit_of_work import ExportedClaim, Ledger
 
 
-def deidentified_claims(engine: Engine, year: int) -> Iterator[dict[str, str]]:
+def deidentified_claims(ledger: Ledger, year: int) -> Iterator[dict[str, str]]:
     """Every decided claim served in `year`, de-identified, in the order they came."""
     # A fresh random key per patient and export: nothing in it comes from the patient,
     # and two exports cannot be joined on it.
     keys: dict[str, str] = {}
-    with reading(engine) as conn:
-        for claim in ledger.claims_for_export(conn, year):
+    with ledger.reading() as uow:
+        for claim in uow.claims.for_export(year):
             key = keys.setdefault(claim.cardholder_id, secrets.token_hex(8))
             yield deidentify.row(key, _claim(claim), _patient(claim))
 
 
-def write_csv(engine: Engine, year: int, out: TextIO) -> dict[str, Any]:
+def write_csv(ledger: Ledger, year: int, out: TextIO) -> dict[str, Any]:
     """The export as CSV with a header line; how many claims and patients it holds."""
     writer = csv.DictWriter(out, fieldnames=deidentify.COLUMNS, lineterminator="\n")
     writer.writeheader()
     patients: set[str] = set()
     count = 0
-    for exported in deidentified_claims(engine, year):
+    for exported in deidentified_claims(ledger, year):
         writer.writerow({column: _cell(value) for column, value in exported.items()})
         patients.add(exported["patient_key"])
         count += 1
@@ -44,7 +41,7 @@ def _cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def _claim(row: Any) -> deidentify.Claim:
+def _claim(row: ExportedClaim) -> deidentify.Claim:
     decision = row.decision or {}
     return deidentify.Claim(
         date_of_service=row.date_of_service,
@@ -56,7 +53,7 @@ def _claim(row: Any) -> deidentify.Claim:
     )
 
 
-def _patient(row: Any) -> deidentify.Patient | None:
+def _patient(row: ExportedClaim) -> deidentify.Patient | None:
     if row.facts is None:
         return None  # no enrollment year: a claim rejected 52, 67 or 68
     facts = facts_from_record(row.facts)

@@ -11,9 +11,8 @@ from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from adjudicator.adapters import ledger
-from adjudicator.adapters.db import reading
-from adjudicator.services.runtime import Runtime
+from adjudicator.domain.records import PharmacyRecord, UserRecord
+from adjudicator.services.unit_of_work import Ledger
 
 PHARMACY_KEY_PREFIX = "pk_"
 USER_TOKEN_PREFIX = "ut_"
@@ -52,14 +51,14 @@ _remembering = threading.Lock()
 _clock = time.monotonic
 
 
-def authenticate(rt: Runtime, token: str) -> Principal | None:
+def authenticate(ledger: Ledger, token: str) -> Principal | None:
     digest = token_hash(token)
     now = _clock()
     cached = _known.get(digest)
     if cached is not None and cached[0] > now:
         return cached[1]
     began = _forgotten
-    found = _lookup(rt, token, digest)
+    found = _lookup(ledger, token, digest)
     if found is not None:
         with _remembering:
             if began == _forgotten:  # else what it read may be the credential just replaced
@@ -77,12 +76,12 @@ def forget_credentials() -> None:
         _known.clear()
 
 
-def _lookup(rt: Runtime, token: str, digest: str) -> Principal | None:
-    with reading(rt.engine) as conn:
+def _lookup(ledger: Ledger, token: str, digest: str) -> Principal | None:
+    with ledger.reading() as uow:
         if token.startswith(PHARMACY_KEY_PREFIX):
-            pharmacy = ledger.pharmacy_by_key_hash(conn, digest)
+            pharmacy = uow.credentials.pharmacy_by_key_hash(digest)
             return Principal("pharmacy", pharmacy.npi, pharmacy.npi) if pharmacy else None
-        user = ledger.user_by_token_hash(conn, digest)
+        user = uow.credentials.user_by_token_hash(digest)
         return Principal(user.role, user.username) if user else None
 
 
@@ -94,30 +93,30 @@ class SignIn:
     stamp: str
 
 
-def sign_in(rt: Runtime, username: str, password: str) -> SignIn | None:
-    with reading(rt.engine) as conn:
-        user = ledger.user_by_name(conn, username)
+def sign_in(ledger: Ledger, username: str, password: str) -> SignIn | None:
+    with ledger.reading() as uow:
+        user = uow.credentials.user_by_name(username)
     # Hash even for an unknown user, so the answer time does not tell which names exist.
-    known = user is not None and bool(user.password_hash)
-    matches = check_password_hash(user.password_hash if known else _DUMMY_HASH, password)
-    if not (known and matches):
+    password_hash = user.password_hash if user is not None else None
+    matches = check_password_hash(password_hash or _DUMMY_HASH, password)
+    if user is None or not password_hash or not matches:
         return None
     return SignIn(Principal(user.role, user.username), _stamp(user))
 
 
-def login(rt: Runtime, username: str, password: str) -> Principal | None:
-    signed_in = sign_in(rt, username, password)
+def login(ledger: Ledger, username: str, password: str) -> Principal | None:
+    signed_in = sign_in(ledger, username, password)
     return signed_in.principal if signed_in else None
 
 
-def credentials_stamp(rt: Runtime, username: str) -> str | None:
+def credentials_stamp(ledger: Ledger, username: str) -> str | None:
     """The stamp of the user's credentials as they are now; None for no such user."""
-    with reading(rt.engine) as conn:
-        user = ledger.user_by_name(conn, username)
+    with ledger.reading() as uow:
+        user = uow.credentials.user_by_name(username)
     return _stamp(user) if user is not None else None
 
 
-def _stamp(user: Any) -> str:
+def _stamp(user: UserRecord) -> str:
     # Another role, token or password gives another stamp: a console session signed in
     # with the old ones then ends (decisions.md #75).
     fields = (user.role, user.token_hash, user.password_hash or "")
@@ -125,18 +124,18 @@ def _stamp(user: Any) -> str:
 
 
 def add_pharmacy(
-    rt: Runtime, npi: str, name: str, chain: str, api_key: str | None = None
+    ledger: Ledger, npi: str, name: str, chain: str, api_key: str | None = None
 ) -> dict[str, Any]:
     """Create or re-key a pharmacy; the new API key is shown once, here."""
     api_key = api_key or PHARMACY_KEY_PREFIX + secrets.token_urlsafe(32)
-    with rt.engine.begin() as conn:
-        ledger.upsert_pharmacy(conn, npi, name, chain, token_hash(api_key))
+    with ledger.writing() as uow:
+        uow.credentials.save_pharmacy(PharmacyRecord(npi, name, chain, token_hash(api_key)))
     forget_credentials()
     return {"npi": npi, "name": name, "chain": chain, "api_key": api_key}
 
 
 def add_user(
-    rt: Runtime, username: str, role: str, password: str | None, api_token: str | None = None
+    ledger: Ledger, username: str, role: str, password: str | None, api_token: str | None = None
 ) -> dict[str, Any]:
     """Create or re-key a hub user; the new API token is shown once, here."""
     if role not in STAFF_ROLES:
@@ -145,7 +144,8 @@ def add_user(
         raise ValueError("username must be a non-empty name without surrounding spaces")
     api_token = api_token or USER_TOKEN_PREFIX + secrets.token_urlsafe(32)
     password_hash = generate_password_hash(password) if password else None
-    with rt.engine.begin() as conn:
-        ledger.upsert_user(conn, username, role, token_hash(api_token), password_hash)
+    user = UserRecord(username, role, token_hash(api_token), password_hash)
+    with ledger.writing() as uow:
+        uow.credentials.save_user(user)
     forget_credentials()
     return {"username": username, "role": role, "api_token": api_token}

@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 from adjudicator.adapters import ledger
 from adjudicator.adapters import readjudication as jobs_sql
 from adjudicator.adapters.db import reading
+from adjudicator.adapters.sql_ledger import SqlUnitOfWork
 from adjudicator.services import cursors, terms
 from adjudicator.services.errors import NotFound
 from adjudicator.services.readjudication_apply import Applier, LeaseLost, Tally, load_replays
@@ -200,7 +201,7 @@ class _Job:
         self.row = row
         self.window = Window(row.date_from, row.date_to, row.cardholder_id)
         with reading(rt.engine) as conn:
-            self.terms_on = terms_lookup(terms.all_versions(conn))
+            self.terms_on = terms_lookup(terms.all_versions(SqlUnitOfWork(conn)))
         self.applier = Applier(rt, row.job_id, runner, self.window, self.terms_on, _lease)
         self.on_progress = on_progress
         self.done, self.total = row.done, row.total

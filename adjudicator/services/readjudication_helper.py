@@ -121,6 +121,7 @@ def _receive(process: subprocess.Popen[str]) -> dict[str, Any]:
 
 def main(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> int:
     from adjudicator.adapters.db import make_engine, reading
+    from adjudicator.adapters.sql_ledger import SqlUnitOfWork
     from adjudicator.services import terms
     from adjudicator.services.readjudication_apply import Tally, load_replays
     from adjudicator.services.readjudication_replay import terms_lookup
@@ -133,7 +134,7 @@ def main(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> int:
     )
     engine = make_engine(setup["database_url"], pool_size=1)
     with reading(engine) as conn:
-        terms_on = terms_lookup(terms.all_versions(conn))
+        terms_on = terms_lookup(terms.all_versions(SqlUnitOfWork(conn)))
     for line in requests:
         try:
             with reading(engine) as conn:

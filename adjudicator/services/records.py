@@ -70,21 +70,25 @@ def request_hash(normalized: dict[str, Any]) -> str:
 
 def received_claim(
     claim_id: str, data: dict[str, Any], request: dict[str, Any], digest: str | None = None
-) -> dict[str, Any]:
-    """A new claim's row as the intake stores it, `received`: `data` as the schema loads
-    it, `request` normalized from it, `digest` its request_hash() if already computed."""
-    return {
-        "claim_id": claim_id,
-        "pharmacy_npi": request["service_provider_id"],
-        "cardholder_id": request["cardholder_id"],
-        "rx_number": request["rx_number"],
-        "fill_number": request["fill_number"],
-        "date_of_service": data["date_of_service"],
-        "request": request,
-        "request_hash": digest or request_hash(request),
-        "status": ClaimStatus.RECEIVED,
-        "program_paid": 0,
-    }
+) -> ClaimRecord:
+    """A new claim as the intake stores it, `received`: `data` as the schema loads it,
+    `request` normalized from it, `digest` its request_hash() if already computed."""
+    return ClaimRecord(
+        claim_id=claim_id,
+        pharmacy_npi=request["service_provider_id"],
+        cardholder_id=request["cardholder_id"],
+        rx_number=request["rx_number"],
+        fill_number=request["fill_number"],
+        date_of_service=data["date_of_service"],
+        request=request,
+        request_hash=digest or request_hash(request),
+        status=ClaimStatus.RECEIVED,
+        program_paid=0,
+    )
+
+
+def date_of_service(request: dict[str, Any]) -> date:
+    return date.fromisoformat(request["date_of_service"])
 
 
 # --- enrollments -------------------------------------------------------------------

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
-from typing import Any
+from datetime import datetime
 
 import redis
-from sqlalchemy import Connection, Row
 
-from adjudicator.adapters import ledger
-from adjudicator.adapters.db import reading
-from adjudicator.services.claims import claim_event, read_claim
+from adjudicator.domain.outcomes import REVERSIBLE, ClaimStatus, NcpdpKey, reversed_benefit
+from adjudicator.domain.records import JSON, ClaimRecord
 from adjudicator.services.errors import Conflict, NotFound
+from adjudicator.services.history import claim_event
+from adjudicator.services.intake import read_claim
 from adjudicator.services.runtime import Runtime
+from adjudicator.services.unit_of_work import ClaimRef, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
-def reverse(rt: Runtime, claim_id: str, npi: str, actor: str) -> Row[Any]:
+def reverse(rt: Runtime, claim_id: str, npi: str, actor: str) -> ClaimRecord:
     """Give a paid claim's program_paid back to its year, exactly once.
 
     The ledger says so first, then Redis follows: had Redis gone first, a crash between the
@@ -27,85 +27,81 @@ def reverse(rt: Runtime, claim_id: str, npi: str, actor: str) -> Row[Any]:
     more than the ledger, which pays nobody twice, and the release pending until a retry
     of the reversal or the sweep gives it back (decisions.md #78).
     """
-    row = read_claim(rt, claim_id)
-    if row is None or row.pharmacy_npi != npi:
+    claim = read_claim(rt, claim_id)
+    if claim is None or claim.pharmacy_npi != npi:
         raise NotFound("claim not found")
-    if row.status not in ("paid", "reversed"):
+    if claim.status not in REVERSIBLE:
         raise Conflict(
             "Claim Has Not Been Paid/Captured (NCPDP 84): only a paid claim can be reversed"
         )
     wrote = False
-    if row.status == "paid":
-        with rt.engine.begin() as conn:
-            current = ledger.claim(conn, claim_id, lock=True)  # as it is now, not as read
-            wrote = current is not None and current.status == "paid"
+    if claim.status == ClaimStatus.PAID:
+        with rt.ledger.writing() as uow:
+            current = uow.claims.get(claim_id, lock=True)  # as it is now, not as read
+            wrote = current is not None and current.status == ClaimStatus.PAID
             if wrote:
-                _write_reversal(conn, current, actor)
-    if wrote or _release_pending(row):  # else a concurrent reversal finishes it
-        finish(rt, row)
-    return read_claim(rt, claim_id)  # type: ignore[return-value]
+                _write_reversal(uow, current, actor, rt.ledger.now())  # type: ignore[arg-type]  # checked above
+    if wrote or claim.release_pending:  # else a concurrent reversal finishes it
+        finish(rt, claim)
+    return read_claim(rt, claim_id)  # type: ignore[return-value]  # claims are never deleted
 
 
-def _release_pending(row: Row[Any]) -> bool:
-    return row.status == "reversed" and row.reversed_at is not None and row.released_at is None
-
-
-def _write_reversal(conn: Connection, claim: Row[Any], actor: str) -> None:
-    values = {"status": "reversed", "paid_key": None, "decision": _reversed_decision(conn, claim)}
-    ledger.set_claim_outcome(conn, claim.claim_id, "paid", reversed_at=ledger.now(), **values)
-    data = {
-        "before": {"status": "paid", "program_paid": claim.program_paid},
-        "after": {"status": "reversed", "released": claim.program_paid},
+def _write_reversal(uow: UnitOfWork, claim: ClaimRecord, actor: str, now: datetime) -> None:
+    values = {
+        "status": ClaimStatus.REVERSED,
+        "paid_key": None,
+        "decision": _reversed_decision(uow, claim),
     }
-    claim_event(conn, claim.claim_id, claim.cardholder_id, "reversed", actor, data)
+    uow.claims.set_outcome(claim.claim_id, ClaimStatus.PAID, reversed_at=now, **values)
+    data = {
+        "before": {"status": ClaimStatus.PAID, "program_paid": claim.program_paid},
+        "after": {"status": ClaimStatus.REVERSED, "released": claim.program_paid},
+    }
+    claim_event(uow, claim, "reversed", actor, data)
 
 
-def finish(rt: Runtime, row: Any) -> None:
-    """Give a reversed claim's grant back in Redis (`row`: its claim_id and cardholder_id),
-    then mark it given back; left pending, for the sweep, while Redis cannot be reached.
-    Both steps are idempotent: a second finish changes nothing."""
+def finish(rt: Runtime, claim: ClaimRecord | ClaimRef) -> None:
+    """Give a reversed claim's grant back in Redis, then mark it given back; left pending,
+    for the sweep, while Redis cannot be reached. Both steps are idempotent: a second
+    finish changes nothing."""
     try:
-        rt.accumulator.release(row.cardholder_id, row.claim_id)  # at most once, by claim id
+        rt.accumulator.release(claim.cardholder_id, claim.claim_id)  # at most once, by id
     except redis.RedisError:
-        log.warning("reversal's release left to the sweep", extra={"claim_id": row.claim_id})
+        log.warning("reversal's release left to the sweep", extra={"claim_id": claim.claim_id})
         return
-    with rt.engine.begin() as conn:
-        ledger.mark_released(conn, row.claim_id)
+    with rt.ledger.writing() as uow:
+        uow.claims.mark_released(claim.claim_id)
 
 
 def finish_pending(rt: Runtime) -> int:
     """Finish every reversal whose release a dead process or an absent Redis left
     pending (the sweep calls this)."""
-    with reading(rt.engine) as conn:
-        pending = ledger.reversals_to_release(conn)
-    for row in pending:
-        finish(rt, row)
+    with rt.ledger.reading() as uow:
+        pending = uow.claims.reversals_to_release()
+    for claim in pending:
+        finish(rt, claim)
     return len(pending)
 
 
-def _reversed_decision(conn: Connection, claim: Row[Any]) -> dict[str, Any]:
+def _reversed_decision(uow: UnitOfWork, claim: ClaimRecord) -> JSON:
     """The claim's decision, reversed, with its year's use just before and after this
     reversal as the ledger counts it (decisions.md #8), not as when it was paid."""
-    decision = dict(claim.decision)
-    decision["status"] = "reversed"
+    decision = dict(claim.decision or {})
+    decision["status"] = ClaimStatus.REVERSED
     if decision.get("benefit") and claim.enrollment_id:
-        used_before = ledger.paid_in_year(conn, claim.cardholder_id, claim.enrollment_id)
-        used_after = max(used_before - claim.program_paid, 0)
-        benefit = dict(decision["benefit"])
-        benefit.update(used_before=used_before, used_after=used_after)
-        benefit["remaining"] = max(benefit["annual_max"] - used_after, 0)
-        decision["benefit"] = benefit
+        used_before = uow.claims.paid_in_year(claim.cardholder_id, claim.enrollment_id)
+        decision["benefit"] = reversed_benefit(decision["benefit"], used_before, claim.program_paid)
     return decision
 
 
-def find_by_key(rt: Runtime, npi: str, rx: str, fill: int, dos: date) -> str:
+def find_by_key(rt: Runtime, key: NcpdpKey) -> str:
     """The id of the claim a key-based reversal means: the paid one, else the reversed one."""
-    with reading(rt.engine) as conn:
-        rows = ledger.claims_with_key(conn, npi, rx, fill, dos)
-    for status in ("paid", "reversed"):
-        for row in reversed(rows):
-            if row.status == status:
-                return str(row.claim_id)
-    if rows:
-        return str(rows[-1].claim_id)
+    with rt.ledger.reading() as uow:
+        claims = uow.claims.with_key(key)
+    for status in (ClaimStatus.PAID, ClaimStatus.REVERSED):
+        for claim in reversed(claims):
+            if claim.status == status:
+                return claim.claim_id
+    if claims:
+        return claims[-1].claim_id
     raise NotFound("no claim with that service provider, Rx number, fill number and date")

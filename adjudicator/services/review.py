@@ -4,47 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row
-
-from adjudicator.adapters import ledger
-from adjudicator.adapters.db import reading
+from adjudicator.domain.outcomes import ClaimStatus, ReviewState
+from adjudicator.domain.records import ClaimRecord
 from adjudicator.services import adjudication
 from adjudicator.services.errors import Conflict, NotFound
+from adjudicator.services.history import claim_event
+from adjudicator.services.intake import read_claim
 from adjudicator.services.runtime import Runtime
 
 
-def review(rt: Runtime, claim_id: str, action: str, note: str, username: str) -> Row[Any]:
+def review(rt: Runtime, claim_id: str, action: str, note: str, username: str) -> ClaimRecord:
     """Approve (re-adjudicate with the reviewable rules overridden) or deny, with a note."""
-    with rt.engine.begin() as conn:
-        row = ledger.claim(conn, claim_id)
-        if row is None:
+    approve = action == "approve"
+    with rt.ledger.writing() as uow:
+        claim = uow.claims.get(claim_id)
+        if claim is None:
             raise NotFound("claim not found")
-        if row.review_state != "open":
+        if claim.review_state != ReviewState.OPEN:
             raise Conflict("only a claim with an open review (patient_age, dose) can be reviewed")
+        state = ReviewState.APPROVED if approve else ReviewState.DENIED
         outcome = {
-            "state": "approved" if action == "approve" else "denied",
+            "state": state,
             "note": note,
             "by": username,
-            "at": ledger.now().isoformat(),
-            "rules": (row.review or {}).get("rules", []),
+            "at": rt.ledger.now().isoformat(),
+            "rules": (claim.review or {}).get("rules", []),
         }
-        values: dict[str, Any] = {"review_state": outcome["state"], "review": outcome}
-        if action == "approve":
+        values: dict[str, Any] = {"review_state": state, "review": outcome}
+        if approve:
             # Back to `received`: the worker path decides it again, cap and all, with
             # `review.rules` as overrides. paid_key stays unset until it is paid.
-            values["status"] = "received"
-        if not ledger.set_claim_outcome(conn, claim_id, "rejected", review_open=True, **values):
+            values["status"] = ClaimStatus.RECEIVED
+        if not uow.claims.set_outcome(claim_id, ClaimStatus.REJECTED, review_open=True, **values):
             raise Conflict("the claim's review was closed by someone else meanwhile")
-        ledger.add_event(
-            conn,
-            actor=f"user:{username}",  # the same spelling as every other audit event
-            entity_type="claim",
-            entity_id=claim_id,
-            cardholder_id=row.cardholder_id,
-            type="review_" + outcome["state"],
-            data={"note": note, "before": row.decision, "rules": outcome["rules"]},
-        )
-    if action == "approve":
+        data = {"note": note, "before": claim.decision, "rules": outcome["rules"]}
+        # The actor is spelled as in every other audit event.
+        claim_event(uow, claim, f"review_{state}", f"user:{username}", data)
+    if approve:
         adjudication.adjudicate(rt, claim_id)
-    with reading(rt.engine) as conn:
-        return ledger.claim(conn, claim_id)  # type: ignore[return-value]
+    return read_claim(rt, claim_id)  # type: ignore[return-value]  # claims are never deleted

@@ -1,39 +1,33 @@
-"""The connections one process needs, built once from the Config."""
+"""What the use cases of one process work with, built once (adjudicator/wiring.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
-from sqlalchemy import Engine
 
 from adjudicator.adapters.accumulator import Accumulator
-from adjudicator.adapters.db import make_engine
+from adjudicator.adapters.decision_channel import DecisionChannel
 from adjudicator.config import Config
+from adjudicator.services.unit_of_work import Ledger
 
 
 @dataclass
 class Runtime:
     config: Config
-    engine: Engine
+    ledger: Ledger
     redis: redis.Redis
     accumulator: Accumulator
-    enqueue: Callable[[str], None]  # send a claim id to the `claims` queue
+    decisions: DecisionChannel  # claims to the workers, decisions back to the request
+    send_job: Callable[[str], None]  # a re-adjudication job id to the `batch` queue
+
+    @property
+    def engine(self) -> Any:
+        """The SQL ledger's engine, for tests and benchmarks that read SQL directly."""
+        return self.ledger.engine  # type: ignore[attr-defined]  # SqlLedger's, not the port's
 
     def close(self) -> None:
         self.redis.close()
-        self.engine.dispose()
-
-
-def build_runtime(config: Config, enqueue: Callable[[str], None]) -> Runtime:
-    if not config.redis_url:
-        raise RuntimeError("REDIS_URL is not set; start the embedded Redis first")
-    client = redis.Redis.from_url(config.redis_url, max_connections=64)
-    return Runtime(
-        config=config,
-        engine=make_engine(config.database_url),
-        redis=client,
-        accumulator=Accumulator(client),
-        enqueue=enqueue,
-    )
+        self.ledger.dispose()

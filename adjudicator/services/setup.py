@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from adjudicator.adapters.db import make_engine, upgrade
+from adjudicator.adapters.db import upgrade
+from adjudicator.adapters.sql_ledger import SqlLedger
 from adjudicator.config import Config
 from adjudicator.services.terms import seed_bundled
 
 
 def migrate(config: Config) -> None:
-    engine = make_engine(config.database_url)
+    ledger = SqlLedger.from_url(config.database_url)
     try:
-        upgrade(engine)
-        seed_bundled(engine)
+        upgrade(ledger.engine)
+        seed_bundled(ledger)
     finally:
-        engine.dispose()
+        ledger.dispose()

@@ -5,26 +5,23 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Engine
-
-from adjudicator.adapters import ledger
-from adjudicator.adapters.db import reading
 from adjudicator.domain.terms import Terms, bundled_terms, terms_for_claim, terms_in_force
 from adjudicator.services.errors import Conflict, Invalid, NotFound
+from adjudicator.services.unit_of_work import Ledger, UnitOfWork
 
 _parsed: dict[str, Terms] = {}
 _latest: tuple[object, tuple[Terms, ...]] = (None, ())  # (generation, versions) last read
 
 
-def all_versions(conn: Connection) -> tuple[Terms, ...]:
-    return tuple(_parse(doc) for doc in ledger.terms_documents(conn))
+def all_versions(uow: UnitOfWork) -> tuple[Terms, ...]:
+    return tuple(_parse(doc) for doc in uow.terms.documents())
 
 
-def in_force(conn: Connection, on: date) -> Terms:
-    return terms_in_force(all_versions(conn), on)
+def in_force(uow: UnitOfWork, on: date) -> Terms:
+    return terms_in_force(all_versions(uow), on)
 
 
-def for_claim_at_generation(conn: Connection, on: date, generation: object) -> Terms:
+def for_claim_at_generation(uow: UnitOfWork, on: date, generation: object) -> Terms:
     """The terms for a claim of date of service `on` (domain.terms_for_claim), reading
     the documents only when `generation` changed since the last read. Versions are only
     ever added, so the count of versions and the latest `created_at` (read by the caller
@@ -32,7 +29,7 @@ def for_claim_at_generation(conn: Connection, on: date, generation: object) -> T
     global _latest
     seen, versions = _latest
     if generation != seen:
-        versions = all_versions(conn)
+        versions = all_versions(uow)
         _latest = (generation, versions)  # one assignment: safe across threads
     return terms_for_claim(versions, on)
 
@@ -44,17 +41,17 @@ def _parse(doc: dict[str, Any]) -> Terms:
     return _parsed[version]
 
 
-def seed_bundled(engine: Engine) -> None:
+def seed_bundled(ledger: Ledger) -> None:
     """Store the terms documents shipped with the code (2020-01 first), once each."""
-    with engine.begin() as conn:
+    with ledger.writing() as uow:
         for terms in bundled_terms():
-            if not ledger.terms_version_exists(conn, terms.version):
-                ledger.insert_terms(conn, terms.version, terms.effective_date, terms.to_document())
+            if not uow.terms.exists(terms.version):
+                uow.terms.add(terms.version, terms.effective_date, terms.to_document(), "system")
 
 
-def summaries(engine: Engine) -> list[dict[str, Any]]:
+def summaries(ledger: Ledger) -> list[dict[str, Any]]:
     """Every version, oldest first: version, program and effective date."""
-    with reading(engine) as conn:
+    with ledger.reading() as uow:
         return [
             {
                 "version": t.version,
@@ -62,34 +59,32 @@ def summaries(engine: Engine) -> list[dict[str, Any]]:
                 "effective_date": t.effective_date,
                 "links": {"self": f"/v1/terms/{t.version}"},
             }
-            for t in all_versions(conn)
+            for t in all_versions(uow)
         ]
 
 
-def document(engine: Engine, version: str) -> dict[str, Any]:
-    with reading(engine) as conn:
-        for terms in all_versions(conn):
+def document(ledger: Ledger, version: str) -> dict[str, Any]:
+    with ledger.reading() as uow:
+        for terms in all_versions(uow):
             if terms.version == version:
                 return terms.to_document()
     raise NotFound(f"no terms version {version!r}")
 
 
-def create(engine: Engine, doc: dict[str, Any], actor: str) -> dict[str, Any]:
+def create(ledger: Ledger, doc: dict[str, Any], actor: str) -> dict[str, Any]:
     """Store a new version (the JSON document as posted); 409 when the version exists."""
     try:
         terms = Terms.from_document(doc)
     except ValueError as error:
         field, _, problem = str(error).partition(": ")
         raise Invalid({field if problem else "_schema": [problem or str(error)]}) from None
-    with engine.begin() as conn:
-        if ledger.terms_version_exists(conn, terms.version):
+    with ledger.writing() as uow:
+        if uow.terms.exists(terms.version):
             raise Conflict(f"terms version {terms.version!r} exists; post a new version")
-        programs = {t.program_id for t in all_versions(conn)}
+        programs = {t.program_id for t in all_versions(uow)}
         if programs and terms.program_id not in programs:
             # Every version governs this program's claims: another program's is a mistake.
             error = f"This adjudicator runs {', '.join(sorted(programs))}."
             raise Invalid({"program_id": [error]})
-        ledger.insert_terms(
-            conn, terms.version, terms.effective_date, terms.to_document(), created_by=actor
-        )
+        uow.terms.add(terms.version, terms.effective_date, terms.to_document(), actor)
     return terms.to_document()

@@ -22,6 +22,7 @@ from adjudicator.web import (
     review,
     terms,
 )
+from adjudicator.wiring import build_runtime
 from schemas.fields import OPENAPI_FIELD_TYPES
 from schemas.problems import ProblemSchema
 
@@ -42,7 +43,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL=docs_page.ASSETS_URL,
     )
-    rt = runtime or _runtime_publishing_claims(config)
+    rt = runtime or build_runtime(config)
     ensure_no_eviction(rt.redis)  # refuse to run on a Redis that may drop a patient's total
     app.extensions["adjudicator"] = rt
     api = _ProblemApi(app)
@@ -73,10 +74,3 @@ class _ProblemApi(Api):  # type: ignore[misc]
 
     ERROR_SCHEMA = ProblemSchema
     DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
-
-
-def _runtime_publishing_claims(config: Config) -> Runtime:
-    from tasks.celery_app import make_celery
-    from tasks.publish import runtime_publishing_claims
-
-    return runtime_publishing_claims(config, make_celery(config))

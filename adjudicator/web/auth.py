@@ -39,7 +39,7 @@ def _authenticate() -> identity.Principal:
     scheme, _, token = header.partition(" ")
     principal = None
     if scheme.lower() == "bearer" and token.strip():
-        principal = identity.authenticate(runtime(), token.strip())
+        principal = identity.authenticate(runtime().ledger, token.strip())
     if principal is None:
         response = problem(401, "Unauthorized", "A valid bearer token is required.")
         response.headers["WWW-Authenticate"] = 'Bearer realm="adjudicator"'

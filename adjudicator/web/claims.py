@@ -7,8 +7,10 @@ from typing import Any
 from flask import current_app, request, url_for
 from flask_smorest import Blueprint
 
-from adjudicator.services import claim_queries, claims, reversals
+from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey
+from adjudicator.services import claim_queries, intake, reversals
 from adjudicator.services.errors import Forbidden
+from adjudicator.services.intake import Answer
 from adjudicator.web.auth import principal, require
 from adjudicator.web.body import load_json, load_optional_json, load_query
 from adjudicator.web.docs import BEARER, json_body, query_params
@@ -41,24 +43,14 @@ def submit_claim():  # type: ignore[no-untyped-def]
     if data["service_provider_id"] != principal().npi:
         raise Forbidden("service_provider_id must be your own pharmacy's NPI")
     rt = runtime()
-    intake = claims.submit(rt, data)
-    if intake.duplicate:
-        return _decision(claim_queries.get(rt, intake.claim_id), as_duplicate=True)
-    if "respond-async" not in request.headers.get("Prefer", "").lower():
-        decided = claims.wait_for_answer(rt, intake, rt.config.sync_timeout)
-        if isinstance(decided, str):  # rendered by the worker: no read-back needed
-            return current_app.response_class(decided, mimetype="application/json")
-        if decided is not None:
-            view = claim_queries.present(rt, decided)
-            return _decision(view, as_duplicate=not intake.new and view["status"] == "paid")
-    if intake.received is not None:
-        # A new claim answers as it was accepted, `received`, whatever the worker has done
-        # since: API.md's 202. Its Location shows the decision.
-        return _accepted(claim_queries.present(rt, intake.received))
-    view = claim_queries.get(rt, intake.claim_id)  # the undecided claim this one repeats
-    if view["status"] != "received":  # decided meanwhile: this one repeats a decided claim
-        return _decision(view, as_duplicate=view["status"] == "paid")
-    return _accepted(view)
+    asynchronous = "respond-async" in request.headers.get("Prefer", "").lower()
+    submitted = intake.submit_claim(rt, data, wait=None if asynchronous else rt.config.sync_timeout)
+    if submitted.claim is None:  # the worker rendered the decision: no read-back needed
+        return current_app.response_class(submitted.rendered, mimetype="application/json")
+    view = claim_queries.present(rt, submitted.claim)
+    if submitted.answer is Answer.ACCEPTED:
+        return _accepted(view)
+    return _decision(view, as_duplicate=submitted.answer is Answer.DUPLICATE)
 
 
 @blp.route("/claims/<claim_id>", methods=["GET"])
@@ -103,10 +95,12 @@ def reverse_by_key():  # type: ignore[no-untyped-def]
         raise Forbidden("service_provider_id must be your own pharmacy's NPI")
     claim_id = reversals.find_by_key(
         runtime(),
-        key["service_provider_id"],
-        key["rx_number"],
-        key["fill_number"],
-        key["date_of_service"],
+        NcpdpKey(
+            key["service_provider_id"],
+            key["rx_number"],
+            key["fill_number"],
+            key["date_of_service"],
+        ),
     )
     return _reverse(claim_id)
 
@@ -120,7 +114,7 @@ def _reverse(claim_id: str) -> Any:
 
 def _decision(view: dict[str, Any], *, as_duplicate: bool) -> Any:
     if as_duplicate:
-        view = {**view, "status": "duplicate"}
+        view = {**view, "status": ClaimStatus.DUPLICATE}
     return _DECISION.dump(view)
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify
 from flask_smorest import Blueprint
-from sqlalchemy import text
 
-from adjudicator.adapters.db import reading
 from adjudicator.web.runtime import runtime
 
 blp = Blueprint("operations", __name__, description="Liveness and readiness (no auth)")
@@ -30,8 +28,7 @@ def readyz():  # type: ignore[no-untyped-def]
 
 def _database_ok() -> bool:
     try:
-        with reading(runtime().engine) as conn:
-            conn.execute(text("SELECT 1"))
+        runtime().ledger.ping()
         return True
     except Exception:
         return False

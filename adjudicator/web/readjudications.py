@@ -7,7 +7,6 @@ from collections.abc import Callable
 from flask import current_app
 from flask_smorest import Blueprint
 
-from adjudicator.config import Config
 from adjudicator.services import readjudication
 from adjudicator.web.auth import principal, require
 from adjudicator.web.body import load_json, load_query
@@ -75,20 +74,7 @@ def job_changes(job_id: str):  # type: ignore[no-untyped-def]
 
 
 def job_sender() -> Callable[[str], None]:
-    """Sends a job id to the `batch` queue; shared by the API and the console."""
+    """Sends a job id to the `batch` queue; shared by the API and the console (a test may
+    put its own in app.extensions[ENQUEUE])."""
     send = current_app.extensions.get(ENQUEUE)
-    if send is None:
-        send = current_app.extensions[ENQUEUE] = celery_sender(runtime().config)
-    return send  # type: ignore[no-any-return]
-
-
-def celery_sender(config: Config) -> Callable[[str], None]:
-    """Send job ids to the `batch` queue, where `adjudicator run`'s worker listens too."""
-    from tasks.celery_app import BATCH_QUEUE, make_celery
-
-    celery = make_celery(config)
-
-    def send(job_id: str) -> None:
-        celery.send_task("adjudicator.readjudicate", args=[job_id], queue=BATCH_QUEUE)
-
-    return send
+    return send if send is not None else runtime().send_job  # type: ignore[no-any-return]  # Flask's extensions are untyped

@@ -20,7 +20,7 @@ blp = Blueprint("terms", __name__, description="The program terms, as versioned 
 @blp.alt_response(200, schema=TermsListSchema, success=True)
 def list_terms():  # type: ignore[no-untyped-def]
     """Every terms version, oldest first."""
-    return TermsListSchema().dump({"items": terms.summaries(runtime().engine)})
+    return TermsListSchema().dump({"items": terms.summaries(runtime().ledger)})
 
 
 @blp.route("/terms/<version>", methods=["GET"])
@@ -29,7 +29,7 @@ def list_terms():  # type: ignore[no-untyped-def]
 @blp.alt_response(200, schema=TermsDocumentSchema, success=True)
 def get_terms(version: str):  # type: ignore[no-untyped-def]
     """Exactly the terms document: change a value and post it as a new version."""
-    return terms.document(runtime().engine, version)
+    return terms.document(runtime().ledger, version)
 
 
 @blp.route("/terms", methods=["POST"])
@@ -42,5 +42,5 @@ def create_terms():  # type: ignore[no-untyped-def]
     # Stored as the schema reads it: "j2170", "ma" or a hyphenated NDC would otherwise be
     # kept as posted, and never match a claim's upper-case, unhyphenated codes.
     document = schema.dump(load_json(schema))
-    document = terms.create(runtime().engine, document, principal().name)
+    document = terms.create(runtime().ledger, document, principal().name)
     return document, 201

@@ -12,16 +12,16 @@ import os
 import random
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import Row
 
-from adjudicator.adapters import ledger
-from adjudicator.adapters.db import reading
-from adjudicator.services import adjudication, claims, enrollments, identity
+from adjudicator.domain.records import ClaimRecord, EventRecord
+from adjudicator.services import adjudication, enrollments, identity, intake
+from adjudicator.services.intake import Submission
 from adjudicator.services.runtime import Runtime
 from schemas.claims import ClaimRequestSchema
 from schemas.enrollments import EnrollmentPatchSchema, EnrollmentRequestSchema
@@ -67,7 +67,7 @@ def valid_npi() -> str:
 def pharmacy(rt: Runtime, chain: str = "accredo") -> str:
     """A new in-network pharmacy; its NPI."""
     npi = valid_npi()
-    identity.add_pharmacy(rt, npi, f"Pharmacy {npi}", chain)
+    identity.add_pharmacy(rt.ledger, npi, f"Pharmacy {npi}", chain)
     return npi
 
 
@@ -114,27 +114,37 @@ def load_claim(payload: dict[str, Any]) -> dict[str, Any]:
     return ClaimRequestSchema().load(payload)  # type: ignore[no-any-return]
 
 
-def submit(rt: Runtime, payload: dict[str, Any]) -> claims.Intake:
-    return claims.submit(rt, load_claim(payload))
+def submit(rt: Runtime, payload: dict[str, Any]) -> Submission:
+    """Store the claim and answer at once, as `Prefer: respond-async` does."""
+    return intake.submit_claim(rt, load_claim(payload), wait=None)
 
 
-def pay(rt: Runtime, payload: dict[str, Any]) -> Row[Any]:
-    """Submit and adjudicate in-process; the decided claim row."""
-    intake = submit(rt, payload)
-    adjudication.adjudicate(rt, intake.claim_id)
-    return claim_row(rt, intake.claim_id)
+def pay(rt: Runtime, payload: dict[str, Any]) -> ClaimRecord:
+    """Submit and adjudicate in-process; the decided claim."""
+    submitted = submit(rt, payload)
+    adjudication.adjudicate(rt, submitted.claim_id)
+    return claim_row(rt, submitted.claim_id)
 
 
-def claim_row(rt: Runtime, claim_id: str) -> Row[Any]:
-    with reading(rt.engine) as conn:
-        row = ledger.claim(conn, claim_id)
-    assert row is not None, claim_id
-    return row
+def claim_row(rt: Runtime, claim_id: str) -> ClaimRecord:
+    claim = intake.read_claim(rt, claim_id)
+    assert claim is not None, claim_id
+    return claim
 
 
-def events(rt: Runtime, entity_type: str, entity_id: str) -> list[Row[Any]]:
-    with reading(rt.engine) as conn:
-        return ledger.events_of(conn, entity_type, entity_id)
+def decided_claim(rt: Runtime, claim_id: str, timeout: float) -> ClaimRecord | None:
+    """The claim once decided; None if it is still `received` when `timeout` runs out."""
+    deadline = time.monotonic() + timeout
+    while (claim := claim_row(rt, claim_id)).status == "received":
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
+    return claim
+
+
+def events(rt: Runtime, entity_type: str, entity_id: str) -> list[EventRecord]:
+    with rt.ledger.reading() as uow:
+        return uow.events.of(entity_type, entity_id)
 
 
 def run_cli(rt: Runtime, redis_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:

@@ -28,7 +28,8 @@ from adjudicator.adapters.tables import members
 from adjudicator.config import Config
 from adjudicator.domain.terms import bundled_terms
 from adjudicator.services import readjudication, terms
-from adjudicator.services.runtime import Runtime, build_runtime
+from adjudicator.services.runtime import Runtime
+from adjudicator.wiring import build_runtime
 from tests.ledgers import fresh_ledger
 
 ADMIN = "user:readjudication-tests"
@@ -60,7 +61,7 @@ def post_terms(rt: Runtime, version: str, effective: str, **changes: Any) -> Non
     """A new terms version: 2020-01's values with `changes` (money as "800.00")."""
     document = bundled_terms()[0].to_document()
     document.update(version=version, effective_date=effective, **changes)
-    terms.create(rt.engine, document, ADMIN)
+    terms.create(rt.ledger, document, ADMIN)
 
 
 def run_job(

@@ -16,7 +16,8 @@ import pytest
 from adjudicator.adapters.accumulator import accumulator_key
 from adjudicator.adapters.embedded_redis import EmbeddedRedis
 from adjudicator.services import accumulators, reversals
-from adjudicator.services.runtime import Runtime, build_runtime
+from adjudicator.services.runtime import Runtime
+from adjudicator.wiring import build_runtime
 from tests.integration.builders import (
     claim_payload,
     enroll,
@@ -36,9 +37,11 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded
 
 
 @pytest.fixture
-def private(runtime: Runtime, private_redis: EmbeddedRedis) -> Iterator[Runtime]:
+def private(
+    runtime: Runtime, private_redis: EmbeddedRedis, enqueued: list[str]
+) -> Iterator[Runtime]:
     """A Runtime on the session's ledger and a private Redis rebuilt from that ledger."""
-    rt = build_runtime(runtime.config.with_redis(private_redis.url), enqueue=runtime.enqueue)
+    rt = build_runtime(runtime.config.with_redis(private_redis.url), enqueue=enqueued.append)
     try:
         accumulators.rebuild(rt)
         yield rt

@@ -8,6 +8,7 @@ another ledger (it would find no such claim and acknowledge it, losing it until 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -20,12 +21,23 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
-from adjudicator.services import adjudication, claim_queries, claims
-from adjudicator.services.runtime import Runtime, build_runtime
+from adjudicator.adapters.decision_channel import DONE, TaskPublisher
+from adjudicator.services import adjudication, claim_queries, intake
+from adjudicator.services.intake import Answer
+from adjudicator.services.runtime import Runtime
+from adjudicator.wiring import build_runtime
 from schemas.claims import decision_json
 from tasks.celery_app import ADJUDICATE_CLAIM
-from tasks.publish import TaskPublisher
-from tests.integration.builders import claim_payload, enroll, events, load_claim, pharmacy
+from tests.integration.builders import (
+    claim_payload,
+    claim_row,
+    decided_claim,
+    enroll,
+    events,
+    load_claim,
+    pharmacy,
+    submit,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -101,48 +113,53 @@ def test_a_claim_sent_through_celery_is_decided_by_the_worker(via_celery):
     member = enroll(via_celery)
     npi = pharmacy(via_celery)
 
-    intake = claims.submit(via_celery, load_claim(claim_payload(member["cardholder_id"], npi)))
+    data = load_claim(claim_payload(member["cardholder_id"], npi))
     started = time.monotonic()
-    row = claims.wait_for_decision(via_celery, intake, DECISION_TIMEOUT)
+    submitted = intake.submit_claim(via_celery, data, wait=DECISION_TIMEOUT)
 
-    assert row is not None, "no decision within 10 s"
+    assert submitted.answer is Answer.DECIDED, "no decision within 10 s"
     assert time.monotonic() - started < DECISION_TIMEOUT
-    assert (row.claim_id, row.status, row.program_paid) == (intake.claim_id, "paid", 150_000)
+    row = claim_row(via_celery, submitted.claim_id)
+    assert (row.claim_id, row.status, row.program_paid) == (submitted.claim_id, "paid", 150_000)
     assert via_celery.accumulator.used(member["cardholder_id"], member["enrollment_id"]) == 150_000
 
 
 def test_the_worker_answers_the_waiting_request_with_the_rendered_decision(via_celery):
     member = enroll(via_celery)
     npi = pharmacy(via_celery)
-    intake = claims.submit(via_celery, load_claim(claim_payload(member["cardholder_id"], npi)))
+    data = load_claim(claim_payload(member["cardholder_id"], npi))
 
-    answer = claims.wait_for_answer(via_celery, intake, DECISION_TIMEOUT)
+    answer = intake.submit_claim(via_celery, data, wait=DECISION_TIMEOUT).rendered
 
     assert isinstance(answer, str), "no rendered decision within 10 s"
-    assert answer == decision_json(claim_queries.get(via_celery, intake.claim_id))
+    claim_id = json.loads(answer)["claim_id"]
+    assert answer == decision_json(claim_queries.get(via_celery, claim_id))
 
 
 def test_a_redelivered_task_changes_nothing(via_celery):
     member = enroll(via_celery)
     npi = pharmacy(via_celery)
-    intake = claims.submit(via_celery, load_claim(claim_payload(member["cardholder_id"], npi)))
-    decided = claims.wait_for_decision(via_celery, intake, DECISION_TIMEOUT)
+    submitted = intake.submit_claim(
+        via_celery, load_claim(claim_payload(member["cardholder_id"], npi)), wait=DECISION_TIMEOUT
+    )
+    decided = decided_claim(via_celery, submitted.claim_id, DECISION_TIMEOUT)
     assert decided is not None
 
-    via_celery.enqueue(intake.claim_id)  # the same message again (acks_late redelivery)
+    via_celery.decisions.publish(submitted.claim_id)  # the same message again (acks_late)
     # the worker answers a replay on the claim's done list too (4 s: under the socket timeout)
-    assert via_celery.redis.blpop([f"claim-done:{intake.claim_id}"], timeout=4)
+    assert via_celery.decisions.await_answer(submitted.claim_id, 4) == DONE
 
-    again = claims.wait_for_decision(via_celery, intake, 0)
-    assert again is not None and again._asdict() == decided._asdict()
-    assert [e.type for e in events(via_celery, "claim", intake.claim_id)] == ["received", "decided"]
+    again = decided_claim(via_celery, submitted.claim_id, 0)
+    assert again is not None and again == decided
+    claim_events = events(via_celery, "claim", submitted.claim_id)
+    assert [e.type for e in claim_events] == ["received", "decided"]
     assert via_celery.accumulator.used(member["cardholder_id"], member["enrollment_id"]) == 150_000
 
 
 def test_a_claim_whose_message_was_lost_is_decided_after_a_sweep(runtime, via_celery, enqueued):
     member = enroll(runtime)
     npi = pharmacy(runtime)
-    lost = claims.submit(runtime, load_claim(claim_payload(member["cardholder_id"], npi)))
+    lost = submit(runtime, claim_payload(member["cardholder_id"], npi))
     assert enqueued == [lost.claim_id]  # recorded, never sent: the message is lost
 
     sweeping = dataclasses.replace(
@@ -150,7 +167,5 @@ def test_a_claim_whose_message_was_lost_is_decided_after_a_sweep(runtime, via_ce
     )
     assert adjudication.sweep(sweeping) >= 1
 
-    row = claims.wait_for_decision(
-        via_celery, claims.Intake(lost.claim_id, False, False), DECISION_TIMEOUT
-    )
+    row = decided_claim(via_celery, lost.claim_id, DECISION_TIMEOUT)
     assert row is not None and row.status == "paid"

@@ -1,4 +1,4 @@
-"""services/claims, adjudication and reversals driven in-process: intake, adjudication,
+"""services/intake, adjudication and reversals driven in-process: intake, adjudication,
 replay, duplicates, sweep, reversal. The `runtime` fixture's enqueue only records claim
 ids; tests run the task."""
 
@@ -18,18 +18,22 @@ from sqlalchemy import update
 
 from adjudicator.adapters import ledger
 from adjudicator.adapters.accumulator import accumulator_key
+from adjudicator.adapters.decision_channel import DONE, DecisionChannel
 from adjudicator.adapters.tables import claims as claims_table
+from adjudicator.domain.outcomes import NcpdpKey
 from adjudicator.services import (
     adjudication,
     claim_queries,
-    claims,
     enrollments,
+    intake,
     records,
     reversals,
 )
 from adjudicator.services.errors import Conflict, NotFound
+from adjudicator.services.intake import Answer, Submission
 from adjudicator.services.runtime import Runtime
 from schemas.claims import decision_json
+from tasks.claims import decide_and_announce
 from tests.integration.builders import (
     STAFF,
     claim_payload,
@@ -111,7 +115,7 @@ def test_adjudicating_a_claim_twice_changes_nothing(runtime, member, npi):
 
     adjudication.adjudicate(runtime, first.claim_id)
 
-    assert claim_row(runtime, first.claim_id)._asdict() == first._asdict()
+    assert claim_row(runtime, first.claim_id) == first
     assert len(events(runtime, "claim", first.claim_id)) == 2
     assert used(runtime, member) == first.program_paid
 
@@ -164,8 +168,8 @@ def _insert_identical_received_claim(rt: Runtime, payload: dict) -> str:
     data = load_claim(payload)
     request = records.normalized_claim_request(data)
     claim_id = uuid.uuid4().hex
-    with rt.engine.begin() as conn:
-        ledger.insert_claim(conn, **records.received_claim(claim_id, data, request))
+    with rt.ledger.writing() as uow:
+        uow.claims.add(records.received_claim(claim_id, data, request))
     return claim_id
 
 
@@ -402,13 +406,33 @@ def test_claims_are_paid_up_to_the_annual_maximum_and_then_rejected_76(runtime, 
 # --- waiting for the decision ------------------------------------------------------
 
 
+def _worker_inline(rt: Runtime, render=decision_json) -> Runtime:  # type: ignore[no-untyped-def]
+    """`rt` whose published claims the worker's task decides at once, in this thread."""
+
+    def decide(claim_id: str) -> None:
+        decide_and_announce(rt, claim_id, render=render)
+
+    return dataclasses.replace(
+        rt, decisions=DecisionChannel(rt.redis, rt.config.sync_timeout, decide)
+    )
+
+
+def _submit_and_wait(rt: Runtime, payload: dict, wait: float) -> Submission:
+    return intake.submit_claim(rt, load_claim(payload), wait=wait)
+
+
 def test_waiting_for_a_decision_that_comes_returns_the_decided_row(runtime, member, npi):
-    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
-    adjudication.adjudicate(runtime, intake.claim_id)  # the worker was quick: the token is there
+    quick = _worker_inline(runtime, render=_unrenderable)  # the token only: read the ledger
 
-    row = claims.wait_for_decision(runtime, intake, 1)
+    submitted = _submit_and_wait(quick, claim_payload(member["cardholder_id"], npi), 1)
 
-    assert row is not None and (row.claim_id, row.status) == (intake.claim_id, "paid")
+    row = submitted.claim
+    assert submitted.answer is Answer.DECIDED and row is not None
+    assert (row.claim_id, row.status) == (submitted.claim_id, "paid")
+
+
+def _unrenderable(_view: dict) -> str:
+    raise ValueError("a renderer bug")
 
 
 def _toddler(rt: Runtime) -> dict:
@@ -432,52 +456,48 @@ def test_the_worker_s_rendered_answer_is_the_decision_read_back_from_the_ledger(
         payload = claim_payload(member["cardholder_id"], npi)
     if case == "capped":
         pay(runtime, claim_payload(member["cardholder_id"], npi, responsibility="11900.00"))
-    intake = submit(runtime, payload)
-    adjudication.adjudicate(runtime, intake.claim_id, render=decision_json)
 
-    answer = claims.wait_for_answer(runtime, intake, 1)
+    submitted = _submit_and_wait(_worker_inline(runtime), payload, 1)
 
+    answer = submitted.rendered
     assert isinstance(answer, str)
-    assert answer == decision_json(claim_queries.get(runtime, intake.claim_id))
+    assert answer == decision_json(claim_queries.get(runtime, submitted.claim_id))
     expected = {"paid": "paid", "capped": "paid"}.get(case, "rejected")
     assert json.loads(answer)["status"] == expected
 
 
 def test_a_decision_that_fails_to_render_still_wakes_the_waiter_with_a_token(runtime, member, npi):
-    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
+    broken = _worker_inline(runtime, render=_unrenderable)
 
-    def broken(_view: dict) -> str:
-        raise ValueError("a renderer bug")
+    submitted = _submit_and_wait(broken, claim_payload(member["cardholder_id"], npi), 1)
 
-    adjudication.adjudicate(runtime, intake.claim_id, render=broken)
-    decided = claims.wait_for_answer(runtime, intake, 1)
-
-    assert not isinstance(decided, str) and decided is not None
-    assert (decided.claim_id, decided.status) == (intake.claim_id, "paid")
+    decided = submitted.claim
+    assert submitted.rendered is None and decided is not None
+    assert (decided.claim_id, decided.status) == (submitted.claim_id, "paid")
 
 
 def test_an_answer_nobody_takes_expires_soon_after_the_longest_wait(runtime, member, npi):
-    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
-    adjudication.adjudicate(runtime, intake.claim_id, render=decision_json)
+    submitted = submit(runtime, claim_payload(member["cardholder_id"], npi))
+    decide_and_announce(runtime, submitted.claim_id)
 
-    ttl = runtime.redis.ttl(f"claim-done:{intake.claim_id}")
+    ttl = runtime.redis.ttl(f"claim-done:{submitted.claim_id}")
 
     assert runtime.config.sync_timeout < ttl <= runtime.config.sync_timeout + 5
 
 
-@pytest.mark.parametrize("render", [None, decision_json], ids=["token", "rendered"])
+@pytest.mark.parametrize("render", [_unrenderable, decision_json], ids=["token", "rendered"])
 def test_a_replayed_task_wakes_the_waiter_with_a_token_to_read_the_ledger(
     runtime, member, npi, render
 ):
-    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
-    adjudication.adjudicate(runtime, intake.claim_id)
-    assert claims.wait_for_answer(runtime, intake, 1) is not None  # the first token
-    adjudication.adjudicate(runtime, intake.claim_id, render=render)  # a replay: decided already
+    submitted = submit(runtime, claim_payload(member["cardholder_id"], npi))
+    decide_and_announce(runtime, submitted.claim_id, render=render)
+    assert runtime.decisions.await_answer(submitted.claim_id, 1) is not None  # the first one
+    decide_and_announce(runtime, submitted.claim_id, render=render)  # a replay: decided already
 
-    again = claims.wait_for_answer(runtime, intake, 1)
+    again = runtime.decisions.await_answer(submitted.claim_id, 1)
 
-    assert not isinstance(again, str) and again is not None
-    assert (again.claim_id, again.status) == (intake.claim_id, "paid")
+    assert again == DONE  # not a decision to answer with: the waiter reads the ledger
+    assert claim_row(runtime, submitted.claim_id).status == "paid"
 
 
 def test_a_rendered_answer_for_a_claim_still_in_flight_is_not_waited_for(runtime, member, npi):
@@ -485,20 +505,27 @@ def test_a_rendered_answer_for_a_claim_still_in_flight_is_not_waited_for(runtime
     first = submit(runtime, payload)
     again = submit(runtime, payload)  # identical, while the first is in flight
     assert (again.claim_id, again.new) == (first.claim_id, False)
-    adjudication.adjudicate(runtime, first.claim_id, render=decision_json)
+    worker = threading.Timer(0.2, decide_and_announce, (runtime, first.claim_id))
+    worker.start()
+    try:
+        # Polls the ledger until the first is decided, and leaves its rendered decision.
+        repeated = _submit_and_wait(runtime, payload, 2)
+    finally:
+        worker.join()
 
-    row = claims.wait_for_answer(runtime, again, 1)  # polls the ledger, leaves the token
-
-    assert not isinstance(row, str) and row is not None and row.status == "paid"
-    assert isinstance(claims.wait_for_answer(runtime, first, 1), str)
+    assert repeated.claim is not None and repeated.claim.status == "paid"
+    assert (repeated.claim_id, repeated.duplicate) == (first.claim_id, True)
+    announced = runtime.decisions.await_answer(first.claim_id, 1)
+    assert announced is not None and announced != DONE
 
 
 @pytest.mark.parametrize("timeout", [0, 0.001, 0.0105, 0.2])
 def test_a_wait_that_runs_out_answers_none_on_time(runtime, member, npi, timeout):
-    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
     started = time.monotonic()
 
-    assert claims.wait_for_decision(runtime, intake, timeout) is None
+    submitted = _submit_and_wait(runtime, claim_payload(member["cardholder_id"], npi), timeout)
+
+    assert submitted.answer is Answer.ACCEPTED  # nobody decided it: 202
     assert time.monotonic() - started < timeout + 1  # 0 means "do not wait", not "forever"
 
 
@@ -508,13 +535,14 @@ def test_a_wait_longer_than_the_redis_clients_socket_timeout_runs_out_quietly(
     # redis-py 8 reads with a 5 s socket timeout by default while the sync wait is 10 s;
     # a client with a 2 s socket timeout and a 3 s wait show the same thing, faster.
     client = redis.Redis.from_url(redis_url, socket_timeout=2)
-    impatient = Runtime(runtime.config, runtime.engine, client, runtime.accumulator, print)
-    intake = submit(runtime, claim_payload(member["cardholder_id"], npi))
+    channel = DecisionChannel(client, runtime.config.sync_timeout, print)
+    impatient = dataclasses.replace(runtime, decisions=channel)
     started = time.monotonic()
     try:
-        assert claims.wait_for_decision(impatient, intake, 3) is None
+        submitted = _submit_and_wait(impatient, claim_payload(member["cardholder_id"], npi), 3)
     finally:
         client.close()
+    assert submitted.answer is Answer.ACCEPTED
     assert 3 <= time.monotonic() - started < 5
 
 
@@ -523,7 +551,8 @@ def test_a_wait_longer_than_the_redis_clients_socket_timeout_runs_out_quietly(
 
 def _sweeping(rt: Runtime, enqueued: list[str], after_seconds: int) -> Runtime:
     config = dataclasses.replace(rt.config, sweep_after_seconds=after_seconds)
-    return Runtime(config, rt.engine, rt.redis, rt.accumulator, enqueued.append)
+    channel = DecisionChannel(rt.redis, config.sync_timeout, enqueued.append)
+    return dataclasses.replace(rt, config=config, decisions=channel)
 
 
 def test_sweep_re_enqueues_claims_left_received(runtime, enqueued, member, npi):
@@ -579,7 +608,7 @@ def test_reversing_a_paid_claim_gives_its_amount_back_once(runtime, member, npi)
     again = reversals.reverse(runtime, paid.claim_id, npi, "pharmacy:" + npi)
 
     assert reversed_.status == again.status == "reversed"
-    assert again._asdict() == reversed_._asdict()
+    assert again == reversed_
     assert used(runtime, member) == 0
     logged = [e for e in events(runtime, "claim", paid.claim_id) if e.type == "reversed"]
     assert [e.data["after"] for e in logged] == [{"status": "reversed", "released": 150_000}]
@@ -654,11 +683,11 @@ def test_find_by_key_prefers_the_paid_claim_over_a_rejected_one(runtime, member,
     paid = pay(runtime, payload)
     pay(runtime, {**payload, "lines": [{**payload["lines"][0], "patient_responsibility": "1.00"}]})
 
-    found = reversals.find_by_key(runtime, npi, payload["rx_number"], 0, date(2024, 3, 1))
+    found = reversals.find_by_key(runtime, NcpdpKey(npi, payload["rx_number"], 0, date(2024, 3, 1)))
 
     assert found == paid.claim_id
     with pytest.raises(NotFound):
-        reversals.find_by_key(runtime, npi, "RX-NOT-BILLED", 0, date(2024, 3, 1))
+        reversals.find_by_key(runtime, NcpdpKey(npi, "RX-NOT-BILLED", 0, date(2024, 3, 1)))
 
 
 class _ProcessDied(BaseException):

@@ -15,13 +15,14 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
+from adjudicator.adapters.decision_channel import DecisionChannel
 from adjudicator.config import Config
-from adjudicator.services import adjudication, claims, identity
+from adjudicator.services import adjudication, identity, intake
 from adjudicator.services.runtime import Runtime
 from adjudicator.web import create_app
 from tests.integration.builders import claim_payload, enroll, valid_npi
 
-submit = claims.submit  # the real intake, before a test wraps it
+repeated = intake._repeated  # the real answer to a resubmission, before a test wraps it
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +36,7 @@ def api(runtime: Runtime, tmp_path: Path) -> Iterator[tuple[FlaskClient, dict[st
     handlers, level = root.handlers[:], root.level  # create_app() configures logging
     config = Config(data_dir=tmp_path, database_url=runtime.config.database_url, redis_url="x")
     npi = valid_npi()
-    key = identity.add_pharmacy(runtime, npi, "Async Pharmacy", "accredo")["api_key"]
+    key = identity.add_pharmacy(runtime.ledger, npi, "Async Pharmacy", "accredo")["api_key"]
     try:
         with create_app(config, runtime=runtime).test_client() as client:
             yield client, {"Authorization": f"Bearer {key}"}, npi
@@ -54,12 +55,12 @@ def test_an_async_resubmission_of_a_claim_paid_meanwhile_answers_duplicate(
     shown = client.get(first.headers["Location"], headers=auth).json
     assert first.json == {k: v for k, v in shown.items() if k != "events"}  # as the ledger has it
 
-    def submit_then_the_worker_pays(rt: Runtime, data: dict) -> claims.Intake:
-        intake = submit(rt, data)  # finds the first claim still `received`
-        adjudication.adjudicate(rt, enqueued[-1])  # ... which the worker pays right then
-        return intake
+    def found_received_then_the_worker_pays(rt: Runtime, *args):  # type: ignore[no-untyped-def]
+        # The intake found the first claim still `received`, which the worker pays right then.
+        adjudication.adjudicate(rt, enqueued[-1])
+        return repeated(rt, *args)
 
-    monkeypatch.setattr(claims, "submit", submit_then_the_worker_pays)
+    monkeypatch.setattr(intake, "_repeated", found_received_then_the_worker_pays)
     again = client.post("/v1/claims", json=payload, headers={**auth, **ASYNC})
 
     assert again.status_code == 200  # a 202 says `received`; this claim is decided
@@ -148,12 +149,11 @@ def test_a_new_async_claim_answers_202_received_even_when_decided_before_the_ans
 ):
     client, auth, npi = api
 
-    def submit_and_decide_at_once(rt: Runtime, data: dict) -> claims.Intake:
-        intake = submit(rt, data)
-        adjudication.adjudicate(rt, intake.claim_id)  # the worker is quicker than the answer
-        return intake
+    def decide_at_once(claim_id: str) -> None:
+        adjudication.adjudicate(runtime, claim_id)  # the worker is quicker than the answer
 
-    monkeypatch.setattr(claims, "submit", submit_and_decide_at_once)
+    quick = DecisionChannel(runtime.redis, runtime.config.sync_timeout, decide_at_once)
+    monkeypatch.setattr(runtime, "decisions", quick)
     payload = claim_payload(enroll(runtime)["cardholder_id"], npi)
     answer = client.post("/v1/claims", json=payload, headers={**auth, **ASYNC})
 
@@ -207,8 +207,9 @@ def _redis_gone(*_args, **_kwargs):
 def test_a_claim_stored_while_redis_is_down_answers_202_at_once(api, runtime, monkeypatch):
     client, auth, npi = api
     payload = claim_payload(enroll(runtime)["cardholder_id"], npi)
-    monkeypatch.setattr(runtime, "enqueue", _redis_gone)
-    monkeypatch.setattr(claims, "_await_done", lambda *_: pytest.fail("waited for nobody"))
+    unreachable = DecisionChannel(runtime.redis, runtime.config.sync_timeout, _redis_gone)
+    monkeypatch.setattr(unreachable, "await_answer", lambda *_: pytest.fail("waited for nobody"))
+    monkeypatch.setattr(runtime, "decisions", unreachable)
 
     answer = client.post("/v1/claims", json=payload, headers=auth)
 

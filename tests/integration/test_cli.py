@@ -33,7 +33,9 @@ def test_pharmacies_add_prints_the_pharmacy_and_a_key_that_authenticates(
     printed = one_json_object(done.stdout)
     assert set(printed) == {"npi", "name", "chain", "api_key"}
     assert (printed["npi"], printed["name"], printed["chain"]) == (npi, "Acme SP", "Accredo")
-    assert identity.authenticate(runtime, printed["api_key"]) == Principal("pharmacy", npi, npi)
+    assert identity.authenticate(runtime.ledger, printed["api_key"]) == Principal(
+        "pharmacy", npi, npi
+    )
     with reading(runtime.engine) as conn:
         stored = ledger.pharmacy_by_npi(conn, npi)
     assert stored.api_key_hash == identity.token_hash(printed["api_key"])
@@ -48,8 +50,10 @@ def test_adding_a_pharmacy_again_replaces_its_key(runtime, redis_url, tmp_path):
     second = one_json_object(run_cli(runtime, redis_url, tmp_path, *args).stdout)
 
     assert first["api_key"] != second["api_key"]
-    assert identity.authenticate(runtime, first["api_key"]) is None
-    assert identity.authenticate(runtime, second["api_key"]) == Principal("pharmacy", npi, npi)
+    assert identity.authenticate(runtime.ledger, first["api_key"]) is None
+    assert identity.authenticate(runtime.ledger, second["api_key"]) == Principal(
+        "pharmacy", npi, npi
+    )
 
 
 def test_pharmacies_add_refuses_an_npi_with_a_bad_check_digit(runtime, redis_url, tmp_path):
@@ -83,9 +87,9 @@ def test_users_add_prints_the_user_and_a_token_that_authenticates(
     printed = one_json_object(done.stdout)
     assert set(printed) == {"username", "role", "api_token"}
     assert (printed["username"], printed["role"]) == (username, role)
-    assert identity.authenticate(runtime, printed["api_token"]) == Principal(role, username)
-    assert identity.login(runtime, username, "correct horse") == Principal(role, username)
-    assert identity.login(runtime, username, "wrong") is None
+    assert identity.authenticate(runtime.ledger, printed["api_token"]) == Principal(role, username)
+    assert identity.login(runtime.ledger, username, "correct horse") == Principal(role, username)
+    assert identity.login(runtime.ledger, username, "wrong") is None
 
 
 def test_users_add_refuses_an_unknown_role(runtime, redis_url, tmp_path):

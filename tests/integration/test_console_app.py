@@ -61,7 +61,7 @@ def app(runtime: Runtime, tmp_path: Path, root_logging: None) -> Flask:
 @pytest.fixture
 def reviewer(runtime: Runtime) -> str:
     username = f"rita-{uuid.uuid4().hex[:8]}"
-    identity.add_user(runtime, username, "reviewer", PASSWORD)
+    identity.add_user(runtime.ledger, username, "reviewer", PASSWORD)
     return username
 
 
@@ -161,7 +161,7 @@ def test_after_five_wrong_passwords_even_the_right_one_waits(
     assert elsewhere.get("/console/queue").status_code == 302
     # Other staff at that address, and this reviewer elsewhere, still sign in.
     colleague = f"cole-{uuid.uuid4().hex[:8]}"
-    identity.add_user(runtime, colleague, "reviewer", PASSWORD)
+    identity.add_user(runtime.ledger, colleague, "reviewer", PASSWORD)
     assert sign_in(elsewhere, colleague, PASSWORD).status_code == 302
     assert sign_in(app.test_client(), reviewer, PASSWORD).status_code == 302
 
@@ -281,7 +281,7 @@ def test_an_unknown_user_and_a_user_without_password_are_refused(
     client: FlaskClient, runtime: Runtime
 ):
     token_only = f"tok-{uuid.uuid4().hex[:8]}"
-    identity.add_user(runtime, token_only, "admin", None)
+    identity.add_user(runtime.ledger, token_only, "admin", None)
     assert sign_in(client, token_only, "").status_code == 401
     assert sign_in(client, token_only, "anything").status_code == 401
     assert sign_in(client, "nobody-" + uuid.uuid4().hex, PASSWORD).status_code == 401
@@ -302,8 +302,10 @@ def test_sign_in_never_redirects_off_the_console(app: Flask, reviewer: str):
 
 
 def test_bearer_tokens_open_nothing_in_the_console(client: FlaskClient, runtime: Runtime):
-    pharmacy_key = identity.add_pharmacy(runtime, builders.valid_npi(), "P", "accredo")["api_key"]
-    staff_token = identity.add_user(runtime, f"t-{uuid.uuid4().hex[:6]}", "admin", None)
+    pharmacy_key = identity.add_pharmacy(runtime.ledger, builders.valid_npi(), "P", "accredo")[
+        "api_key"
+    ]
+    staff_token = identity.add_user(runtime.ledger, f"t-{uuid.uuid4().hex[:6]}", "admin", None)
     for key in (pharmacy_key, staff_token["api_token"]):
         headers = {"Authorization": f"Bearer {key}"}
         for path in ("/console/", "/console/queue", "/console/members/X", "/console/search?q=x"):
@@ -410,7 +412,7 @@ def test_a_session_ends_when_the_users_credentials_change(
 ):
     assert signed_in.get("/console/queue").status_code == 200
 
-    identity.add_user(runtime, reviewer, change["role"], change["password"])
+    identity.add_user(runtime.ledger, reviewer, change["role"], change["password"])
     answer = signed_in.get("/console/queue")
 
     assert answer.status_code == 302

@@ -67,7 +67,7 @@ def app(rt: Runtime, tmp_path: Path, queued: list[str]) -> Iterator[Flask]:
 
 def _signed_in(app: Flask, rt: Runtime, role: str) -> FlaskClient:
     username = f"{role}-{uuid.uuid4().hex[:8]}"
-    identity.add_user(rt, username, role, PASSWORD)
+    identity.add_user(rt.ledger, username, role, PASSWORD)
     client = app.test_client()
     form = {"username": username, "password": PASSWORD, "csrf_token": _token(client)}
     assert client.post("/console/login", data=form).status_code == 302

@@ -14,7 +14,8 @@ import pytest
 from adjudicator.config import Config
 from adjudicator.domain.deidentify import COLUMNS
 from adjudicator.services import exports
-from adjudicator.services.runtime import Runtime, build_runtime
+from adjudicator.services.runtime import Runtime
+from adjudicator.wiring import build_runtime
 from tests.examples import ENROLLMENT
 from tests.integration.builders import BIN, claim_payload, enroll, pay, pharmacy
 from tests.ledgers import fresh_ledger
@@ -87,7 +88,7 @@ def billed(rt: Runtime) -> dict[str, list[str]]:
 
 def export(rt: Runtime, year: int) -> tuple[dict, list[dict[str, str]], str]:
     out = io.StringIO()
-    summary = exports.write_csv(rt.engine, year, out)
+    summary = exports.write_csv(rt.ledger, year, out)
     text = out.getvalue()
     return summary, list(csv.DictReader(io.StringIO(text))), text
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import redis
 
+from adjudicator.adapters.decision_channel import TaskPublisher
 from tasks.celery_app import ADJUDICATE_CLAIM
-from tasks.publish import TaskPublisher
 
 pytestmark = pytest.mark.integration
 

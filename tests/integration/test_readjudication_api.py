@@ -53,12 +53,12 @@ def _bearer(token: str) -> Headers:
 
 @pytest.fixture
 def admin(rt: Runtime) -> Headers:
-    return _bearer(identity.add_user(rt, "admin", "admin", None)["api_token"])
+    return _bearer(identity.add_user(rt.ledger, "admin", "admin", None)["api_token"])
 
 
 @pytest.fixture
 def reviewer(rt: Runtime) -> Headers:
-    return _bearer(identity.add_user(rt, "reviewer", "reviewer", None)["api_token"])
+    return _bearer(identity.add_user(rt.ledger, "reviewer", "reviewer", None)["api_token"])
 
 
 @pytest.fixture
@@ -168,7 +168,7 @@ def test_jobs_are_for_admins_only(
     client: FlaskClient, reviewer: Headers, admin: Headers, rt: Runtime, queued: list[str]
 ) -> None:
     job_id = client.post("/v1/readjudications", json=BODY, headers=admin).json["job_id"]
-    pharmacy_key = identity.add_pharmacy(rt, pharmacy(rt), "P", "accredo")["api_key"]
+    pharmacy_key = identity.add_pharmacy(rt.ledger, pharmacy(rt), "P", "accredo")["api_key"]
     paths = [f"/v1/readjudications/{job_id}", f"/v1/readjudications/{job_id}/changes"]
 
     for headers, status in ((reviewer, 403), (_bearer(pharmacy_key), 403), ({}, 401)):

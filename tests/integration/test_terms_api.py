@@ -26,13 +26,13 @@ def client(runtime: Runtime) -> Iterator[FlaskClient]:
 
 @pytest.fixture
 def admin(runtime: Runtime, key_prefix: str) -> dict[str, str]:
-    token = identity.add_user(runtime, f"admin-{key_prefix}", "admin", None)["api_token"]
+    token = identity.add_user(runtime.ledger, f"admin-{key_prefix}", "admin", None)["api_token"]
     return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
 def reviewer(runtime: Runtime, key_prefix: str) -> dict[str, str]:
-    token = identity.add_user(runtime, f"rev-{key_prefix}", "reviewer", None)["api_token"]
+    token = identity.add_user(runtime.ledger, f"rev-{key_prefix}", "reviewer", None)["api_token"]
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -134,7 +134,7 @@ def _ended(record: dict[str, str]) -> str | None:
         return "idle"
     if now - float(record.get("started", 0)) > MAX_SESSION_HOURS * 3600:
         return "lifetime"
-    if record.get("stamp") != identity.credentials_stamp(runtime(), record["username"]):
+    if record.get("stamp") != identity.credentials_stamp(runtime().ledger, record["username"]):
         return "credentials"  # re-roled, re-keyed or re-passworded since signing in
     return None
 

@@ -96,7 +96,7 @@ def login() -> Any:
         minutes = math.ceil(wait / 60)
         error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' * (minutes > 1)}."
         return refused(error), 429, {"Retry-After": str(wait)}
-    signed_in = identity.sign_in(rt, username, password) if username and password else None
+    signed_in = identity.sign_in(rt.ledger, username, password) if username and password else None
     if signed_in is None or signed_in.principal.role not in identity.STAFF_ROLES:
         return refused("Wrong username or password."), 401
     login_throttle.succeeded(rt.redis, username, address)
