@@ -8,7 +8,7 @@ import copy
 import dataclasses
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -437,10 +437,13 @@ class MemoryDecisions:
 
     def __init__(self) -> None:
         self.published: list[str] = []
+        self.worker: Callable[[str], None] | None = None  # runs a published claim at once
         self._answers: dict[str, deque[bytes]] = {}
 
     def publish(self, claim_id: str) -> bool:
         self.published.append(claim_id)
+        if self.worker is not None:
+            self.worker(claim_id)
         return True
 
     def announce(self, claim_id: str, answer: str | None = None) -> None:

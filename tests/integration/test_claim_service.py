@@ -22,6 +22,7 @@ from adjudicator.adapters.decision_channel import DONE, DecisionChannel
 from adjudicator.adapters.tables import claims as claims_table
 from adjudicator.domain.outcomes import NcpdpKey
 from adjudicator.services import (
+    accumulators,
     adjudication,
     claim_queries,
     enrollments,
@@ -121,7 +122,14 @@ def test_adjudicating_a_claim_twice_changes_nothing(runtime, member, npi):
 
 
 def test_adjudicating_an_unknown_claim_id_does_nothing(runtime):
-    adjudication.adjudicate(runtime, uuid.uuid4().hex)  # a stale message: no error, no row
+    claim_id = uuid.uuid4().hex
+    used_before = accumulators.check(runtime)["mismatches"]
+
+    decided = adjudication.adjudicate(runtime, claim_id)  # a stale message: no error, no row
+
+    assert decided is None and intake.read_claim(runtime, claim_id) is None
+    assert events(runtime, "claim", claim_id) == []
+    assert accumulators.check(runtime)["mismatches"] == used_before
 
 
 def test_an_identical_resubmission_of_a_paid_claim_is_a_duplicate(runtime, enqueued, member, npi):

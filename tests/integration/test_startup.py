@@ -72,7 +72,11 @@ def test_the_app_starts_on_the_sessions_noeviction_redis(
 
     app = create_app(config)
 
-    app.extensions["adjudicator"].close()
+    try:
+        ready = app.test_client().get("/readyz")
+    finally:
+        app.extensions["adjudicator"].close()
+    assert (ready.status_code, ready.json) == (200, {"status": "ok"})
 
 
 def test_the_worker_refuses_to_start_on_an_evicting_redis(evicting_redis, database_url, tmp_path):

@@ -1,0 +1,315 @@
+"""The in-memory fakes of tests/fakes.py hold to what the real adapters do: each test runs
+against the fake and against the real one (SQLite or PostgreSQL; Redis)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey, ReviewState
+from adjudicator.domain.records import ClaimRecord, EnrollmentRecord, PharmacyRecord
+from adjudicator.services.unit_of_work import ClaimFilter, DuplicatePaidKey, Ledger
+from tests.fakes import MemoryAccumulator, MemoryLedger
+from tests.integration.builders import valid_npi
+
+pytestmark = pytest.mark.integration
+
+DAY = date(2024, 3, 1)
+
+
+@pytest.fixture(params=["memory", "sql"])
+def ledger(request: pytest.FixtureRequest) -> Ledger:
+    if request.param == "memory":
+        return MemoryLedger()
+    return request.getfixturevalue("runtime").ledger  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=["memory", "redis"])
+def accumulator(request: pytest.FixtureRequest) -> Any:
+    if request.param == "memory":
+        return MemoryAccumulator()
+    return request.getfixturevalue("runtime").accumulator
+
+
+def _pharmacy(ledger: Ledger, chain: str = "accredo") -> str:
+    npi = valid_npi()
+    with ledger.writing() as uow:
+        uow.credentials.save_pharmacy(PharmacyRecord(npi, "P", chain, uuid.uuid4().hex))
+    return npi
+
+
+def _claim(npi: str, cardholder_id: str = "", **values: Any) -> ClaimRecord:
+    fields: dict[str, Any] = {
+        "claim_id": uuid.uuid4().hex,
+        "pharmacy_npi": npi,
+        "cardholder_id": cardholder_id or f"IC{uuid.uuid4().hex[:10]}",
+        "rx_number": f"RX{uuid.uuid4().hex[:8]}",
+        "fill_number": 0,
+        "date_of_service": DAY,
+        "request": {"lines": []},
+        "request_hash": uuid.uuid4().hex,
+        "status": ClaimStatus.RECEIVED,
+        **values,
+    }
+    return ClaimRecord(**fields)
+
+
+def _store(ledger: Ledger, *claims: ClaimRecord) -> None:
+    with ledger.writing() as uow:
+        for claim in claims:
+            uow.claims.add(claim)
+
+
+def _get(ledger: Ledger, claim_id: str) -> ClaimRecord:
+    with ledger.reading() as uow:
+        claim = uow.claims.get(claim_id)
+    assert claim is not None
+    return claim
+
+
+# --- the ledger ---------------------------------------------------------------------
+
+
+def test_a_stored_claim_reads_back_typed_as_stored(ledger: Ledger):
+    claim = _claim(_pharmacy(ledger), request={"cob": {"other_coverage_code": 8}, "lines": []})
+    _store(ledger, claim)
+
+    read = _get(ledger, claim.claim_id)
+
+    assert isinstance(read.status, ClaimStatus) and read.status is ClaimStatus.RECEIVED
+    assert read.seq is not None and read.created_at is not None
+    stored_fields = ("claim_id", "pharmacy_npi", "cardholder_id", "request", "request_hash")
+    assert all(getattr(read, f) == getattr(claim, f) for f in stored_fields)
+    assert (read.date_of_service, read.program_paid, read.decision) == (DAY, 0, None)
+
+
+def test_a_unit_of_work_that_fails_leaves_nothing_behind(ledger: Ledger):
+    claim = _claim(_pharmacy(ledger))
+    with pytest.raises(RuntimeError), ledger.writing() as uow:
+        uow.claims.add(claim)
+        raise RuntimeError("half way")
+
+    with ledger.reading() as uow:
+        assert uow.claims.get(claim.claim_id) is None
+
+
+def test_an_outcome_moves_a_claim_only_from_the_status_named(ledger: Ledger):
+    claim = _claim(_pharmacy(ledger))
+    _store(ledger, claim)
+
+    with ledger.writing() as uow:
+        moved = uow.claims.set_outcome(
+            claim.claim_id, ClaimStatus.RECEIVED, status=ClaimStatus.REJECTED,
+            review_state=ReviewState.OPEN, review={"state": "open", "rules": ["dose"]},
+        )  # fmt: skip
+        again = uow.claims.set_outcome(
+            claim.claim_id, ClaimStatus.RECEIVED, status=ClaimStatus.PAID
+        )
+    with ledger.writing() as uow:
+        reviewed = uow.claims.set_outcome(
+            claim.claim_id, ClaimStatus.REJECTED, review_open=True,
+            review_state=ReviewState.DENIED,
+        )  # fmt: skip
+        reviewed_again = uow.claims.set_outcome(
+            claim.claim_id, ClaimStatus.REJECTED, review_open=True,
+            review_state=ReviewState.APPROVED,
+        )  # fmt: skip
+
+    assert (moved, again, reviewed, reviewed_again) == (True, False, True, False)
+    read = _get(ledger, claim.claim_id)
+    assert (read.status, read.review_state) == (ClaimStatus.REJECTED, ReviewState.DENIED)
+
+
+def test_one_claim_at_most_is_paid_under_an_ncpdp_key(ledger: Ledger):
+    npi = _pharmacy(ledger)
+    first = _claim(npi)
+    twin = _claim(npi, rx_number=first.rx_number)
+    _store(ledger, first, twin)
+    paid_key = first.key.paid_key()
+    with ledger.writing() as uow:
+        uow.claims.set_outcome(
+            first.claim_id, ClaimStatus.RECEIVED, status=ClaimStatus.PAID, paid_key=paid_key
+        )
+
+    with pytest.raises(DuplicatePaidKey), ledger.writing() as uow:
+        uow.claims.set_outcome(
+            twin.claim_id, ClaimStatus.RECEIVED, status=ClaimStatus.PAID, paid_key=paid_key
+        )
+
+    assert _get(ledger, twin.claim_id).status is ClaimStatus.RECEIVED
+    with ledger.reading() as uow:
+        keyed = uow.claims.with_key(NcpdpKey(npi, first.rx_number, 0, DAY))
+        found = uow.claims.to_decide(twin.claim_id)
+    assert [(k.claim_id, k.status) for k in keyed] == [
+        (first.claim_id, ClaimStatus.PAID),
+        (twin.claim_id, ClaimStatus.RECEIVED),
+    ]
+    assert found is not None
+    assert (found.pharmacy_chain, found.paid_twin_id) == ("accredo", first.claim_id)
+    assert found.paid_twin_hash == first.request_hash and not found.repeats_paid_twin
+
+
+def test_what_a_year_has_paid_counts_paid_claims_only(ledger: Ledger):
+    npi = _pharmacy(ledger)
+    cardholder = f"IC{uuid.uuid4().hex[:10]}"
+    claims = [_claim(npi, cardholder) for _ in range(3)]
+    _store(ledger, *claims)
+    with ledger.writing() as uow:
+        for claim, status in zip(claims, ("paid", "paid", "rejected"), strict=True):
+            uow.claims.set_outcome(
+                claim.claim_id, ClaimStatus.RECEIVED, status=ClaimStatus(status),
+                enrollment_id="year-1", program_paid=100 if status == "paid" else 0,
+            )  # fmt: skip
+        uow.claims.set_outcome(
+            claims[1].claim_id, ClaimStatus.PAID, status=ClaimStatus.REVERSED,
+            reversed_at=ledger.now(),
+        )  # fmt: skip
+
+    with ledger.reading() as uow:
+        assert uow.claims.paid_in_year(cardholder, "year-1") == 100
+        pending = uow.claims.reversals_to_release()
+    assert claims[1].claim_id in [p.claim_id for p in pending]
+    with ledger.writing() as uow:
+        uow.claims.mark_released(claims[1].claim_id)
+    with ledger.reading() as uow:
+        assert claims[1].claim_id not in [p.claim_id for p in uow.claims.reversals_to_release()]
+
+
+def test_listings_are_newest_first_the_review_queue_oldest_first(ledger: Ledger):
+    npi = _pharmacy(ledger)
+    cardholder = f"IC{uuid.uuid4().hex[:10]}"
+    claims = [_claim(npi, cardholder) for _ in range(3)]
+    _store(ledger, *claims)
+    with ledger.writing() as uow:
+        for claim in claims:
+            uow.claims.set_outcome(
+                claim.claim_id, ClaimStatus.RECEIVED, status=ClaimStatus.REJECTED,
+                review_state=ReviewState.OPEN,
+            )  # fmt: skip
+
+    with ledger.reading() as uow:
+        newest = uow.claims.page(ClaimFilter(cardholder_id=cardholder), 2, None)
+        rest = uow.claims.page(ClaimFilter(cardholder_id=cardholder), 2, newest[-1].seq)
+        queue = uow.claims.page(
+            ClaimFilter(review_open=True, date_from=DAY, date_to=DAY, npi=npi), 10, None
+        )
+        by_rx = uow.claims.with_rx([claims[0].rx_number, claims[2].rx_number], 10)
+    ids = [c.claim_id for c in claims]
+    assert [c.claim_id for c in newest + rest] == ids[::-1]
+    assert [c.claim_id for c in queue] == ids
+    assert [c.claim_id for c in by_rx] == [ids[2], ids[0]]
+
+
+def test_a_members_years_read_back_oldest_first_and_change_in_place(ledger: Ledger):
+    cardholder = f"IC{uuid.uuid4().hex[:10]}"
+    facts: dict[str, Any] = {"patient": {}, "weight_kg": None}
+    years = [
+        EnrollmentRecord(
+            uuid.uuid4().hex,
+            cardholder,
+            start,
+            start + timedelta(days=364),
+            "active",
+            [],
+            False,
+            facts,
+        )  # fmt: skip
+        for start in (date(2025, 1, 1), date(2024, 1, 1))
+    ]
+    with ledger.writing() as uow:
+        assert not uow.members.exists(cardholder)
+        uow.members.add(cardholder)
+        for year in years:
+            uow.members.add_enrollment(year)
+        reasons = [{"code": "outside_us", "message": "m"}]
+        uow.members.update_enrollment(
+            years[0].enrollment_id, facts=facts, status="ineligible", reasons=reasons,
+            cash_pay=True,
+        )  # fmt: skip
+
+    with ledger.reading() as uow:
+        read = uow.members.years_of(cardholder)
+        assert uow.members.exists(cardholder)
+    assert [y.period_start for y in read] == [date(2024, 1, 1), date(2025, 1, 1)]
+    assert (read[1].status, read[1].reasons, read[1].cash_pay) == ("ineligible", reasons, True)
+    assert read[0].created_at is not None and read[0].updated_at is not None
+
+
+def test_events_read_back_in_the_order_written(ledger: Ledger):
+    claim_id = uuid.uuid4().hex
+    with ledger.writing() as uow:
+        for kind in ("received", "decided"):
+            uow.events.add(
+                actor="system", entity_type="claim", entity_id=claim_id, cardholder_id="IC1",
+                type=kind, data={"kind": kind},
+            )  # fmt: skip
+
+    with ledger.reading() as uow:
+        events = uow.events.of("claim", claim_id)
+        after_first = uow.events.page(
+            cardholder_id=None, claim_id=claim_id, limit=10, after_seq=events[0].seq
+        )
+    assert [(e.type, e.data) for e in events] == [
+        ("received", {"kind": "received"}),
+        ("decided", {"kind": "decided"}),
+    ]
+    assert [e.type for e in after_first] == ["decided"]
+
+
+# --- the accumulator ----------------------------------------------------------------
+
+
+def _cardholder() -> str:
+    return f"contract-{uuid.uuid4().hex[:12]}"
+
+
+def test_a_reservation_is_granted_once_per_claim_within_the_maximum(accumulator):
+    cardholder = _cardholder()
+
+    first = accumulator.reserve(cardholder, "y1", "c1", 1_000, 1_500)
+    capped = accumulator.reserve(cardholder, "y1", "c2", 1_000, 1_500)
+    replayed = accumulator.reserve(cardholder, "y1", "c2", 1_000, 1_500)
+
+    assert (first.used_before, first.granted, first.replayed) == (0, 1_000, False)
+    assert (capped.used_before, capped.granted, capped.replayed) == (1_000, 500, False)
+    assert (replayed.granted, replayed.replayed) == (500, True)
+    assert accumulator.used(cardholder, "y1") == 1_500
+
+
+def test_a_release_gives_back_once_and_a_cancel_lets_the_claim_reserve_again(accumulator):
+    cardholder = _cardholder()
+    accumulator.reserve(cardholder, "y1", "paid", 700, 1_500)
+    accumulator.reserve(cardholder, "y1", "undone", 300, 1_500)
+
+    released = accumulator.release(cardholder, "paid")
+    again = accumulator.release(cardholder, "paid")
+    cancelled = accumulator.cancel(cardholder, "undone")
+    nothing = accumulator.release(cardholder, "never")
+
+    assert (released.enrollment_id, released.released_cents, released.used_after) == (
+        "y1",
+        700,
+        300,
+    )
+    assert (again.released_cents, cancelled.released_cents) == (0, 300)
+    assert (nothing.enrollment_id, nothing.released_cents, nothing.used_after) == (None, 0, None)
+    assert accumulator.reserve(cardholder, "y1", "paid", 700, 1_500).replayed  # not again
+    assert not accumulator.reserve(cardholder, "y1", "undone", 300, 1_500).replayed
+
+
+def test_a_replaced_accumulator_reads_back_as_written(accumulator):
+    cardholder = _cardholder()
+    accumulator.reserve(cardholder, "y0", "old", 100, 1_500)
+
+    accumulator.replace(cardholder, {"y1": 900}, {"c1": ("y1", 900, 0), "c2": ("y1", 0, 0)}, {"c2"})
+
+    snapshot = accumulator.snapshot(cardholder)
+    assert snapshot["used"] == {"y1": 900}
+    assert snapshot["grants"] == {"c1": ("y1", 900, 0), "c2": ("y1", 0, 0)}
+    assert snapshot["released"] == {"c2"}
+    assert cardholder in set(accumulator.cardholders())
+    accumulator.replace(cardholder, {}, {}, set())
+    assert cardholder not in set(accumulator.cardholders())
