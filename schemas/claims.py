@@ -9,6 +9,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, post_load, pre_dump, validate, validates_schema
 
 from adjudicator.domain.money import MAX_CENTS
+from adjudicator.domain.outcomes import ClaimStatus, ReviewState
 from schemas.common import ReasonSchema, StrictSchema, text
 from schemas.enrollments import BIN_MESSAGE, BIN_PATTERN, PCN_MESSAGE, PCN_PATTERN
 from schemas.fields import (
@@ -36,7 +37,8 @@ __all__ = [
     "decision_json",
 ]
 
-CLAIM_STATUSES = ("received", "paid", "rejected", "duplicate", "reversed")
+CLAIM_STATUSES = tuple(status.value for status in ClaimStatus)
+REVIEW_STATES = tuple(state.value for state in ReviewState)
 LINE_KINDS = ("drug", "service")
 NO_OTHER_COVERAGE = 1
 
@@ -198,7 +200,7 @@ class ClaimListQuerySchema(StrictSchema):
 
     cardholder_id = fields.String(load_default=None, validate=text(64))
     status = fields.String(load_default=None, validate=validate.OneOf(CLAIM_STATUSES))
-    review = fields.String(load_default=None, validate=validate.OneOf(["open"]))
+    review = fields.String(load_default=None, validate=validate.OneOf([ReviewState.OPEN.value]))
     date_from = IsoDate(load_default=None)
     date_to = IsoDate(load_default=None)
     limit = _QueryLimit(load_default=50, validate=validate.Range(1, 200))
@@ -237,7 +239,7 @@ class TraceSchema(StrictSchema):
 
 
 class ReviewSchema(StrictSchema):
-    state = fields.String(required=True, validate=validate.OneOf(["open", "approved", "denied"]))
+    state = fields.String(required=True, validate=validate.OneOf(REVIEW_STATES))
     note = fields.String(allow_none=True)
     by = fields.String(allow_none=True)
     at = Timestamp(allow_none=True)

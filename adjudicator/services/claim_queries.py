@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from adjudicator.domain.outcomes import ClaimStatus
+from adjudicator.domain.outcomes import ClaimStatus, ReviewState
 from adjudicator.domain.records import ClaimRecord, EventRecord
 from adjudicator.services import cursors
 from adjudicator.services.errors import NotFound
@@ -87,7 +87,7 @@ def _event(row: EventRecord) -> dict[str, Any]:
 
 def listing(rt: Runtime, query: dict[str, Any], *, npi: str | None) -> dict[str, Any]:
     limit = query.get("limit", 50)
-    review_open = query.get("review") == "open"
+    review_open = query.get("review") == ReviewState.OPEN
     where = ClaimFilter(
         npi=npi,
         cardholder_id=query.get("cardholder_id"),

@@ -22,6 +22,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
+from adjudicator.domain.outcomes import ClaimStatus
 from adjudicator.services import (
     console_queries,
     enrollments,
@@ -205,7 +206,7 @@ def review_claim(claim_id: str) -> Any:
         return _claim_page(claim_id, form, 409)
     verb = "Approved" if form.data["action"] == "approve" else "Denied"
     outcome = f"now {row.status}"
-    if row.status == "paid":
+    if row.status == ClaimStatus.PAID:
         outcome += f", program paid {money(row.program_paid)}"
     flash(f"{verb}: the claim is {outcome}.", "success")
     return redirect(url_for("console.claim", claim_id=claim_id))

@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Flask
 
+from adjudicator.domain.outcomes import ClaimStatus, ReviewState
+
 RULES = {
     "duplicate": (
         "Duplicate",
@@ -55,16 +57,16 @@ RULES = {
 OUTCOMES = {"rejected": "Rejected", "excluded": "Left out", "limited": "Limited"}
 REVIEWABLE = ("patient_age", "dose")
 STATUSES = {
-    "received": "Being decided",
-    "paid": "Paid",
-    "rejected": "Rejected",
-    "duplicate": "Duplicate",
-    "reversed": "Reversed",
+    ClaimStatus.RECEIVED: "Being decided",
+    ClaimStatus.PAID: "Paid",
+    ClaimStatus.REJECTED: "Rejected",
+    ClaimStatus.DUPLICATE: "Duplicate",
+    ClaimStatus.REVERSED: "Reversed",
     "active": "Active",
     "ineligible": "Ineligible",
-    "open": "Review open",
-    "approved": "Approved",
-    "denied": "Denied",
+    ReviewState.OPEN: "Review open",
+    ReviewState.APPROVED: "Approved",
+    ReviewState.DENIED: "Denied",
     "queued": "Queued",
     "running": "Running",
     "succeeded": "Succeeded",
@@ -195,7 +197,7 @@ def _readjudicated_text(data: dict[str, Any]) -> str:
         status = side.get("status") or ""
         text = STATUSES.get(status, status.replace("_", " ").capitalize() or "—")
         paid = side.get("program_paid")
-        return f"{text} {money(paid)}" if paid or status == "paid" else text
+        return f"{text} {money(paid)}" if paid or status == ClaimStatus.PAID else text
 
     job = data.get("job_id")
     who = f" by job {job}" if job else ""
