@@ -166,11 +166,16 @@ class TermsVersions(Protocol):
 
 
 class UnitOfWork(Protocol):
-    credentials: Credentials
-    members: Members
-    claims: Claims
-    events: Events
-    terms: TermsVersions
+    @property
+    def credentials(self) -> Credentials: ...
+    @property
+    def members(self) -> Members: ...
+    @property
+    def claims(self) -> Claims: ...
+    @property
+    def events(self) -> Events: ...
+    @property
+    def terms(self) -> TermsVersions: ...
 
 
 class Ledger(Protocol):
