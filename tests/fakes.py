@@ -235,6 +235,20 @@ class MemoryClaims:
                 int(benefit.get("used_before", 0)),
             )  # fmt: skip
 
+    def in_year(self, cardholder_id: str, enrollment_id: str) -> list[Grant]:
+        return [
+            Grant(
+                c.claim_id,
+                c.cardholder_id,
+                enrollment_id,
+                c.status,
+                c.program_paid,
+                int(((c.decision or {}).get("benefit") or {}).get("used_before", 0)),
+            )  # fmt: skip
+            for c in self._t.claims.values()
+            if (c.cardholder_id, c.enrollment_id) == (cardholder_id, enrollment_id)
+        ]
+
     def for_export(self, year: int) -> Iterator[ExportedClaim]:
         for c in self._t.claims.values():
             pharmacy = self._t.pharmacies.get(c.pharmacy_npi)
@@ -352,6 +366,8 @@ class MemoryAccumulator:
         self._used: dict[str, dict[str, int]] = {}
         self._grants: dict[str, dict[str, tuple[str, int, int]]] = {}
         self._released: dict[str, set[str]] = {}
+        self._epoch = False
+        self._corrections = 0
 
     def _of(self, cardholder_id: str) -> tuple[dict[str, int], dict[str, Any], set[str]]:
         if not cardholder_id:
@@ -421,6 +437,39 @@ class MemoryAccumulator:
         self._used[cardholder_id] = dict(used_by_year)
         self._grants[cardholder_id] = dict(grants)
         self._released[cardholder_id] = set(released)
+
+    def commit_replay_many(
+        self, years: list[tuple[str, str, dict[str, tuple[int, int]], list[str]]]
+    ) -> list[int]:
+        totals = []
+        for cardholder_id, year, grants, cleared in years:
+            used, held, released = self._of(cardholder_id)
+            for claim_id, (cents, used_before) in grants.items():
+                held[claim_id] = (year, cents, used_before)
+            for claim_id in cleared:
+                held.pop(claim_id, None)
+                released.discard(claim_id)
+            used[year] = sum(
+                cents
+                for claim_id, (grant_year, cents, _before) in held.items()
+                if grant_year == year and claim_id not in released
+            )
+            totals.append(used[year])
+        return totals
+
+    def mark_epoch(self) -> bool:
+        marked, self._epoch = self._epoch, True
+        return not marked
+
+    def count_correction(self) -> None:
+        self._corrections += 1
+
+    def corrections(self) -> int:
+        return self._corrections
+
+    def forget_everything(self) -> None:
+        """What a Redis that comes back empty knows."""
+        self.__init__()  # type: ignore[misc]  # the state of a new one
 
     def cardholders(self) -> Iterator[str]:
         for cardholder_id in list(self._used):

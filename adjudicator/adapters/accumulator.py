@@ -20,6 +20,10 @@ import redis
 
 MAX_CENTS = 2**53  # Lua numbers are doubles: integers stay exact below this
 _PREFIX = "acc:{"
+# Written when the accumulators are known to hold what the ledger says (a rebuild or a
+# heal started): a Redis that comes back without it has lost what it knew.
+EPOCH_KEY = "accumulators:epoch"
+CORRECTIONS_KEY = "accumulators:ledger-corrections"  # payments the ledger guard cut
 
 
 class EvictingRedisError(RuntimeError):
@@ -116,6 +120,24 @@ class Accumulator:
             if fields:
                 pipe.hset(key, mapping=fields)
             pipe.execute()
+
+    def mark_epoch(self) -> bool:
+        """Mark Redis as holding the ledger's accumulators; False if the mark was there
+        (nothing lost since), True if this call set it (the caller heals them all)."""
+        return bool(self._client.set(EPOCH_KEY, "1", nx=True))
+
+    def count_correction(self) -> None:
+        """One more payment that the ledger guard had to cut (Redis granted too much)."""
+        self._client.incr(CORRECTIONS_KEY)
+
+    def corrections(self) -> int:
+        return int(self._client.get(CORRECTIONS_KEY) or 0)
+
+    def commit_replay_many(
+        self, years: list[tuple[str, str, dict[str, tuple[int, int]], list[str]]]
+    ) -> list[int]:
+        """Rewrite patient-years' grants as the ledger has them (see commit_replay)."""
+        return commit_replay_many(self, years)
 
     def cardholders(self) -> Iterator[str]:
         """Every cardholder with an accumulator (SCAN: never blocks Redis like KEYS)."""

@@ -281,19 +281,30 @@ def list_claims(
     return list(conn.execute(query))
 
 
-def granted_claims(conn: Connection, cardholder_id: str | None = None) -> Iterable[Row[Any]]:
+_AMOUNT_COLUMNS = (
+    claims.c.claim_id,
+    claims.c.cardholder_id,
+    claims.c.enrollment_id,
+    claims.c.status,
+    claims.c.program_paid,
+    claims.c.decision,
+)
+
+
+def granted_claims(conn: Connection) -> Iterable[Row[Any]]:
     """Claims that hold (paid) or held (reversed) a grant of the accumulator."""
-    query = select(
-        claims.c.claim_id,
-        claims.c.cardholder_id,
-        claims.c.enrollment_id,
-        claims.c.status,
-        claims.c.program_paid,
-        claims.c.decision,
-    ).where(or_(claims.c.status == "paid", claims.c.status == "reversed"))
-    if cardholder_id:
-        query = query.where(claims.c.cardholder_id == cardholder_id)
+    query = select(*_AMOUNT_COLUMNS).where(
+        or_(claims.c.status == "paid", claims.c.status == "reversed")
+    )
     return conn.execute(query.order_by(claims.c.cardholder_id, claims.c.seq))
+
+
+def claims_in_year(conn: Connection, cardholder_id: str, enrollment_id: str) -> list[Row[Any]]:
+    """The decided claims of one enrollment year, in the order they came."""
+    query = select(*_AMOUNT_COLUMNS).where(
+        claims.c.cardholder_id == cardholder_id, claims.c.enrollment_id == enrollment_id
+    )
+    return list(conn.execute(query.order_by(claims.c.seq)))
 
 
 # --- events and terms -------------------------------------------------------------

@@ -71,6 +71,14 @@ def _event(row: Row[Any]) -> EventRecord:
     )  # fmt: skip
 
 
+def _grant(row: Row[Any]) -> Grant:
+    benefit = (row.decision or {}).get("benefit") or {}
+    return Grant(
+        row.claim_id, row.cardholder_id, row.enrollment_id, ClaimStatus(row.status),
+        row.program_paid, int(benefit.get("used_before", 0)),
+    )  # fmt: skip
+
+
 class SqlCredentials:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -205,12 +213,12 @@ class SqlClaims:
         return [claim_record(r) for r in ledger.claims_with_rx(self._conn, rx_numbers, limit)]
 
     def grants(self) -> Iterator[Grant]:
-        for row in ledger.granted_claims(self._conn):
-            benefit = (row.decision or {}).get("benefit") or {}
-            yield Grant(
-                row.claim_id, row.cardholder_id, row.enrollment_id, ClaimStatus(row.status),
-                row.program_paid, int(benefit.get("used_before", 0)),
-            )  # fmt: skip
+        return (_grant(row) for row in ledger.granted_claims(self._conn))
+
+    def in_year(self, cardholder_id: str, enrollment_id: str) -> list[Grant]:
+        return [
+            _grant(row) for row in ledger.claims_in_year(self._conn, cardholder_id, enrollment_id)
+        ]
 
     def for_export(self, year: int) -> Iterator[ExportedClaim]:
         for row in ledger.claims_for_export(self._conn, year):

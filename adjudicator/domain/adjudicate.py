@@ -70,6 +70,21 @@ def decide(evaluation: Evaluation, used_before: Cents, granted: Cents) -> Decisi
     return _paid(evaluation, used_before, granted)
 
 
+def within_ledger(evaluation: Evaluation, decision: Decision, ledger_used: Cents) -> Decision:
+    """The decision settled on what the ledger leaves of the year.
+
+    Redis reserved the payment; the ledger (the source of truth) has `ledger_used` paid in
+    the year already. A payment past the annual maximum the ledger counts, which only a
+    Redis that lost what it knew can grant, is cut to what is left, or rejected 76 when
+    nothing is. Any other decision stands as it is.
+    """
+    paid = decision.amounts.program_paid
+    if decision.status != ClaimStatus.PAID or ledger_used + paid <= evaluation.annual_max:
+        return decision
+    left = grant(evaluation.requested, ledger_used, evaluation.annual_max)
+    return decide(evaluation, used_before=ledger_used, granted=min(paid, left))
+
+
 # --- rules ----------------------------------------------------------------------
 
 

@@ -1,12 +1,27 @@
-"""Compare the Redis accumulators with the ledger, and rebuild them from it."""
+"""Compare the Redis accumulators with the ledger, and rebuild or heal them from it.
+
+The ledger is the source of truth; Redis is the fast, atomic path in front of it. When
+Redis comes back without what it knew (a fail-over to a replica that had not received
+the writes, a lost AOF, a FLUSHALL), its epoch mark is gone: the sweep notices and heals
+every accumulator from the ledger while claims go on, and until then the ledger guard
+(services/adjudication.py) keeps every payment within what the ledger leaves.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from typing import Any
 
 from adjudicator.domain.outcomes import ClaimStatus
 from adjudicator.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+HEAL_BATCH = 200  # patient-years rewritten per Redis round trip
+# What a claim of the ledger holds no grant for (a received one may be in flight).
+SETTLED_WITHOUT_GRANT = frozenset(
+    {ClaimStatus.REJECTED, ClaimStatus.DUPLICATE, ClaimStatus.REVERSED}
+)
 
 
 def _ledger_state(rt: Runtime) -> dict[str, dict[str, Any]]:
@@ -41,7 +56,11 @@ def check(rt: Runtime) -> dict[str, Any]:
                 mismatches.append(
                     {"enrollment_id": year, "ledger_used": in_ledger, "redis_used": in_redis}
                 )
-    return {"checked_cardholders": len(cardholders), "mismatches": mismatches}
+    return {
+        "checked_cardholders": len(cardholders),
+        "mismatches": mismatches,
+        "ledger_corrections": rt.accumulator.corrections(),
+    }
 
 
 def rebuild(rt: Runtime) -> dict[str, Any]:
@@ -54,4 +73,44 @@ def rebuild(rt: Runtime) -> dict[str, Any]:
         )
     for cardholder_id in stale:
         rt.accumulator.replace(cardholder_id, {}, {}, set())
+    rt.accumulator.mark_epoch()
     return {"rebuilt_cardholders": len(expected), "cleared_cardholders": len(stale)}
+
+
+def heal(rt: Runtime) -> dict[str, Any]:
+    """Rewrite every year's grants from the ledger while claims go on: what a claim the
+    ledger has not decided yet reserved (a claim in flight) is kept and counted."""
+    years = []
+    for cardholder_id, patient in _ledger_state(rt).items():
+        paid: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
+        released: dict[str, list[str]] = defaultdict(list)
+        for claim_id, (year, cents, used_before) in patient["grants"].items():
+            if claim_id in patient["released"]:
+                released[year].append(claim_id)
+            else:
+                paid[year][claim_id] = (cents, used_before)
+        years += [(cardholder_id, y, paid[y], released[y]) for y in set(paid) | set(released)]
+    for start in range(0, len(years), HEAL_BATCH):
+        rt.accumulator.commit_replay_many(years[start : start + HEAL_BATCH])
+    return {"healed_years": len(years)}
+
+
+def heal_if_lost(rt: Runtime) -> bool:
+    """Heal every accumulator when Redis has lost its epoch mark (the sweep asks)."""
+    if not rt.accumulator.mark_epoch():
+        return False
+    log.warning("the accumulators' epoch mark was missing: healing them from the ledger")
+    heal(rt)
+    return True
+
+
+def heal_year(rt: Runtime, cardholder_id: str, enrollment_id: str) -> int:
+    """One year's grants rewritten from the ledger (after the guard cut a payment),
+    keeping claims in flight; the year's used amount in Redis afterwards."""
+    with rt.ledger.reading() as uow:
+        claims = uow.claims.in_year(cardholder_id, enrollment_id)
+    paid = {
+        c.claim_id: (c.program_paid, c.used_before) for c in claims if c.status == ClaimStatus.PAID
+    }
+    settled = [c.claim_id for c in claims if c.status in SETTLED_WITHOUT_GRANT]
+    return rt.accumulator.commit_replay_many([(cardholder_id, enrollment_id, paid, settled)])[0]

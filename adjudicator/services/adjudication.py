@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import redis
+
 from adjudicator.adapters.accumulator import Reservation
-from adjudicator.domain.adjudicate import decide, evaluate, grant
+from adjudicator.domain.adjudicate import decide, evaluate, grant, within_ledger
 from adjudicator.domain.model import Claim, ClaimContext, Decision, Evaluation
 from adjudicator.domain.outcomes import (
     SETTLED_ELSEWHERE,
@@ -21,7 +23,7 @@ from adjudicator.domain.outcomes import (
 )
 from adjudicator.domain.records import ClaimRecord, ClaimToDecide
 from adjudicator.domain.terms import Terms
-from adjudicator.services import records, reversals, terms
+from adjudicator.services import accumulators, records, reversals, terms
 from adjudicator.services.history import claim_event
 from adjudicator.services.runtime import Runtime
 from adjudicator.services.unit_of_work import DuplicatePaidKey, UnitOfWork
@@ -158,6 +160,46 @@ def _record(
     rt: Runtime, record: ClaimRecord, evaluation: Evaluation, decision: Decision
 ) -> ClaimRecord | None:
     """The claim as recorded; None if another attempt recorded it first."""
+    with rt.ledger.writing() as uow:
+        settled = _within_ledger(uow, record, evaluation, decision)
+        values = _outcome(rt, record, evaluation, settled)
+        recorded = uow.claims.set_outcome(record.claim_id, ClaimStatus.RECEIVED, **values)
+        if recorded:
+            if settled.status != ClaimStatus.PAID:
+                _forget_reservation(rt, record)
+            data = {
+                "before": {"status": ClaimStatus.RECEIVED},
+                "after": {"status": settled.status, "program_paid": values["program_paid"]},
+            }
+            if settled is not decision:
+                data["ledger_guard"] = {"reserved": decision.amounts.program_paid}
+            claim_event(uow, record, "decided", "system", data)
+    if recorded and settled is not decision:
+        _heal_after_correction(rt, record, evaluation, decision, settled)
+    log.info("claim decided", extra={"claim_id": record.claim_id, "status": settled.status})
+    # The claim as just written, without reading it back.
+    return dataclasses.replace(record, **values) if recorded else None
+
+
+def _within_ledger(
+    uow: UnitOfWork, record: ClaimRecord, evaluation: Evaluation, decision: Decision
+) -> Decision:
+    """The ledger guard: a payment never takes the year past what the ledger leaves,
+    whatever Redis reserved. The year is locked (PostgreSQL: its enrollment row; SQLite
+    writers are serialized already) until the payment is recorded, so two payments of one
+    year are checked one after the other."""
+    year = evaluation.year
+    if decision.status != ClaimStatus.PAID or year is None:
+        return decision
+    uow.members.enrollment(year.enrollment_id, lock=True)
+    paid = uow.claims.paid_in_year(record.cardholder_id, year.enrollment_id)
+    return within_ledger(evaluation, decision, paid)
+
+
+def _outcome(
+    rt: Runtime, record: ClaimRecord, evaluation: Evaluation, decision: Decision
+) -> dict[str, Any]:
+    """The claim's columns for its decision."""
     paid = decision.status == ClaimStatus.PAID
     values: dict[str, Any] = {
         "status": decision.status,
@@ -171,19 +213,29 @@ def _record(
     if not paid and decision.reviewable_rules:
         values["review_state"] = ReviewState.OPEN
         values["review"] = {"state": ReviewState.OPEN, "rules": list(decision.reviewable_rules)}
-    with rt.ledger.writing() as uow:
-        recorded = uow.claims.set_outcome(record.claim_id, ClaimStatus.RECEIVED, **values)
-        if recorded:
-            if not paid:
-                _forget_reservation(rt, record)
-            data = {
-                "before": {"status": ClaimStatus.RECEIVED},
-                "after": {"status": decision.status, "program_paid": values["program_paid"]},
-            }
-            claim_event(uow, record, "decided", "system", data)
-    log.info("claim decided", extra={"claim_id": record.claim_id, "status": decision.status})
-    # The claim as just written, without reading it back.
-    return dataclasses.replace(record, **values) if recorded else None
+    return values
+
+
+def _heal_after_correction(
+    rt: Runtime, record: ClaimRecord, evaluation: Evaluation, reserved: Decision, paid: Decision
+) -> None:
+    """Redis granted more than the ledger leaves: it has lost what it knew of this year.
+    Count it, and rewrite the year's grants from the ledger (claims in flight kept)."""
+    year = evaluation.year
+    assert year is not None  # only a payment of a year is ever cut
+    log.warning(
+        "the ledger guard cut a payment Redis reserved",
+        extra={
+            "claim_id": record.claim_id,
+            "reserved": reserved.amounts.program_paid,
+            "paid": paid.amounts.program_paid,
+        },
+    )
+    try:
+        rt.accumulator.count_correction()
+        accumulators.heal_year(rt, record.cardholder_id, year.enrollment_id)
+    except redis.RedisError:  # the decision stands; the sweep's heal catches up
+        log.warning("healing a year after a correction failed", extra={"claim_id": record.claim_id})
 
 
 def _authorization_number() -> str:
@@ -191,8 +243,10 @@ def _authorization_number() -> str:
 
 
 def sweep(rt: Runtime) -> int:
-    """Re-enqueue claims left `received` (a lost message or a dead worker), and finish
-    the reversals whose release a dead process or an absent Redis left pending."""
+    """Heal the accumulators if Redis lost them, finish the reversals whose release a
+    dead process or an absent Redis left pending, and re-enqueue claims left `received`
+    (a lost message or a dead worker); how many were re-enqueued."""
+    accumulators.heal_if_lost(rt)
     reversals.finish_pending(rt)
     cutoff = rt.ledger.now() - timedelta(seconds=rt.config.sweep_after_seconds)
     with rt.ledger.reading() as uow:

@@ -54,7 +54,8 @@ class ClaimFilter:
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """A claim that holds (paid) or held (reversed) a grant of the accumulator."""
+    """A claim's part in its year's accumulator: its status, what it paid, and the year's
+    use before it was paid."""
 
     claim_id: str
     cardholder_id: str
@@ -134,7 +135,12 @@ class Claims(Protocol):
     def with_rx(self, rx_numbers: Iterable[str], limit: int) -> list[ClaimRecord]:
         """Claims with any of these Rx numbers, newest first."""
 
-    def grants(self) -> Iterable[Grant]: ...
+    def grants(self) -> Iterable[Grant]:
+        """Claims that hold (paid) or held (reversed) a grant of the accumulator."""
+
+    def in_year(self, cardholder_id: str, enrollment_id: str) -> list[Grant]:
+        """The decided claims of one enrollment year, in the order they came."""
+
     def for_export(self, year: int) -> Iterable[ExportedClaim]:
         """Decided claims served in `year` (a duplicate's original stands for it)."""
 

@@ -174,7 +174,8 @@ def test_the_check_command_on_the_sessions_redis_printsone_json_object(
     done = run_cli(runtime, redis_url, tmp_path, "accumulators", "check")
 
     report = one_json_object(done.stdout)
-    assert set(report) == {"checked_cardholders", "mismatches"}
+    assert set(report) == {"checked_cardholders", "mismatches", "ledger_corrections"}
+    assert isinstance(report["ledger_corrections"], int)
     assert _mismatches_of(report, one, two) == []
     # 0 when the whole Redis matches this ledger (a REDIS_URL shared with other test
     # sessions can hold accumulators of their ledgers), 1 otherwise

@@ -313,3 +313,32 @@ def test_a_replaced_accumulator_reads_back_as_written(accumulator):
     assert cardholder in set(accumulator.cardholders())
     accumulator.replace(cardholder, {}, {}, set())
     assert cardholder not in set(accumulator.cardholders())
+
+
+def test_a_year_rewritten_from_the_ledger_keeps_the_grants_of_claims_in_flight(accumulator):
+    cardholder = _cardholder()
+    accumulator.reserve(cardholder, "y1", "paid", 500, 1_500)
+    accumulator.reserve(cardholder, "y1", "in-flight", 200, 1_500)
+    accumulator.reserve(cardholder, "y1", "rejected", 100, 1_500)
+
+    used = accumulator.commit_replay_many(
+        [(cardholder, "y1", {"paid": (400, 0), "paid-elsewhere": (300, 400)}, ["rejected"])]
+    )
+
+    assert used == [900]  # the ledger's 400 and 300, and the 200 still in flight
+    assert accumulator.snapshot(cardholder)["grants"] == {
+        "paid": ("y1", 400, 0),
+        "paid-elsewhere": ("y1", 300, 400),
+        "in-flight": ("y1", 200, 500),
+    }
+
+
+def test_the_epoch_mark_is_set_once_and_corrections_are_counted(accumulator):
+    accumulator.mark_epoch()
+    before = accumulator.corrections()
+
+    marked_again = accumulator.mark_epoch()
+    accumulator.count_correction()
+
+    assert marked_again is False
+    assert accumulator.corrections() == before + 1

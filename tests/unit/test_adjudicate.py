@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from adjudicator.domain.adjudicate import decide, dollars, evaluate, grant
+from adjudicator.domain.adjudicate import decide, dollars, evaluate, grant, within_ledger
 from adjudicator.domain.model import (
     Benefit,
     Claim,
@@ -471,3 +471,41 @@ def test_an_override_of_a_rule_that_is_not_reviewable_is_ignored() -> None:
 def test_a_claim_rejected_by_a_rule_that_is_not_reviewable_has_nothing_to_review() -> None:
     decision = adjudicate(a_claim(), a_context(pharmacy_chain="corner_drugs"))
     assert decision.reviewable_rules == ()
+
+
+# --- the ledger guard ---------------------------------------------------------------
+
+
+def test_a_payment_within_what_the_ledger_leaves_stands_as_reserved() -> None:
+    evaluation = evaluate(a_claim(drug("1500.00")), a_context(), TERMS)
+    decision = decide(evaluation, used_before=cents("2000.00"), granted=cents("1500.00"))
+    assert within_ledger(evaluation, decision, ledger_used=cents("10500.00")) is decision
+
+
+def test_a_payment_past_what_the_ledger_leaves_is_cut_to_what_is_left() -> None:
+    evaluation = evaluate(a_claim(drug("1500.00")), a_context(), TERMS)
+    reserved = decide(evaluation, used_before=0, granted=cents("1500.00"))  # Redis forgot
+
+    settled = within_ledger(evaluation, reserved, ledger_used=cents("11000.00"))
+
+    assert (settled.status, settled.amounts.program_paid) == ("paid", cents("1000.00"))
+    assert settled.benefit is not None
+    assert (settled.benefit.used_before, settled.benefit.remaining) == (cents("11000.00"), 0)
+    assert [entry.rule for entry in settled.trace] == ["annual_max"]
+
+
+def test_a_payment_the_ledger_leaves_nothing_for_is_rejected_76() -> None:
+    evaluation = evaluate(a_claim(drug("1500.00")), a_context(), TERMS)
+    reserved = decide(evaluation, used_before=0, granted=cents("1500.00"))
+
+    settled = within_ledger(evaluation, reserved, ledger_used=cents("12000.00"))
+
+    assert codes(settled) == ["76"] and settled.amounts.program_paid == 0
+
+
+def test_the_ledger_guard_never_raises_a_payment_or_touches_a_rejection() -> None:
+    evaluation = evaluate(a_claim(drug("1500.00")), a_context(), TERMS)
+    partial = decide(evaluation, used_before=cents("11800.00"), granted=cents("200.00"))
+    rejected = decide(evaluation, used_before=cents("12000.00"), granted=0)
+    assert within_ledger(evaluation, partial, ledger_used=0) is partial
+    assert within_ledger(evaluation, rejected, ledger_used=cents("13000.00")) is rejected

@@ -167,3 +167,19 @@ def test_the_accumulators_agree_with_the_ledger_and_a_rebuild_restores_them(rt, 
 
     assert accumulators.check(rt)["mismatches"] == []
     assert rt.accumulator.used(member["cardholder_id"], member["enrollment_id"]) == 150_000
+
+
+def test_when_the_accumulator_forgets_the_ledger_still_holds_the_year_to_its_maximum(
+    rt, member, npi
+):
+    for _ in range(2):
+        _pay(rt, claim_payload(member["cardholder_id"], npi, responsibility="5000.00"))
+    rt.accumulator.forget_everything()  # type: ignore[attr-defined]
+
+    cut = _pay(rt, claim_payload(member["cardholder_id"], npi, responsibility="5000.00"))
+    refused = _pay(rt, claim_payload(member["cardholder_id"], npi, responsibility="5000.00"))
+
+    assert claim_queries.get(rt, cut)["amounts"]["program_paid"] == 200_000
+    assert [r["code"] for r in claim_queries.get(rt, refused)["reject_codes"]] == ["76"]
+    assert rt.accumulator.corrections() == 1  # the cut; the year was healed after it
+    assert rt.accumulator.used(member["cardholder_id"], member["enrollment_id"]) == 1_200_000
