@@ -89,7 +89,8 @@ def heal(rt: Runtime) -> dict[str, Any]:
                 released[year].append(claim_id)
             else:
                 paid[year][claim_id] = (cents, used_before)
-        years += [(cardholder_id, y, paid[y], released[y]) for y in set(paid) | set(released)]
+        held = set(paid) | set(released)
+        years += [(cardholder_id, y, paid[y], released[y]) for y in held if y is not None]
     for start in range(0, len(years), HEAL_BATCH):
         rt.accumulator.commit_replay_many(years[start : start + HEAL_BATCH])
     return {"healed_years": len(years)}

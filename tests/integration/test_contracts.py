@@ -131,13 +131,15 @@ def test_one_claim_at_most_is_paid_under_an_ncpdp_key(ledger: Ledger):
     paid_key = first.key.paid_key()
     with ledger.writing() as uow:
         uow.claims.set_outcome(
-            first.claim_id, ClaimStatus.RECEIVED, status=ClaimStatus.PAID, paid_key=paid_key
-        )
+            first.claim_id, ClaimStatus.RECEIVED, status=ClaimStatus.PAID, paid_key=paid_key,
+            enrollment_id="year-1",
+        )  # fmt: skip
 
     with pytest.raises(DuplicatePaidKey), ledger.writing() as uow:
         uow.claims.set_outcome(
-            twin.claim_id, ClaimStatus.RECEIVED, status=ClaimStatus.PAID, paid_key=paid_key
-        )
+            twin.claim_id, ClaimStatus.RECEIVED, status=ClaimStatus.PAID, paid_key=paid_key,
+            enrollment_id="year-1",
+        )  # fmt: skip
 
     assert _get(ledger, twin.claim_id).status is ClaimStatus.RECEIVED
     with ledger.reading() as uow:
