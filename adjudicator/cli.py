@@ -189,7 +189,7 @@ def _with_db(action: Callable[[Runtime], dict[str, Any]]) -> dict[str, Any]:
     config = Config.from_env()
     migrate(config)
     engine = make_engine(config.database_url)
-    rt = Runtime(config, engine, None, None, _no_enqueue)  # type: ignore[arg-type]
+    rt = Runtime(config, engine, None, None, _no_enqueue)  # type: ignore[arg-type]  # provisioning needs no Redis
     try:
         return action(rt)
     finally:

@@ -133,7 +133,7 @@ def _demo_credentials(config: Config) -> dict[str, Any]:
     from adjudicator.services.runtime import Runtime
 
     engine = make_engine(config.database_url)
-    rt = Runtime(config, engine, None, None, lambda _id: None)  # type: ignore[arg-type]
+    rt = Runtime(config, engine, None, None, lambda _id: None)  # type: ignore[arg-type]  # demo keys need no Redis
     try:
         pharmacy = identity.add_pharmacy(rt, **DEMO_PHARMACY)
         users = [identity.add_user(rt, *user) for user in DEMO_USERS]

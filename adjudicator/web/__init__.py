@@ -64,7 +64,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
         # The scheme (the cookie's Secure flag) is the last X-Forwarded-Proto value: proxies
         # overwrite that header rather than append to it, so the nearest one's word counts.
         fix = ProxyFix(app.wsgi_app, x_for=config.proxy_hops, x_proto=1)
-        app.wsgi_app = fix  # type: ignore[method-assign]
+        app.wsgi_app = fix  # type: ignore[method-assign]  # Flask's way to add middleware
     return app
 
 

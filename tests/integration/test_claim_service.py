@@ -206,7 +206,7 @@ def _pay_meanwhile(monkeypatch, deciding: str, twin: str) -> None:
     """While `deciding` is between its read and its write, `twin` gets decided and paid."""
     apply_annual_max = adjudication._apply_annual_max
 
-    def twin_paid_first(rt, row, evaluation):  # type: ignore[no-untyped-def]
+    def twin_paid_first(rt, row, evaluation):  # type: ignore[no-untyped-def]  # patched in
         if row.claim_id == deciding and claim_row(rt, twin).status == "received":
             adjudication.adjudicate(rt, twin)
         return apply_annual_max(rt, row, evaluation)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from adjudicator.config import Config
 from adjudicator.services import adjudication, claims, identity
@@ -76,7 +77,7 @@ def test_the_prefer_header_is_read_regardless_of_case(api, runtime: Runtime):
     assert time.monotonic() - began < runtime.config.sync_timeout / 2  # did not wait for it
 
 
-def _streamed(client: FlaskClient, auth: dict[str, str], body: bytes):  # type: ignore[no-untyped-def]
+def _streamed(client: FlaskClient, auth: dict[str, str], body: bytes) -> TestResponse:
     """POST /v1/claims without Content-Length, as a chunked request reaches the app."""
     return client.post(
         "/v1/claims",
