@@ -29,10 +29,14 @@ test: install  ## run the whole suite (unit, integration, e2e with a real worker
 unit: install  ## run only the fast unit tests
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
-lint: install  ## ruff and mypy
+lint: install  ## ruff, mypy, and a reason after every noqa and type: ignore
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@if grep -rnE --include='*.py' '# (noqa|type: ignore)[^#]*$$' adjudicator tasks schemas tests bench; then \
+		echo 'Give each noqa / type: ignore above its reason: "# type: ignore[code]  # why"'; \
+		exit 1; \
+	fi
 
 bench: install  ## benchmark end-to-end claims against a bare-Flask baseline, then batch re-adjudication
 	$(BIN)/python -m bench.claims; claims=$$?; $(BIN)/python -m bench.readjudication && exit $$claims

@@ -35,7 +35,7 @@ class JsonFormatter(logging.Formatter):
             entry["trace"] = self.formatStack(self.formatException(record.exc_info))
         return json.dumps(entry)
 
-    def formatStack(self, stack_info: str) -> str:  # noqa: N802 (logging's name)
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802  # logging's method name
         return "\n".join(line for line in stack_info.splitlines() if line.startswith("  File"))
 
 

@@ -15,7 +15,7 @@ from tasks.claims import runtime
     acks_late=True,
     max_retries=None,
 )
-def readjudicate(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
+def readjudicate(self, job_id: str) -> str:  # type: ignore[no-untyped-def]  # self: Celery's Task
     """Run or resume the job; while another worker holds it, come back when its lease ends."""
     result = readjudication.run(runtime(), job_id)
     if result.status == "busy":

@@ -25,7 +25,7 @@ from kombu.transport import redis as kombu_redis
 SCHEME = "adjredis"
 
 
-class Channel(kombu_redis.Channel):  # type: ignore[misc]
+class Channel(kombu_redis.Channel):
     @cached_property
     def _shared_client(self) -> Any:
         return self._create_client()
@@ -35,7 +35,7 @@ class Channel(kombu_redis.Channel):  # type: ignore[misc]
         yield client or self._shared_client
 
 
-class Transport(kombu_redis.Transport):  # type: ignore[misc]
+class Transport(kombu_redis.Transport):
     Channel = Channel
 
 

@@ -210,11 +210,12 @@ class MemoryClaims:
         if not where.review_open:
             claims.reverse()  # newest first; the review queue oldest first
         if after_seq is not None:
-            claims = [
-                c
-                for c in claims
-                if (c.seq > after_seq if where.review_open else c.seq < after_seq)  # type: ignore[operator]
-            ]
+            beyond = (
+                (lambda seq: seq > after_seq)
+                if where.review_open
+                else (lambda seq: seq < after_seq)
+            )
+            claims = [c for c in claims if beyond(c.seq or 0)]
         return claims[:limit]
 
     def with_rx(self, rx_numbers: Iterable[str], limit: int) -> list[ClaimRecord]:

@@ -46,11 +46,11 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
     # Our BEGIN replaces the dialect's (a no-op for pysqlite), rather than a "begin"
     # event listener: any engine-level listener makes SQLAlchemy dispatch events around
     # every statement, which cost more than the claim path's SQLite queries themselves.
-    engine.dialect.do_begin = _begin  # type: ignore[method-assign]
+    engine.dialect.do_begin = _begin  # type: ignore[method-assign, assignment]  # our BEGIN, see above
 
     # Pool events (connect, checkin) are dispatched per connection, not per statement.
     @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _configure(dbapi_connection, _record):  # type: ignore[no-untyped-def]  # DBAPI objects
         # Let _begin issue BEGIN itself (pysqlite defers it badly).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -61,7 +61,7 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "checkin")
-    def _forget_read_only(_dbapi_connection, record):  # type: ignore[no-untyped-def]
+    def _forget_read_only(_dbapi_connection, record):  # type: ignore[no-untyped-def]  # DBAPI objects
         record.info.pop(_READ_ONLY, None)
 
     return engine

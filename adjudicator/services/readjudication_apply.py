@@ -376,14 +376,14 @@ class Applier:
         held.extend(changed)  # a refusal may leave some held: undoing any year is safe
         hold_for_replay_many(
             self.rt.accumulator,
-            [(c, y.enrollment_id, y.total, y.states()) for c, y in changed],  # type: ignore[misc]
+            [(c, y.enrollment_id, y.total, y.states()) for c, y in changed],  # type: ignore[misc]  # filtered: ids not None
         )
 
     def _commit_holds(self, held: list[tuple[str, YearReplay]]) -> None:
         if held:
             commit_replay_many(
                 self.rt.accumulator,
-                [(c, y.enrollment_id, y.grants, y.cleared()) for c, y in held],  # type: ignore[misc]
+                [(c, y.enrollment_id, y.grants, y.cleared()) for c, y in held],  # type: ignore[misc]  # filtered: ids not None
             )
 
     def _write(self, conn: Connection, tally: Tally) -> None:
@@ -425,7 +425,7 @@ class Applier:
             return
         try:
             years = [(c, y.enrollment_id, *ledger_grants(y)) for c, y in held]
-            commit_replay_many(self.rt.accumulator, years)  # type: ignore[arg-type]
+            commit_replay_many(self.rt.accumulator, years)  # type: ignore[arg-type]  # held years have ids
         except Exception as error:  # the original failure matters more; check/rebuild heal
             log.error("could not undo a re-adjudication hold: %s", type(error).__name__)
 
@@ -439,7 +439,7 @@ class Applier:
             if year.enrollment_id is not None
         ]
         if resync:
-            commit_replay_many(self.rt.accumulator, resync)  # type: ignore[arg-type]
+            commit_replay_many(self.rt.accumulator, resync)
 
 
 class _Moved(Exception):

@@ -65,12 +65,21 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
         # The scheme (the cookie's Secure flag) is the last X-Forwarded-Proto value: proxies
         # overwrite that header rather than append to it, so the nearest one's word counts.
         fix = ProxyFix(app.wsgi_app, x_for=config.proxy_hops, x_proto=1)
-        app.wsgi_app = fix  # type: ignore[method-assign]
+        app.wsgi_app = fix  # type: ignore[method-assign]  # Flask's way to add middleware
     return app
 
 
-class _ProblemApi(Api):  # type: ignore[misc]
+class _ProblemApi(Api):  # type: ignore[misc]  # flask-smorest is untyped
     """Document errors as the problem+json documents they are."""
 
     ERROR_SCHEMA = ProblemSchema
     DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
+
+    def _register_responses(self) -> None:
+        """flask-smorest files its error responses (`default` of every operation) under
+        DEFAULT_RESPONSE_CONTENT_TYPE; every error this API answers is application/problem+json."""
+        super()._register_responses()
+        for response in self.spec.components.responses_lazy.values():
+            content = response.get("content", {})
+            if self.DEFAULT_RESPONSE_CONTENT_TYPE in content:
+                content[problems.PROBLEM_TYPE] = content.pop(self.DEFAULT_RESPONSE_CONTENT_TYPE)

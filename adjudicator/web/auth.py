@@ -29,7 +29,7 @@ def require(*roles: str) -> Callable[[F], F]:
             g.principal = principal
             return view(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper  # type: ignore[return-value]  # wraps() loses F
 
     return decorator
 
@@ -48,4 +48,4 @@ def _authenticate() -> identity.Principal:
 
 
 def principal() -> identity.Principal:
-    return g.principal  # type: ignore[no-any-return]
+    return g.principal  # type: ignore[no-any-return]  # flask.g holds Any

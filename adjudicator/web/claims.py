@@ -37,7 +37,7 @@ _NO_FIELDS = StrictSchema()  # the reversal by id takes its claim from the path
 @blp.doc(security=BEARER, **json_body(ClaimRequestSchema))
 @blp.alt_response(200, schema=DecisionSchema, success=True, description="Decided")
 @blp.alt_response(202, schema=DecisionSchema, description="Accepted, still `received`")
-def submit_claim():  # type: ignore[no-untyped-def]
+def submit_claim():  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """Bill a claim (NCPDP B1); answers the decision, or 202 while it is being decided."""
     data = load_json(_CLAIM_REQUEST)
     if data["service_provider_id"] != principal().npi:
@@ -57,7 +57,7 @@ def submit_claim():  # type: ignore[no-untyped-def]
 @require("pharmacy", "reviewer")
 @blp.doc(security=BEARER)
 @blp.alt_response(200, schema=DecisionSchema, success=True)
-def get_claim(claim_id: str):  # type: ignore[no-untyped-def]
+def get_claim(claim_id: str):  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """A claim's decision and its history of events."""
     view = claim_queries.get(runtime(), claim_id, npi=principal().npi, with_events=True)
     return _DECISION.dump(view)
@@ -67,7 +67,7 @@ def get_claim(claim_id: str):  # type: ignore[no-untyped-def]
 @require("pharmacy", "reviewer")
 @blp.doc(security=BEARER, **query_params(ClaimListQuerySchema))
 @blp.alt_response(200, schema=ClaimListSchema, success=True)
-def list_claims():  # type: ignore[no-untyped-def]
+def list_claims():  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """Claims, newest first (the open review queue oldest first), with a cursor."""
     query = load_query(ClaimListQuerySchema())
     page = claim_queries.listing(runtime(), query, npi=principal().npi)
@@ -78,7 +78,7 @@ def list_claims():  # type: ignore[no-untyped-def]
 @require("pharmacy")
 @blp.doc(security=BEARER)
 @blp.alt_response(200, schema=DecisionSchema, success=True)
-def reverse_claim(claim_id: str):  # type: ignore[no-untyped-def]
+def reverse_claim(claim_id: str):  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """Reverse a paid claim (NCPDP B2): its program_paid goes back to its year, once."""
     load_optional_json(_NO_FIELDS)  # no body, or `{}`: any field in it is unknown (422)
     return _reverse(claim_id)
@@ -88,7 +88,7 @@ def reverse_claim(claim_id: str):  # type: ignore[no-untyped-def]
 @require("pharmacy")
 @blp.doc(security=BEARER, **json_body(ReversalByKeySchema))
 @blp.alt_response(200, schema=DecisionSchema, success=True)
-def reverse_by_key():  # type: ignore[no-untyped-def]
+def reverse_by_key():  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """Reverse the claim found by service provider, Rx number, fill number and date."""
     key = load_json(ReversalByKeySchema())
     if key["service_provider_id"] != principal().npi:

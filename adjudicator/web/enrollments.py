@@ -27,7 +27,7 @@ blp = Blueprint("enrollments", __name__, description="Enroll patients; see what 
 @require("reviewer")
 @blp.doc(security=BEARER, **json_body(EnrollmentRequestSchema))
 @blp.alt_response(201, schema=EnrollmentResponseSchema, success=True)
-def create_enrollment():  # type: ignore[no-untyped-def]
+def create_enrollment():  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """Enroll a patient for one year (or the next year of an existing member)."""
     data = load_json(EnrollmentRequestSchema())
     view = enrollments.enroll(runtime(), data, principal().actor)
@@ -38,7 +38,7 @@ def create_enrollment():  # type: ignore[no-untyped-def]
 @require("reviewer")
 @blp.doc(security=BEARER)
 @blp.alt_response(200, schema=EnrollmentResponseSchema, success=True)
-def get_enrollment(enrollment_id: str):  # type: ignore[no-untyped-def]
+def get_enrollment(enrollment_id: str):  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """One enrollment year."""
     return EnrollmentResponseSchema().dump(enrollments.get(runtime(), enrollment_id))
 
@@ -47,7 +47,7 @@ def get_enrollment(enrollment_id: str):  # type: ignore[no-untyped-def]
 @require("reviewer")
 @blp.doc(security=BEARER, **json_body(EnrollmentPatchSchema))
 @blp.alt_response(200, schema=EnrollmentResponseSchema, success=True)
-def patch_enrollment(enrollment_id: str):  # type: ignore[no-untyped-def]
+def patch_enrollment(enrollment_id: str):  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """Change coverage, attestations, address or weight; status is recomputed."""
     changes = load_json(EnrollmentPatchSchema())
     view = enrollments.update(runtime(), enrollment_id, changes, principal().actor)
@@ -58,7 +58,7 @@ def patch_enrollment(enrollment_id: str):  # type: ignore[no-untyped-def]
 @require("reviewer")
 @blp.doc(security=BEARER, **query_params(BenefitQuerySchema))
 @blp.alt_response(200, schema=BenefitResponseSchema, success=True)
-def member_benefit(cardholder_id: str):  # type: ignore[no-untyped-def]
+def member_benefit(cardholder_id: str):  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """Used and remaining benefit of the enrollment year containing `date` (default today)."""
     query = load_query(BenefitQuerySchema()) if request.args else {}
     on = query.get("date") or date.today()

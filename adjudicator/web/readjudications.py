@@ -33,7 +33,7 @@ ENQUEUE = "adjudicator.readjudication_enqueue"
 @require("admin")
 @blp.doc(security=BEARER, **json_body(ReadjudicationRequestSchema))
 @blp.alt_response(202, schema=JobSchema, success=True, description="Queued")
-def start_job():  # type: ignore[no-untyped-def]
+def start_job():  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """Queue a re-adjudication of a date-of-service window (`dry_run` or `apply`)."""
     body = load_json(ReadjudicationRequestSchema())
     rt = runtime()
@@ -47,7 +47,7 @@ def start_job():  # type: ignore[no-untyped-def]
 @require("admin")
 @blp.doc(security=BEARER, **query_params(JobListQuerySchema))
 @blp.alt_response(200, schema=JobListSchema, success=True)
-def list_jobs():  # type: ignore[no-untyped-def]
+def list_jobs():  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """The latest jobs, newest first."""
     query = load_query(JobListQuerySchema())
     return JobListSchema().dump({"items": readjudication.recent(runtime(), query["limit"])})
@@ -57,7 +57,7 @@ def list_jobs():  # type: ignore[no-untyped-def]
 @require("admin")
 @blp.doc(security=BEARER)
 @blp.alt_response(200, schema=JobSchema, success=True)
-def get_job(job_id: str):  # type: ignore[no-untyped-def]
+def get_job(job_id: str):  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """A job's status, progress and summary (`delta` is signed)."""
     return JobSchema().dump(readjudication.get(runtime(), job_id))
 
@@ -66,7 +66,7 @@ def get_job(job_id: str):  # type: ignore[no-untyped-def]
 @require("admin")
 @blp.doc(security=BEARER, **query_params(ChangesQuerySchema))
 @blp.alt_response(200, schema=ChangesPageSchema, success=True)
-def job_changes(job_id: str):  # type: ignore[no-untyped-def]
+def job_changes(job_id: str):  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """Every claim whose status or program_paid the job changed: before and after."""
     query = load_query(ChangesQuerySchema())
     page = readjudication.changes(runtime(), job_id, query["cursor"], query["limit"])

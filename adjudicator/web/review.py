@@ -20,7 +20,7 @@ blp = Blueprint("review", __name__, description="Review claims; read the audit t
 @require("reviewer")
 @blp.doc(security=BEARER, **json_body(ReviewRequestSchema))
 @blp.alt_response(200, schema=DecisionSchema, success=True)
-def review_claim(claim_id: str):  # type: ignore[no-untyped-def]
+def review_claim(claim_id: str):  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """Approve (re-adjudicate with patient_age/dose overridden) or deny, with a note."""
     body = load_json(ReviewRequestSchema())
     rt = runtime()
@@ -32,7 +32,7 @@ def review_claim(claim_id: str):  # type: ignore[no-untyped-def]
 @require("admin")
 @blp.doc(security=BEARER, **query_params(AuditQuerySchema))
 @blp.alt_response(200, schema=AuditPageSchema, success=True)
-def audit_trail():  # type: ignore[no-untyped-def]
+def audit_trail():  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """Every write (enrollments, decisions, reversals, reviews), oldest first."""
     query = load_query(AuditQuerySchema())
     return AuditPageSchema().dump(audit.events(runtime(), query))

@@ -18,7 +18,7 @@ blp = Blueprint("terms", __name__, description="The program terms, as versioned 
 @require("admin")
 @blp.doc(security=BEARER)
 @blp.alt_response(200, schema=TermsListSchema, success=True)
-def list_terms():  # type: ignore[no-untyped-def]
+def list_terms():  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """Every terms version, oldest first."""
     return TermsListSchema().dump({"items": terms.summaries(runtime().ledger)})
 
@@ -27,7 +27,7 @@ def list_terms():  # type: ignore[no-untyped-def]
 @require("admin")
 @blp.doc(security=BEARER)
 @blp.alt_response(200, schema=TermsDocumentSchema, success=True)
-def get_terms(version: str):  # type: ignore[no-untyped-def]
+def get_terms(version: str):  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """Exactly the terms document: change a value and post it as a new version."""
     return terms.document(runtime().ledger, version)
 
@@ -36,7 +36,7 @@ def get_terms(version: str):  # type: ignore[no-untyped-def]
 @require("admin")
 @blp.doc(security=BEARER, **json_body(TermsDocumentSchema))
 @blp.alt_response(201, schema=TermsDocumentSchema, success=True)
-def create_terms():  # type: ignore[no-untyped-def]
+def create_terms():  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """A new terms version; claims on or after its effective date are decided under it."""
     schema = TermsDocumentSchema()
     # Stored as the schema reads it: "j2170", "ma" or a hyphenated NDC would otherwise be

@@ -47,7 +47,7 @@ class Server:
             timeout=60,
             check=True,
         )
-        return json.loads(done.stdout)  # type: ignore[no-any-return]
+        return json.loads(done.stdout)  # type: ignore[no-any-return]  # JSON is Any
 
 
 def _free_port() -> int:

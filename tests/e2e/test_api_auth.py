@@ -27,7 +27,7 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
     body = response.json()
     assert {"type", "title", "status", "detail"} <= set(body)
     assert body["status"] == status
-    return body  # type: ignore[no-any-return]
+    return body  # type: ignore[no-any-return]  # JSON is Any
 
 
 def test_a_request_without_a_token_is_unauthorized(server: Server) -> None:

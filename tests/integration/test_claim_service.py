@@ -9,6 +9,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
@@ -218,7 +219,7 @@ def _pay_meanwhile(monkeypatch, deciding: str, twin: str) -> None:
     """While `deciding` is between its read and its write, `twin` gets decided and paid."""
     apply_annual_max = adjudication._apply_annual_max
 
-    def twin_paid_first(rt, row, evaluation):  # type: ignore[no-untyped-def]
+    def twin_paid_first(rt, row, evaluation):  # type: ignore[no-untyped-def]  # patched in
         if row.claim_id == deciding and claim_row(rt, twin).status == "received":
             adjudication.adjudicate(rt, twin)
         return apply_annual_max(rt, row, evaluation)
@@ -414,7 +415,7 @@ def test_claims_are_paid_up_to_the_annual_maximum_and_then_rejected_76(runtime, 
 # --- waiting for the decision ------------------------------------------------------
 
 
-def _worker_inline(rt: Runtime, render=decision_json) -> Runtime:  # type: ignore[no-untyped-def]
+def _worker_inline(rt: Runtime, render: Callable[[dict], str] = decision_json) -> Runtime:
     """`rt` whose published claims the worker's task decides at once, in this thread."""
 
     def decide(claim_id: str) -> None:

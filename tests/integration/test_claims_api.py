@@ -10,10 +10,12 @@ import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from adjudicator.adapters.decision_channel import DecisionChannel
 from adjudicator.config import Config
@@ -55,7 +57,7 @@ def test_an_async_resubmission_of_a_claim_paid_meanwhile_answers_duplicate(
     shown = client.get(first.headers["Location"], headers=auth).json
     assert first.json == {k: v for k, v in shown.items() if k != "events"}  # as the ledger has it
 
-    def found_received_then_the_worker_pays(rt: Runtime, *args):  # type: ignore[no-untyped-def]
+    def found_received_then_the_worker_pays(rt: Runtime, *args: Any) -> Any:
         # The intake found the first claim still `received`, which the worker pays right then.
         adjudication.adjudicate(rt, enqueued[-1])
         return repeated(rt, *args)
@@ -77,7 +79,7 @@ def test_the_prefer_header_is_read_regardless_of_case(api, runtime: Runtime):
     assert time.monotonic() - began < runtime.config.sync_timeout / 2  # did not wait for it
 
 
-def _streamed(client: FlaskClient, auth: dict[str, str], body: bytes):  # type: ignore[no-untyped-def]
+def _streamed(client: FlaskClient, auth: dict[str, str], body: bytes) -> TestResponse:
     """POST /v1/claims without Content-Length, as a chunked request reaches the app."""
     return client.post(
         "/v1/claims",

@@ -755,7 +755,7 @@ def _server_side_key(app: Flask, client: FlaskClient) -> str:
     """The Redis key of this client's session (never touch other runs' sessions)."""
     cookie = client.get_cookie("adjudicator_console", path="/console")
     assert cookie is not None
-    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]  # Flask's own interface
     return session_key(serializer.loads(cookie.value)["sid"])
 
 

@@ -33,8 +33,8 @@ from tests.integration.builders import (
     pharmacy,
 )
 from tests.integration.readjudication_support import (
-    private_ledger_url_fixture,  # noqa: F401 (fixture)
-    rt_fixture,  # noqa: F401 (fixture)
+    private_ledger_url_fixture,  # noqa: F401  # a fixture, used by name
+    rt_fixture,  # noqa: F401  # a fixture, used by name
 )
 
 pytestmark = pytest.mark.integration

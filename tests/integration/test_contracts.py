@@ -24,7 +24,7 @@ DAY = date(2024, 3, 1)
 def ledger(request: pytest.FixtureRequest) -> Ledger:
     if request.param == "memory":
         return MemoryLedger()
-    return request.getfixturevalue("runtime").ledger  # type: ignore[no-any-return]
+    return request.getfixturevalue("runtime").ledger  # type: ignore[no-any-return]  # a fixture
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -79,7 +79,7 @@ def test_the_exit_of_a_started_or_a_reused_server_is_seen(tmp_path):
     second = EmbeddedRedis(tmp_path).start()  # reuses the first one's server
     assert (first.exit_code(), second.exit_code()) == (None, None)
 
-    os.kill(first.pid, signal.SIGKILL)  # type: ignore[arg-type]
+    os.kill(first.pid, signal.SIGKILL)  # type: ignore[arg-type]  # started: pid set
     deadline = time.monotonic() + 10
     while first.exit_code() is None and time.monotonic() < deadline:
         time.sleep(0.05)

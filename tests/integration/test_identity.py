@@ -65,7 +65,7 @@ def test_a_lookup_overtaken_by_a_re_key_is_not_remembered(runtime, monkeypatch):
     old = identity.add_pharmacy(runtime.ledger, npi, "Pharmacy", "accredo")["api_key"]
     lookup = identity._lookup
 
-    def re_keyed_during_the_lookup(*args):  # type: ignore[no-untyped-def]
+    def re_keyed_during_the_lookup(*args):  # type: ignore[no-untyped-def]  # patched in
         found = lookup(*args)  # reads the old key's pharmacy...
         identity.add_pharmacy(runtime.ledger, npi, "Pharmacy", "accredo")  # ...then it is re-keyed
         return found

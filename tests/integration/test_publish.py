@@ -26,7 +26,7 @@ def queue(redis_client: redis.Redis, key_prefix: str) -> str:
 def _pop(client: redis.Redis, queue: str, *, alone: bool = True) -> dict[str, Any]:
     """The oldest message; `alone`: it must be the only one."""
     assert not alone or client.llen(queue) == 1
-    return json.loads(client.rpop(queue))  # type: ignore[arg-type]
+    return json.loads(client.rpop(queue))  # type: ignore[arg-type, no-any-return]  # JSON bytes
 
 
 def _without(fields: dict[str, Any], names: set[str]) -> dict[str, Any]:

@@ -23,8 +23,8 @@ from adjudicator.web.readjudications import ENQUEUE
 from tests.integration.builders import claim_payload, enroll, load_patch, pay, pharmacy
 from tests.integration.readjudication_support import (
     claim_rows,
-    private_ledger_url_fixture,  # noqa: F401 (fixture)
-    rt_fixture,  # noqa: F401 (fixture)
+    private_ledger_url_fixture,  # noqa: F401  # a fixture, used by name
+    rt_fixture,  # noqa: F401  # a fixture, used by name
 )
 
 pytestmark = pytest.mark.integration

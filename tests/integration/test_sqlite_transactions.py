@@ -14,13 +14,13 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def traced(tmp_path) -> Iterator[tuple[Engine, list[str]]]:  # type: ignore[no-untyped-def]
+def traced(tmp_path) -> Iterator[tuple[Engine, list[str]]]:  # type: ignore[no-untyped-def]  # tmp_path: a fixture
     """A SQLite engine of one pooled connection, and every statement SQLite was given."""
     statements: list[str] = []
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}", pool_size=1)
 
     @event.listens_for(engine, "connect")
-    def _trace(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _trace(dbapi_connection, _record):  # type: ignore[no-untyped-def]  # DBAPI objects
         dbapi_connection.set_trace_callback(statements.append)
 
     try:
@@ -53,7 +53,7 @@ def test_the_read_only_mark_does_not_outlive_the_checkout(traced):
         pass  # returned unused: the mark must still go
     with pytest.raises(ZeroDivisionError), reading(engine) as conn:
         conn.exec_driver_sql("SELECT 1")
-        1 / 0  # noqa: B018 (a reader that fails half way)
+        1 / 0  # noqa: B018  # a reader that fails half way
     with engine.begin() as conn:  # the same pooled connection, now to write
         conn.exec_driver_sql("SELECT 1")
     assert _begins(statements) == ["BEGIN DEFERRED", "BEGIN IMMEDIATE"]

@@ -63,7 +63,7 @@ def test_a_new_claim_is_stored_received_and_published(rt, member, npi):
 
     assert (submitted.answer, submitted.new) == (Answer.ACCEPTED, True)
     assert submitted.claim is not None and submitted.claim.status == "received"
-    assert rt.decisions.published == [submitted.claim_id]  # type: ignore[attr-defined]
+    assert rt.decisions.published == [submitted.claim_id]  # type: ignore[attr-defined]  # the fake's own
 
 
 def test_adjudicating_pays_within_the_annual_maximum(rt, member, npi):
@@ -84,7 +84,7 @@ def test_an_identical_resubmission_of_a_paid_claim_is_a_duplicate_and_stores_not
     again = _submit(rt, payload)
 
     assert (again.claim_id, again.answer, again.new) == (paid, Answer.DUPLICATE, False)
-    assert rt.decisions.published == [paid]  # type: ignore[attr-defined]
+    assert rt.decisions.published == [paid]  # type: ignore[attr-defined]  # the fake's own
 
 
 def test_a_waiting_request_gets_the_decision_the_worker_rendered(rt, member, npi):
@@ -174,7 +174,7 @@ def test_when_the_accumulator_forgets_the_ledger_still_holds_the_year_to_its_max
 ):
     for _ in range(2):
         _pay(rt, claim_payload(member["cardholder_id"], npi, responsibility="5000.00"))
-    rt.accumulator.forget_everything()  # type: ignore[attr-defined]
+    rt.accumulator.forget_everything()  # type: ignore[attr-defined]  # the fake's own
 
     cut = _pay(rt, claim_payload(member["cardholder_id"], npi, responsibility="5000.00"))
     refused = _pay(rt, claim_payload(member["cardholder_id"], npi, responsibility="5000.00"))

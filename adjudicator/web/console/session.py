@@ -107,7 +107,7 @@ def end() -> None:
 def current_staff() -> Staff | None:
     """The signed-in user, whose last activity is now; None when signed out or idle too long."""
     if "console_staff" in g:
-        return g.console_staff  # type: ignore[no-any-return]
+        return g.console_staff  # type: ignore[no-any-return]  # flask.g holds Any
     g.console_staff = None
     g.console_signed_out = None
     sid = session.get("sid")
@@ -124,7 +124,7 @@ def current_staff() -> Staff | None:
     with client.pipeline() as pipe:
         pipe.hset(_key(sid), "last_seen", f"{now}").expire(_key(sid), idle_seconds()).execute()
     g.console_staff = Staff(record["username"], record["role"])
-    return g.console_staff  # type: ignore[no-any-return]
+    return g.console_staff  # type: ignore[no-any-return]  # flask.g holds Any
 
 
 def _ended(record: dict[str, str]) -> str | None:
@@ -156,7 +156,7 @@ def staff_required(view: F) -> F:
             return redirect(url_for("console.login", next=safe_next(target)))
         return view(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # wraps() loses F
 
 
 def safe_next(target: str | None) -> str | None:
