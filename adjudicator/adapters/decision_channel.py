@@ -52,7 +52,9 @@ class DecisionChannel:
         # (the rendered decision names the cardholder, so it must not linger in Redis).
         ttl = math.ceil(self._sync_timeout) + DONE_GRACE_SECONDS
         with self._client.pipeline(transaction=False) as pipe:
-            pipe.rpush(key, answer or DONE).expire(key, ttl).execute()
+            pipe.rpush(key, answer or DONE)
+            pipe.expire(key, ttl)
+            pipe.execute()
 
     def await_answer(self, claim_id: str, timeout: float) -> bytes | None:
         """What the worker announced (the rendered decision or DONE); None if nothing came
@@ -67,7 +69,8 @@ class DecisionChannel:
             except redis.RedisError:
                 return None
             if popped:
-                return popped[1]  # type: ignore[no-any-return]  # redis-py's reply is untyped
+                answer = popped[1]
+                return answer if isinstance(answer, bytes) else str(answer).encode()
         return None
 
 

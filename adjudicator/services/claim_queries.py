@@ -100,5 +100,5 @@ def listing(rt: Runtime, query: dict[str, Any], *, npi: str | None) -> dict[str,
     with rt.ledger.reading() as uow:
         rows = uow.claims.page(where, limit + 1, after)  # one more: is there a next page
     page = rows[:limit]
-    next_cursor = cursors.encode(page[-1].seq) if len(rows) > limit else None
+    next_cursor = cursors.encode(page[-1].seq or 0) if len(rows) > limit else None
     return {"items": [present(rt, row) for row in page], "next_cursor": next_cursor}

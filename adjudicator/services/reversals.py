@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 import redis
 
@@ -47,7 +48,7 @@ def reverse(rt: Runtime, claim_id: str, npi: str, actor: str) -> ClaimRecord:
 
 
 def _write_reversal(uow: UnitOfWork, claim: ClaimRecord, actor: str, now: datetime) -> None:
-    values = {
+    values: dict[str, Any] = {
         "status": ClaimStatus.REVERSED,
         "paid_key": None,
         "decision": _reversed_decision(uow, claim),

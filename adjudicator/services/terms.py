@@ -84,7 +84,7 @@ def create(ledger: Ledger, doc: dict[str, Any], actor: str) -> dict[str, Any]:
         programs = {t.program_id for t in all_versions(uow)}
         if programs and terms.program_id not in programs:
             # Every version governs this program's claims: another program's is a mistake.
-            error = f"This adjudicator runs {', '.join(sorted(programs))}."
-            raise Invalid({"program_id": [error]})
+            runs = f"This adjudicator runs {', '.join(sorted(programs))}."
+            raise Invalid({"program_id": [runs]})
         uow.terms.add(terms.version, terms.effective_date, terms.to_document(), actor)
     return terms.to_document()

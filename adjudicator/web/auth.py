@@ -48,4 +48,4 @@ def _authenticate() -> identity.Principal:
 
 
 def principal() -> identity.Principal:
-    return g.principal  # type: ignore[no-any-return]  # flask.g holds Any
+    return g.principal

@@ -56,7 +56,7 @@ def load_query(schema: Schema) -> dict[str, Any]:
 
 def _load(schema: Schema, payload: Any, detail: str = BODY_MISMATCH) -> dict[str, Any]:
     try:
-        return schema.load(payload)  # type: ignore[no-any-return]  # marshmallow's load() is Any
+        return schema.load(payload)
     except ValidationError as error:
         answer = validation_problem(flatten_errors(error.messages), detail)
         raise ProblemAbort(answer) from None

@@ -19,4 +19,4 @@ def query_params(schema: type[Schema]) -> dict[str, Any]:
     return {"parameters": [{"in": "query", "schema": schema}]}
 
 
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]

@@ -8,4 +8,4 @@ from adjudicator.services.runtime import Runtime
 
 
 def runtime() -> Runtime:
-    return current_app.extensions["adjudicator"]  # type: ignore[no-any-return]  # extensions holds Any
+    return current_app.extensions["adjudicator"]

@@ -59,13 +59,13 @@ class FormResult:
 
 def enrollment_form(form: Mapping[str, str]) -> FormResult:
     values = _values(form, ENROLL_TEXT, FLAGS)
-    skeleton = {"patient": {"address": {}}, "coverage": {}, "attestations": {}}
+    skeleton: dict[str, Any] = {"patient": {"address": {}}, "coverage": {}, "attestations": {}}
     return _load(EnrollmentRequestSchema(), values, skeleton, ENROLL_TEXT)
 
 
 def enrollment_edit_form(form: Mapping[str, str]) -> FormResult:
     values = _values(form, EDIT_TEXT, FLAGS)
-    skeleton = {"patient": {"address": {}}, "coverage": {}, "attestations": {}}
+    skeleton: dict[str, Any] = {"patient": {"address": {}}, "coverage": {}, "attestations": {}}
     result = _load(EnrollmentPatchSchema(), values, skeleton, EDIT_TEXT)
     if result.data is not None and "weight_kg" not in result.data:
         result.data["weight_kg"] = None  # an emptied weight removes the recorded one

@@ -91,7 +91,9 @@ def start(signed_in: SignIn) -> None:
     }
     client = runtime().redis
     with client.pipeline() as pipe:
-        pipe.hset(_key(sid), mapping=record).expire(_key(sid), idle_seconds()).execute()
+        pipe.hset(_key(sid), mapping=record)  # type: ignore[arg-type]  # str values are fine
+        pipe.expire(_key(sid), idle_seconds())
+        pipe.execute()
     session.clear()  # a new nonce too: a token seen before sign-in is worth nothing after
     session.permanent = True
     session["sid"] = sid
@@ -107,7 +109,7 @@ def end() -> None:
 def current_staff() -> Staff | None:
     """The signed-in user, whose last activity is now; None when signed out or idle too long."""
     if "console_staff" in g:
-        return g.console_staff  # type: ignore[no-any-return]  # flask.g holds Any
+        return g.console_staff
     g.console_staff = None
     g.console_signed_out = None
     sid = session.get("sid")
@@ -122,9 +124,11 @@ def current_staff() -> Staff | None:
         return None
     now = time.time()
     with client.pipeline() as pipe:
-        pipe.hset(_key(sid), "last_seen", f"{now}").expire(_key(sid), idle_seconds()).execute()
+        pipe.hset(_key(sid), "last_seen", f"{now}")
+        pipe.expire(_key(sid), idle_seconds())
+        pipe.execute()
     g.console_staff = Staff(record["username"], record["role"])
-    return g.console_staff  # type: ignore[no-any-return]  # flask.g holds Any
+    return g.console_staff
 
 
 def _ended(record: dict[str, str]) -> str | None:

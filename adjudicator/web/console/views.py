@@ -359,7 +359,9 @@ def readjudication_job(job_id: str) -> Any:
 @session.staff_required
 def search() -> Any:
     text = request.args.get("q", "").strip()[:100]
-    found = console_queries.search(runtime(), text) if text else {"kind": "none", "claims": []}
+    found: dict[str, Any] = {"kind": "none", "claims": []}
+    if text:
+        found = console_queries.search(runtime(), text)
     if found["kind"] == "claim":
         return redirect(url_for("console.claim", claim_id=found["claim_id"]))
     if found["kind"] == "member":

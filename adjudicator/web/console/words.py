@@ -220,9 +220,11 @@ def register(app: Flask) -> None:
     app.add_template_filter(rule_text, "rule_text")
     app.add_template_filter(event_text, "event_text")
     app.add_template_global(share, "share")
-    app.add_template_global(OUTCOMES, "OUTCOMES")
-    app.add_template_global(STATUSES, "STATUSES")
-    app.add_template_global(COVERAGE_TYPES, "COVERAGE_TYPES")
-    app.add_template_global(REVIEWABLE, "REVIEWABLE")
-    app.add_template_global(FIELD_LABELS, "FIELD_LABELS")
-    app.add_template_global(MODES, "MODES")
+    app.jinja_env.globals.update(
+        OUTCOMES=OUTCOMES,
+        STATUSES=STATUSES,
+        COVERAGE_TYPES=COVERAGE_TYPES,
+        REVIEWABLE=REVIEWABLE,
+        FIELD_LABELS=FIELD_LABELS,
+        MODES=MODES,
+    )
