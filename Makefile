@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test unit lint bench clean
+.PHONY: help install run test unit lint bench chaos clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ lint: install  ## ruff, mypy, and a reason after every noqa and type: ignore
 
 bench: install  ## benchmark end-to-end claims against a bare-Flask baseline, then batch re-adjudication
 	$(BIN)/python -m bench.claims; claims=$$?; $(BIN)/python -m bench.readjudication && exit $$claims
+
+chaos: install  ## the service under load while its parts are killed (CHAOS_ARGS=--short: CI's run)
+	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)
 
 clean:  ## remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache .hypothesis
