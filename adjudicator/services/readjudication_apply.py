@@ -34,11 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adjudicator.adapters import ledger
 from adjudicator.adapters import readjudication as jobs_sql
-from adjudicator.adapters.accumulator import (
-    ReplayInFlight,
-    commit_replay_many,
-    hold_for_replay_many,
-)
+from adjudicator.adapters.accumulator import ReplayInFlight
 from adjudicator.adapters.db import reading
 from adjudicator.adapters.tables import pharmacies
 from adjudicator.domain.terms import Terms
@@ -374,15 +370,13 @@ class Applier:
         if not changed:
             return
         held.extend(changed)  # a refusal may leave some held: undoing any year is safe
-        hold_for_replay_many(
-            self.rt.accumulator,
+        self.rt.accumulator.hold_for_replay_many(
             [(c, y.enrollment_id, y.total, y.states()) for c, y in changed],  # type: ignore[misc]  # filtered: ids not None
         )
 
     def _commit_holds(self, held: list[tuple[str, YearReplay]]) -> None:
         if held:
-            commit_replay_many(
-                self.rt.accumulator,
+            self.rt.accumulator.commit_replay_many(
                 [(c, y.enrollment_id, y.grants, y.cleared()) for c, y in held],  # type: ignore[misc]  # filtered: ids not None
             )
 
@@ -425,7 +419,7 @@ class Applier:
             return
         try:
             years = [(c, y.enrollment_id, *ledger_grants(y)) for c, y in held]
-            commit_replay_many(self.rt.accumulator, years)  # type: ignore[arg-type]  # held years have ids
+            self.rt.accumulator.commit_replay_many(years)  # type: ignore[arg-type]  # held years have ids
         except Exception as error:  # the original failure matters more; check/rebuild heal
             log.error("could not undo a re-adjudication hold: %s", type(error).__name__)
 
@@ -439,7 +433,7 @@ class Applier:
             if year.enrollment_id is not None
         ]
         if resync:
-            commit_replay_many(self.rt.accumulator, resync)
+            self.rt.accumulator.commit_replay_many(resync)
 
 
 class _Moved(Exception):

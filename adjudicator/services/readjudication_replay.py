@@ -85,9 +85,10 @@ class YearReplay:
         return any(o.changed for o in self.outcomes)
 
     def states(self) -> dict[str, tuple[str, int]]:
-        """claim_id -> (ledger state for the Redis hold, replayed grant)."""
+        """claim_id -> (its status in the ledger read, its replayed grant): what the hold
+        on the year's accumulator compares with the grants Redis holds."""
         return {
-            row.claim_id: (_STATE.get(row.status, "r"), self.grants.get(row.claim_id, (0, 0))[0])
+            row.claim_id: (row.status, self.grants.get(row.claim_id, (0, 0))[0])
             for row in self.rows
         }
 
@@ -98,9 +99,6 @@ class YearReplay:
             for row in self.rows
             if row.status not in ("received", "reversed") and row.claim_id not in self.grants
         ]
-
-
-_STATE = {"paid": "p", "reversed": "v", "received": "q"}
 
 
 def replay_cardholder(
