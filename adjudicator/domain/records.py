@@ -151,6 +151,52 @@ class EventRecord:
     data: JSON
 
 
+# --- batch re-adjudication ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A claim a job changed (a dry run: would change), before and after; the one form of
+    a job's change, stored, listed, and sent back by the dry run's helper processes."""
+
+    claim_id: str
+    cardholder_id: str
+    enrollment_id: str | None
+    date_of_service: date
+    before_status: ClaimStatus
+    before_program_paid: int
+    after_status: ClaimStatus
+    after_program_paid: int
+    seq: int | None = None  # its place in the job's list, once stored
+
+    def to_json(self) -> list[Any]:
+        """The compact JSON form (a list; `seq` is not sent), read back by from_json."""
+        return [
+            self.claim_id,
+            self.cardholder_id,
+            self.enrollment_id,
+            self.date_of_service.isoformat(),
+            self.before_status.value,
+            self.before_program_paid,
+            self.after_status.value,
+            self.after_program_paid,
+        ]
+
+    @classmethod
+    def from_json(cls, item: list[Any]) -> Change:
+        claim_id, cardholder_id, enrollment_id, day, before, paid_before, after, paid_after = item
+        return cls(
+            claim_id,
+            cardholder_id,
+            enrollment_id,
+            date.fromisoformat(day),
+            ClaimStatus(before),
+            paid_before,
+            ClaimStatus(after),
+            paid_after,
+        )
+
+
 # --- the JSON columns, read into domain objects -------------------------------------
 
 

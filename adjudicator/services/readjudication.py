@@ -23,11 +23,11 @@ from adjudicator.adapters import ledger
 from adjudicator.adapters import readjudication as jobs_sql
 from adjudicator.adapters.db import reading
 from adjudicator.adapters.sql_ledger import SqlUnitOfWork
+from adjudicator.domain.replay import Window, terms_lookup
 from adjudicator.services import cursors, terms
 from adjudicator.services.errors import NotFound
 from adjudicator.services.readjudication_apply import Applier, LeaseLost, Tally, load_replays
 from adjudicator.services.readjudication_helper import Helpers, helper_count
-from adjudicator.services.readjudication_replay import Window, terms_lookup
 from adjudicator.services.runtime import Runtime
 
 log = logging.getLogger(__name__)

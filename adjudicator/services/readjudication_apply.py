@@ -23,7 +23,7 @@ import logging
 import secrets
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -37,16 +37,18 @@ from adjudicator.adapters import readjudication as jobs_sql
 from adjudicator.adapters.accumulator import ReplayInFlight
 from adjudicator.adapters.db import reading
 from adjudicator.adapters.tables import pharmacies
-from adjudicator.domain.terms import Terms
-from adjudicator.services import records
-from adjudicator.services.readjudication_replay import (
+from adjudicator.domain.outcomes import ReviewState
+from adjudicator.domain.records import ClaimRecord
+from adjudicator.domain.replay import (
     Lookups,
     Outcome,
     Window,
     YearReplay,
-    paid_key,
+    keys_to_look_up,
     replay_cardholder,
 )
+from adjudicator.domain.terms import Terms
+from adjudicator.services import records
 from adjudicator.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -98,16 +100,16 @@ def load_replays(
         with_decision=with_decision or for_update,
         for_update=for_update,
     )
-    by_cardholder: dict[str, list[Any]] = defaultdict(list)
-    for row in rows:
-        by_cardholder[row.cardholder_id].append(row)
+    by_cardholder: dict[str, list[ClaimRecord]] = defaultdict(list)
+    for claim in rows:
+        by_cardholder[claim.cardholder_id].append(claim)
     enrollments: dict[str, list[Any]] = defaultdict(list)
     for enrollment in jobs_sql.enrollments_of_many(conn, cardholders):
         enrollments[enrollment.cardholder_id].append(enrollment)
     without_years = [c for c in cardholders if not enrollments.get(c)]
     members = jobs_sql.members_among(conn, without_years) if without_years else set()
-    keys = (paid_key(r) for r in rows if r.status == "rejected" and window.holds(r))
-    lookups = Lookups(terms_on, _chains(conn), jobs_sql.paid_key_holders(conn, keys))
+    holders = jobs_sql.paid_key_holders(conn, keys_to_look_up(rows, window))
+    lookups = Lookups(terms_on, _chains(conn), holders)
     replays = {}
     for cardholder in cardholders:
         claims = by_cardholder.get(cardholder, [])
@@ -126,7 +128,7 @@ def load_replays(
     return replays
 
 
-def _fingerprint(claims: list[Any], enrollments: list[Any]) -> tuple[Any, ...]:
+def _fingerprint(claims: Sequence[Any], enrollments: list[Any]) -> tuple[Any, ...]:
     """What may change under a replay: claim outcomes and order, enrollment facts."""
     return (
         tuple((c.claim_id, c.status, c.program_paid, c.decided_at) for c in claims),
@@ -165,7 +167,7 @@ class Tally:
             outcomes = year.outcomes
             self.claims += len(outcomes)
             for outcome in outcomes:
-                self.before += outcome.row.program_paid
+                self.before += outcome.claim.program_paid
                 self.after += outcome.after_paid
                 if outcome.changed:
                     self.outcomes.append(outcome)
@@ -184,12 +186,12 @@ class Tally:
         return [
             {
                 "job_id": job_id,
-                "claim_id": o.row.claim_id,
-                "cardholder_id": o.row.cardholder_id,
+                "claim_id": o.claim.claim_id,
+                "cardholder_id": o.claim.cardholder_id,
                 "enrollment_id": o.enrollment_id,
-                "date_of_service": o.row.date_of_service,
-                "before_status": o.row.status,
-                "before_program_paid": o.row.program_paid,
+                "date_of_service": o.claim.date_of_service,
+                "before_status": o.claim.status,
+                "before_program_paid": o.claim.program_paid,
                 "after_status": o.decision.status,
                 "after_program_paid": o.after_paid,
             }
@@ -382,12 +384,13 @@ class Applier:
 
     def _write(self, conn: Connection, tally: Tally) -> None:
         # Claims that stop paying first: a claim paid now may take the NCPDP key they free.
-        outcomes = sorted(tally.outcomes, key=lambda o: o.decision.status == "paid")
+        outcomes = sorted(tally.outcomes, key=lambda o: o.pays)
         decisions = [
-            (o.row.claim_id, o.row.status, o.row.program_paid, _claim_values(o)) for o in outcomes
+            (o.claim.claim_id, o.claim.status, o.claim.program_paid, _claim_values(o))
+            for o in outcomes
         ]
         if not jobs_sql.set_readjudicated_many(conn, decisions):
-            raise ReplayInFlight("moved", outcomes[0].row.claim_id)
+            raise ReplayInFlight("moved", outcomes[0].claim.claim_id)
         stamp = ledger.now()
         jobs_sql.insert_events(
             conn,
@@ -396,15 +399,15 @@ class Applier:
                     "at": stamp,
                     "actor": self.actor,
                     "entity_type": "claim",
-                    "entity_id": o.row.claim_id,
-                    "cardholder_id": o.row.cardholder_id,
+                    "entity_id": o.claim.claim_id,
+                    "cardholder_id": o.claim.cardholder_id,
                     "type": "readjudicated",
                     "data": {
                         "job_id": self.job_id,
                         "before": {
-                            "status": o.row.status,
-                            "program_paid": o.row.program_paid,
-                            "decision": o.row.decision,
+                            "status": o.claim.status,
+                            "program_paid": o.claim.program_paid,
+                            "decision": o.claim.decision,
                         },
                         "after": {"status": o.decision.status, "program_paid": o.after_paid},
                     },
@@ -418,7 +421,7 @@ class Applier:
         if not held:
             return
         try:
-            years = [(c, y.enrollment_id, *ledger_grants(y)) for c, y in held]
+            years = [(c, y.enrollment_id, *y.ledger_grants()) for c, y in held]
             self.rt.accumulator.commit_replay_many(years)  # type: ignore[arg-type]  # held years have ids
         except Exception as error:  # the original failure matters more; check/rebuild heal
             log.error("could not undo a re-adjudication hold: %s", type(error).__name__)
@@ -428,7 +431,7 @@ class Applier:
         with reading(self.rt.engine) as conn:
             years = load_replays(conn, [cardholder], self.window, self.terms_on, with_decision=True)
         resync = [
-            (cardholder, year.enrollment_id, *ledger_grants(year))
+            (cardholder, year.enrollment_id, *year.ledger_grants())
             for year in years[cardholder].years
             if year.enrollment_id is not None
         ]
@@ -457,37 +460,25 @@ def _take(pending: list[tuple[str, Tally]], upto: str) -> Tally:
     return _merge(taken)
 
 
-def ledger_grants(year: YearReplay) -> tuple[dict[str, tuple[int, int]], list[str]]:
-    """The year's grants as the ledger has them now, and its claims that hold none."""
-    grants: dict[str, tuple[int, int]] = {}
-    cleared: list[str] = []
-    for row in year.rows:
-        if row.status == "paid":
-            benefit = (row.decision or {}).get("benefit") or {}
-            grants[row.claim_id] = (row.program_paid, int(benefit.get("used_before", 0)))
-        elif row.status not in ("received", "reversed"):
-            cleared.append(row.claim_id)
-    return grants, cleared
-
-
 def _claim_values(outcome: Outcome) -> dict[str, Any]:
-    decision, row = outcome.decision, outcome.row
-    paid = decision.status == "paid"
+    decision, claim = outcome.decision, outcome.claim
+    paid = outcome.pays
     values: dict[str, Any] = {
         "status": decision.status,
         "decision": records.decision_record(decision),
         "enrollment_id": outcome.enrollment_id,
         "program_paid": decision.amounts.program_paid,
-        "paid_key": paid_key(row) if paid else None,
-        "authorization_number": (row.authorization_number or _authorization_number())
+        "paid_key": claim.key.paid_key() if paid else None,
+        "authorization_number": (claim.authorization_number or _authorization_number())
         if paid
         else None,
     }
-    if paid and row.review_state == "open":
+    if paid and claim.review_state == ReviewState.OPEN:
         values.update(review_state=None, review=None)  # nothing left to review
-    elif not paid and decision.reviewable_rules and row.review_state is None:
+    elif not paid and decision.reviewable_rules and claim.review_state is None:
         values.update(
-            review_state="open", review={"state": "open", "rules": list(decision.reviewable_rules)}
+            review_state=ReviewState.OPEN,
+            review={"state": ReviewState.OPEN, "rules": list(decision.reviewable_rules)},
         )
     return values
 

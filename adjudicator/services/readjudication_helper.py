@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import IO, Any
 
-from adjudicator.services.readjudication_replay import Window
+from adjudicator.domain.replay import Window
 
 PROCESSES_ENV = "ADJUDICATOR_REPLAY_PROCESSES"
 MIN_CLAIMS = 20_000  # smaller dry runs are not worth starting helpers for
@@ -122,9 +122,9 @@ def _receive(process: subprocess.Popen[str]) -> dict[str, Any]:
 def main(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> int:
     from adjudicator.adapters.db import make_engine, reading
     from adjudicator.adapters.sql_ledger import SqlUnitOfWork
+    from adjudicator.domain.replay import terms_lookup
     from adjudicator.services import terms
     from adjudicator.services.readjudication_apply import Tally, load_replays
-    from adjudicator.services.readjudication_replay import terms_lookup
 
     setup = json.loads(requests.readline())
     window = Window(
@@ -148,12 +148,12 @@ def main(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> int:
                 "after": tally.after,
                 "changes": [
                     [
-                        o.row.claim_id,
-                        o.row.cardholder_id,
+                        o.claim.claim_id,
+                        o.claim.cardholder_id,
                         o.enrollment_id,
-                        o.row.date_of_service.isoformat(),
-                        o.row.status,
-                        o.row.program_paid,
+                        o.claim.date_of_service.isoformat(),
+                        o.claim.status,
+                        o.claim.program_paid,
                         o.decision.status,
                         o.after_paid,
                     ]
