@@ -13,7 +13,7 @@ $1,000, annual maximum $15,000 instead of $12,000). Then, each in a fresh worker
 - dry run: a `dry_run` job over the whole window;
 - apply: an `apply` job; then a second run (a dry run: it must find nothing to change) and
   `accumulators check` (Redis must agree with the ledger).
-Dry runs replay in helper processes, one per core (readjudication_helper; the table's
+Dry runs replay in helper processes, one per core (parallel_dry_run.py; the table's
 peak RSS is the largest process); on the large ledger a dry run in the job's process
 alone is measured too.
 On the large ledger, pharmacy claims (intake + worker path, in-process) are timed at a

@@ -13,7 +13,8 @@ from sqlalchemy import update
 from adjudicator.adapters import readjudication as jobs_sql
 from adjudicator.adapters.accumulator import ReplayInFlight
 from adjudicator.services import accumulators, adjudication, enrollments, readjudication
-from adjudicator.services import readjudication_apply as apply_module
+from adjudicator.services.readjudication import apply as apply_module
+from adjudicator.services.readjudication import jobs as jobs_module
 from adjudicator.services.runtime import Runtime
 from tests.integration.builders import claim_payload, enroll, load_patch, pay, pharmacy, submit
 from tests.integration.readjudication_support import (
@@ -143,7 +144,7 @@ def test_pharmacy_claims_flowing_during_an_apply_never_break_the_cap(
     npi = pharmacy(rt)
     members = [capped_year(rt, npi) for _ in range(4)]
     post_terms(rt, "2021-07-max", "2021-07-01", annual_max="15000.00")
-    monkeypatch.setattr(readjudication, "CHUNK_CARDHOLDERS", 1)
+    monkeypatch.setattr(jobs_module, "CHUNK_CARDHOLDERS", 1)
     hold = rt.accumulator.hold_for_replay_many
 
     def slow_hold(*args: Any) -> list[int]:
@@ -254,7 +255,7 @@ def test_a_redelivered_job_resumes_after_the_last_cardholder_it_finished(
     rt: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     members = _medicaid_members(rt, pharmacy(rt), 3)
-    monkeypatch.setattr(readjudication, "CHUNK_CARDHOLDERS", 1)
+    monkeypatch.setattr(jobs_module, "CHUNK_CARDHOLDERS", 1)
     job_id = readjudication.create(
         rt, {"date_from": _d(YEAR[0]), "date_to": _d(YEAR[1]), "mode": "apply"}, ADMIN
     )["job_id"]
@@ -373,7 +374,7 @@ def test_a_dry_run_in_helper_processes_finds_what_one_process_finds(
         capped_year(rt, npi)
     _medicaid_members(rt, npi, 3)
     post_terms(rt, "2021-07-max", "2021-07-01", annual_max="15000.00")
-    monkeypatch.setattr(readjudication, "CHUNK_CARDHOLDERS", 2)  # several chunks per helper
+    monkeypatch.setattr(jobs_module, "CHUNK_CARDHOLDERS", 2)  # several chunks per helper
 
     monkeypatch.setenv("ADJUDICATOR_REPLAY_PROCESSES", "1")
     alone = run_job(rt, *YEAR, "dry_run")

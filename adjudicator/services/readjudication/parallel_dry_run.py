@@ -1,16 +1,20 @@
 """Dry runs on several cores: helper processes replay chunks, the job's process writes.
 
 A large dry run is bound by Python's CPU time per claim (rules, amounts, caps), so the job
-hands its chunks to helper processes (`python -m adjudicator.services.readjudication_helper`,
-plain subprocesses: they also work inside a Celery prefork worker, where multiprocessing
-may not start children) and records their results in chunk order, so progress, resumption
-and the changes are exactly those of a run in one process.
+hands its chunks to helper processes (`python -m
+adjudicator.services.readjudication.parallel_dry_run`, plain subprocesses: they also work
+inside a Celery prefork worker, where multiprocessing may not start children) and records
+their results in chunk order, so progress, resumption and the changes are exactly those of
+a run in one process.
 
 Protocol, JSON lines: the job writes `{"database_url", "date_from", "date_to",
 "cardholder_id"}` once, then one cardholder list per chunk; the helper answers each chunk
 with `{"claims", "before", "after", "changes": [[claim_id, cardholder_id, enrollment_id,
 date_of_service, before_status, before_paid, after_status, after_paid], ...], "rss_mb"}`,
 or `{"error"}`.
+
+The package does not import this module (jobs.py imports it when a dry run needs
+helpers): run with -m, it must not have been imported already.
 """
 
 from __future__ import annotations
@@ -124,7 +128,7 @@ def main(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> int:
     from adjudicator.adapters.sql_ledger import SqlUnitOfWork
     from adjudicator.domain.replay import terms_lookup
     from adjudicator.services import terms
-    from adjudicator.services.readjudication_apply import Tally, load_replays
+    from adjudicator.services.readjudication.apply import Tally, load_replays
 
     setup = json.loads(requests.readline())
     window = Window(

@@ -1,8 +1,8 @@
 """Batch re-adjudication jobs: create one, run it (Celery `batch` queue or the CLI), read it.
 
-A job replays every patient-year touched by its window (readjudication_replay) in chunks of
+A job replays every patient-year touched by its window (domain/replay.py) in chunks of
 cardholders. `dry_run` records each changed claim and the summary and changes nothing else;
-`apply` also writes the new decisions and sets the accumulators (readjudication_apply).
+`apply` also writes the new decisions and sets the accumulators (apply.py).
 Progress and the summary live in the job row, updated with each chunk in the transaction
 that records the chunk's changes, so a redelivered task resumes where the last one stopped
 and never counts a claim twice.
@@ -26,8 +26,7 @@ from adjudicator.adapters.sql_ledger import SqlUnitOfWork
 from adjudicator.domain.replay import Window, terms_lookup
 from adjudicator.services import cursors, terms
 from adjudicator.services.errors import NotFound
-from adjudicator.services.readjudication_apply import Applier, LeaseLost, Tally, load_replays
-from adjudicator.services.readjudication_helper import Helpers, helper_count
+from adjudicator.services.readjudication.apply import Applier, LeaseLost, Tally, load_replays
 from adjudicator.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -215,6 +214,10 @@ class _Job:
             for cardholders in self._chunks():
                 self._progress(self.applier.apply_chunk(cardholders))
             return
+        # Imported here: the helpers run that module with -m, so the package must not
+        # have imported it before (parallel_dry_run's docstring).
+        from adjudicator.services.readjudication.parallel_dry_run import Helpers, helper_count
+
         helpers = helper_count(self.total - self.done)
         if not helpers:
             for cardholders in self._chunks():
