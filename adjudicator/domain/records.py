@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from adjudicator.domain.model import (
@@ -152,6 +153,43 @@ class EventRecord:
 
 
 # --- batch re-adjudication ------------------------------------------------------------
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A re-adjudication job: its window, progress, summary (cents) and lease."""
+
+    job_id: str
+    mode: str  # "dry_run" | "apply"
+    status: JobStatus
+    date_from: date
+    date_to: date
+    cardholder_id: str | None
+    total: int  # claims in scope, counted when the job listed its cardholders
+    done: int
+    unchanged: int
+    changed: int
+    program_paid_before: int
+    program_paid_after: int
+    resume_after: str | None  # the last cardholder done: a redelivered job goes on after it
+    runner: str | None  # the worker holding the lease
+    lease_until: datetime | None
+    attempts: int
+    error: str | None
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,8 @@ a run in one process.
 
 Protocol, JSON lines: the job writes `{"database_url", "date_from", "date_to",
 "cardholder_id"}` once, then one cardholder list per chunk; the helper answers each chunk
-with `{"claims", "before", "after", "changes": [[claim_id, cardholder_id, enrollment_id,
-date_of_service, before_status, before_paid, after_status, after_paid], ...], "rss_mb"}`,
-or `{"error"}`.
+with its tally (Tally.to_json: `{"claims", "before", "after", "changes"}`, each change as
+Change.to_json writes it) and `"rss_mb"`, or `{"error"}`.
 
 The package does not import this module (jobs.py imports it when a dry run needs
 helpers): run with -m, it must not have been imported already.
@@ -28,7 +27,8 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import IO, Any
 
-from adjudicator.domain.replay import Window
+from adjudicator.domain.replay import Window, terms_lookup
+from adjudicator.services.readjudication.tally import Tally
 
 PROCESSES_ENV = "ADJUDICATOR_REPLAY_PROCESSES"
 MIN_CLAIMS = 20_000  # smaller dry runs are not worth starting helpers for
@@ -84,8 +84,8 @@ class Helpers:
                 process.kill()
                 process.wait()
 
-    def replay(self, chunks: Iterable[list[str]]) -> Iterator[tuple[list[str], dict[str, Any]]]:
-        """Each chunk with its result, in the order of `chunks`."""
+    def replay(self, chunks: Iterable[list[str]]) -> Iterator[tuple[list[str], Tally]]:
+        """Each chunk with its tally, in the order of `chunks`."""
         upcoming = iter(chunks)
         waiting: deque[tuple[subprocess.Popen[str], list[str]]] = deque()
         for process in self.processes * IN_FLIGHT:
@@ -100,7 +100,7 @@ class Helpers:
             if (following := next(upcoming, None)) is not None:
                 _send(process, following)
                 waiting.append((process, following))
-            yield chunk, result
+            yield chunk, Tally.from_json(result)
 
 
 def _send(process: subprocess.Popen[str], message: Any) -> None:
@@ -124,11 +124,11 @@ def _receive(process: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 def main(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> int:
-    from adjudicator.adapters.db import make_engine, reading
+    from adjudicator.adapters import readjudication as jobs_sql
+    from adjudicator.adapters.db import make_engine
     from adjudicator.adapters.sql_ledger import SqlUnitOfWork
-    from adjudicator.domain.replay import terms_lookup
     from adjudicator.services import terms
-    from adjudicator.services.readjudication.apply import Tally, load_replays
+    from adjudicator.services.readjudication.load import load_replays
 
     setup = json.loads(requests.readline())
     window = Window(
@@ -137,34 +137,16 @@ def main(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> int:
         setup["cardholder_id"],
     )
     engine = make_engine(setup["database_url"], pool_size=1)
-    with reading(engine) as conn:
-        terms_on = terms_lookup(terms.all_versions(SqlUnitOfWork(conn)))
+    with jobs_sql.reading(engine) as jobs:
+        terms_on = terms_lookup(terms.all_versions(SqlUnitOfWork(jobs.connection)))
     for line in requests:
         try:
-            with reading(engine) as conn:
-                replays = load_replays(conn, json.loads(line), window, terms_on)
+            with jobs_sql.reading(engine) as jobs:
+                replays = load_replays(jobs, json.loads(line), window, terms_on)
             tally = Tally()
             for replay in replays.values():
                 tally.add(replay.years)
-            answer: dict[str, Any] = {
-                "claims": tally.claims,
-                "before": tally.before,
-                "after": tally.after,
-                "changes": [
-                    [
-                        o.claim.claim_id,
-                        o.claim.cardholder_id,
-                        o.enrollment_id,
-                        o.claim.date_of_service.isoformat(),
-                        o.claim.status,
-                        o.claim.program_paid,
-                        o.decision.status,
-                        o.after_paid,
-                    ]
-                    for o in tally.outcomes
-                ],
-                "rss_mb": _peak_rss_mb(),
-            }
+            answer: dict[str, Any] = {**tally.to_json(), "rss_mb": _peak_rss_mb()}
         except Exception as error:  # the job fails with it, visibly
             answer = {"error": f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"}
         answers.write(json.dumps(answer) + "\n")
