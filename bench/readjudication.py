@@ -225,14 +225,9 @@ def _read_everything(rt: Any) -> int:
 def _peak_rss_mb() -> float:
     """This process's peak resident set (VmHWM): unlike ru_maxrss, which Linux carries
     over exec from the parent that spawned us, it counts this program's pages only."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    from adjudicator.services.readjudication.parallel_dry_run import peak_rss_mb
+
+    return peak_rss_mb() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB
 
 
 # --- filling the ledger ------------------------------------------------------------------

@@ -146,7 +146,7 @@ def main(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> int:
             tally = Tally()
             for replay in replays.values():
                 tally.add(replay.years)
-            answer: dict[str, Any] = {**tally.to_json(), "rss_mb": _peak_rss_mb()}
+            answer: dict[str, Any] = {**tally.to_json(), "rss_mb": peak_rss_mb()}
         except Exception as error:  # the job fails with it, visibly
             answer = {"error": f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"}
         answers.write(json.dumps(answer) + "\n")
@@ -155,7 +155,8 @@ def main(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> int:
     return 0
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), 0.0 where /proc does not tell it."""
     try:
         with open("/proc/self/status") as status:
             for line in status:
