@@ -8,8 +8,7 @@ grow with the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from datetime import date, datetime
 from functools import lru_cache
@@ -17,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Engine,
     Row,
     and_,
     bindparam,
@@ -30,7 +28,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from adjudicator.adapters import db
 from adjudicator.adapters.ledger import now
 from adjudicator.adapters.tables import (
     claims,
@@ -52,6 +49,7 @@ from adjudicator.domain.records import (
     JobStatus,
 )
 from adjudicator.domain.replay import ClaimState
+from adjudicator.services.unit_of_work import DuplicatePaidKey
 
 IN_SCOPE = tuple(sorted(DECIDED))  # reversed claims stay reversed and are not counted
 _IN_LIST = 500  # bound parameters per IN (...) list
@@ -81,16 +79,14 @@ _REPLAY_COLUMNS = (
 )
 
 
-class PaidKeyTaken(Exception):
-    """A claim the job pays has an NCPDP key another claim was paid under meanwhile (the
-    ledger keeps one paid claim per key); the transaction is rolled back."""
-
-
 class SqlJobs:
-    """Re-adjudication's reads and writes over one connection (and its transaction)."""
+    """Re-adjudication's reads and writes over one connection (and its transaction): the
+    unit of work's `jobs` (services/unit_of_work.Jobs)."""
+
+    __slots__ = ("_conn",)
 
     def __init__(self, conn: Connection) -> None:
-        self.connection = conn
+        self._conn = conn
 
     # --- jobs ---------------------------------------------------------------------------
 
@@ -104,7 +100,7 @@ class SqlJobs:
         cardholder_id: str | None,
         created_by: str,
     ) -> None:
-        self.connection.execute(
+        self._conn.execute(
             insert(jobs).values(
                 job_id=job_id, mode=mode, status=JobStatus.QUEUED, date_from=date_from,
                 date_to=date_to, cardholder_id=cardholder_id, total=0, done=0, unchanged=0,
@@ -114,12 +110,12 @@ class SqlJobs:
         )  # fmt: skip
 
     def get(self, job_id: str) -> JobRecord | None:
-        row = self.connection.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
+        row = self._conn.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
         return None if row is None else job_record(row)
 
     def recent(self, limit: int) -> list[JobRecord]:
         query = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.job_id).limit(limit)
-        return [job_record(row) for row in self.connection.execute(query)]
+        return [job_record(row) for row in self._conn.execute(query)]
 
     def take(self, job_id: str, runner: str, lease_until: datetime) -> bool:
         """Take the job for `runner`: queued, or running under a lease that ran out."""
@@ -144,7 +140,7 @@ class SqlJobs:
                 started_at=func.coalesce(jobs.c.started_at, stamp),
             )
         )
-        return self.connection.execute(query).rowcount == 1
+        return self._conn.execute(query).rowcount == 1
 
     def set_total(self, job_id: str, runner: str, total: int) -> bool:
         """The claims in scope, once listed; False when `runner` lost the job."""
@@ -164,7 +160,7 @@ class SqlJobs:
         query = update(jobs).where(
             jobs.c.job_id == job_id, jobs.c.status == JobStatus.RUNNING, jobs.c.runner == runner
         )
-        return self.connection.execute(query.values(**values)).rowcount == 1
+        return self._conn.execute(query.values(**values)).rowcount == 1
 
     def add_progress(
         self,
@@ -191,18 +187,18 @@ class SqlJobs:
             "resume_after": resume_after,
             "lease_until": lease_until,
         }
-        return self.connection.execute(_ADD_PROGRESS, params).rowcount == 1
+        return self._conn.execute(_ADD_PROGRESS, params).rowcount == 1
 
     def add_changes(self, job_id: str, found: Iterable[Change]) -> None:
         rows = [change_row(job_id, change) for change in found]
         if rows:
-            self.connection.execute(_INSERT_CHANGES, rows)
+            self._conn.execute(_INSERT_CHANGES, rows)
 
     def changes(self, job_id: str, after_seq: int | None, limit: int) -> list[Change]:
         query = select(changes).where(changes.c.job_id == job_id)
         if after_seq is not None:
             query = query.where(changes.c.seq > after_seq)
-        rows = self.connection.execute(query.order_by(changes.c.seq).limit(limit))
+        rows = self._conn.execute(query.order_by(changes.c.seq).limit(limit))
         return [stored_change(row) for row in rows]
 
     # --- the scope ----------------------------------------------------------------------
@@ -217,17 +213,17 @@ class SqlJobs:
             .distinct()
             .order_by(claims.c.cardholder_id)
         )
-        return self.connection.execute(query).scalars()
+        return self._conn.execute(query).scalars()
 
     def count_in_scope(self, date_from: date, date_to: date, cardholder_id: str | None) -> int:
         where = _scope(date_from, date_to, cardholder_id)
         query = select(func.count()).select_from(claims).where(*where)
-        return int(self.connection.execute(query).scalar_one())
+        return int(self._conn.execute(query).scalar_one())
 
     def add_scope(self, job_id: str, cardholder_ids: Sequence[str]) -> None:
         if cardholder_ids:
             rows = [{"job_id": job_id, "cardholder_id": c} for c in cardholder_ids]
-            self.connection.execute(_INSERT_SCOPE, rows)
+            self._conn.execute(_INSERT_SCOPE, rows)
 
     def next_cardholders(self, job_id: str, after: str | None, limit: int) -> list[str]:
         """The job's next `limit` cardholders, in cardholder order, after `after`."""
@@ -235,10 +231,10 @@ class SqlJobs:
         if after is not None:
             query = query.where(scope.c.cardholder_id > after)
         query = query.order_by(scope.c.cardholder_id).limit(limit)
-        return list(self.connection.execute(query).scalars())
+        return list(self._conn.execute(query).scalars())
 
     def forget_scope(self, job_id: str) -> None:
-        self.connection.execute(delete(scope).where(scope.c.job_id == job_id))
+        self._conn.execute(delete(scope).where(scope.c.job_id == job_id))
 
     # --- what a replay reads ------------------------------------------------------------
 
@@ -256,9 +252,7 @@ class SqlJobs:
         query = _claims_of(with_decision, for_update)
         found: list[ClaimRecord] = []
         for part in _parts(cardholder_ids):
-            rows = self.connection.execute(
-                query, {"ids": part, "first": first_day, "last": last_day}
-            )
+            rows = self._conn.execute(query, {"ids": part, "first": first_day, "last": last_day})
             found.extend(map(replayed_claim, rows))
         return found
 
@@ -270,7 +264,7 @@ class SqlJobs:
         found: dict[str, list[ClaimState]] = {}
         for part in _parts(cardholder_ids):
             params = {"ids": part, "first": first_day, "last": last_day}
-            for row in self.connection.execute(_CLAIM_STATES, params):
+            for row in self._conn.execute(_CLAIM_STATES, params):
                 status = _STATUSES[row.status]
                 state = ClaimState(row.claim_id, status, row.program_paid, row.decided_at)
                 found.setdefault(row.cardholder_id, []).append(state)
@@ -280,14 +274,14 @@ class SqlJobs:
         found: list[EnrollmentRecord] = []
         for part in _parts(cardholder_ids):
             query = select(enrollments).where(enrollments.c.cardholder_id.in_(part))
-            found.extend(map(enrollment_record, self.connection.execute(query)))
+            found.extend(EnrollmentRecord(**row._mapping) for row in self._conn.execute(query))
         return found
 
     def members_among(self, cardholder_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for part in _parts(cardholder_ids):
             query = select(members.c.cardholder_id).where(members.c.cardholder_id.in_(part))
-            found.update(self.connection.execute(query).scalars())
+            found.update(self._conn.execute(query).scalars())
         return found
 
     def paid_key_holders(self, keys: Iterable[str]) -> dict[str, str]:
@@ -295,7 +289,7 @@ class SqlJobs:
         holders: dict[str, str] = {}
         for part in _parts(sorted(set(keys))):
             query = select(claims.c.paid_key, claims.c.claim_id).where(claims.c.paid_key.in_(part))
-            holders.update({key: claim_id for key, claim_id in self.connection.execute(query)})
+            holders.update({key: claim_id for key, claim_id in self._conn.execute(query)})
         return holders
 
     def chain_lookup(self) -> Callable[[str], str]:
@@ -305,7 +299,7 @@ class SqlJobs:
 
         def chain_of(npi: str) -> str:
             if npi not in known:
-                found = self.connection.execute(_CHAIN, {"npi": npi})
+                found = self._conn.execute(_CHAIN, {"npi": npi})
                 known[npi] = found.scalar() or ""
             return known[npi]
 
@@ -318,30 +312,16 @@ class SqlJobs:
     ) -> bool:
         """New decisions, (claim_id, status before, program_paid before, new values) each, in
         order; False when any claim moved on since it was read (the caller rolls back).
-        Raises PaidKeyTaken."""
+        Raises DuplicatePaidKey."""
         try:
-            return set_readjudicated_many(self.connection, decisions)
-        except IntegrityError as error:
-            raise PaidKeyTaken(str(error).splitlines()[0]) from error
+            return set_readjudicated_many(self._conn, decisions)
+        except IntegrityError as error:  # paid_key is unique: another claim took the key
+            raise DuplicatePaidKey(str(error).splitlines()[0]) from error
 
     def add_claim_events(self, rows: Sequence[JSON]) -> None:
         """Claim events, in one statement (the same columns as ledger.add_event writes)."""
         if rows:
-            self.connection.execute(_INSERT_EVENTS, list(rows))
-
-
-@contextmanager
-def writing(engine: Engine) -> Iterator[SqlJobs]:
-    """One transaction: committed when the block ends, rolled back if it raises."""
-    with engine.begin() as conn:
-        yield SqlJobs(conn)
-
-
-@contextmanager
-def reading(engine: Engine, **options: Any) -> Iterator[SqlJobs]:
-    """Reads only (on SQLite it takes no write lock); `options` as Connection's."""
-    with db.reading(engine, **options) as conn:
-        yield SqlJobs(conn)
+            self._conn.execute(_INSERT_EVENTS, list(rows))
 
 
 def set_readjudicated_many(
@@ -454,10 +434,9 @@ _STATUSES = {status.value: status for status in ClaimStatus}  # a dict: faster t
 _REVIEW_STATES = {state.value: state for state in ReviewState}
 _JOB_FIELDS = tuple(f.name for f in fields(JobRecord))
 _CHANGE_FIELDS = tuple(f.name for f in fields(Change) if f.name != "seq")
-_ENROLLMENT_FIELDS = tuple(f.name for f in fields(EnrollmentRecord))
 
 
-def replayed_claim(row: Row[Any]) -> ClaimRecord:
+def replayed_claim(row: Sequence[Any]) -> ClaimRecord:
     """A row of claims_of (the _REPLAY_COLUMNS, in their order, then `decision` if read).
 
     Positional: a job maps every claim of its scope, and this is the cheapest way."""
@@ -505,8 +484,3 @@ def stored_change(row: Row[Any]) -> Change:
     change["before_status"] = _STATUSES[change["before_status"]]
     change["after_status"] = _STATUSES[change["after_status"]]
     return Change(**change, seq=row.seq)
-
-
-def enrollment_record(row: Row[Any]) -> EnrollmentRecord:
-    values = row._mapping
-    return EnrollmentRecord(**{name: values[name] for name in _ENROLLMENT_FIELDS})

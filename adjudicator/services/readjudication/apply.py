@@ -27,10 +27,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from adjudicator.adapters import ledger
-from adjudicator.adapters import readjudication as jobs_sql
 from adjudicator.adapters.accumulator import ReplayInFlight
-from adjudicator.adapters.readjudication import PaidKeyTaken, SqlJobs
 from adjudicator.domain.outcomes import ReviewState
 from adjudicator.domain.replay import Outcome, Window, YearReplay
 from adjudicator.domain.terms import Terms
@@ -43,6 +40,7 @@ from adjudicator.services.readjudication.load import (
 )
 from adjudicator.services.readjudication.tally import Runner, Tally, merged
 from adjudicator.services.runtime import Runtime
+from adjudicator.services.unit_of_work import DuplicatePaidKey, Jobs
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +64,9 @@ class Applier:
     def apply_chunk(self, cardholders: list[str]) -> int:
         """Apply a chunk: one read and replay outside any lock, then the changed cardholders
         in small groups, each group one transaction; unchanged cardholders cost the read."""
-        with jobs_sql.reading(self.rt.engine) as jobs:
+        with self.rt.ledger.reading() as uow:
             first_look = load_replays(
-                jobs, cardholders, self.window, self.terms_on, with_decision=True
+                uow.jobs, cardholders, self.window, self.terms_on, with_decision=True
             )
         pending: list[tuple[str, Tally]] = []  # read and counted, not written to the job yet
         group: list[str] = []
@@ -112,7 +110,7 @@ class Applier:
                 tally.add(year for _, year in years)
                 self._write(jobs, tally)
                 self.runner.record(jobs, tally, reached)
-        except (_Moved, ReplayInFlight, PaidKeyTaken):
+        except (_Moved, ReplayInFlight, DuplicatePaidKey):
             self._undo_holds(held)
             done = 0
             for cardholder in group:
@@ -148,7 +146,7 @@ class Applier:
                     self._write(jobs, tally)
                     tally.merge(earlier)
                     self.runner.record(jobs, tally, cardholder)
-            except (ReplayInFlight, PaidKeyTaken) as busy:
+            except (ReplayInFlight, DuplicatePaidKey) as busy:
                 self._undo_holds(held)
                 if time.monotonic() > deadline:
                     raise RuntimeError(
@@ -165,16 +163,16 @@ class Applier:
             return tally.claims
 
     @contextmanager
-    def _write_lock(self) -> Iterator[SqlJobs]:
+    def _write_lock(self) -> Iterator[Jobs]:
         """A write transaction; on SQLite, pause as long as it held the lock afterwards.
 
         SQLite has one writer at a time and a waiting writer polls with growing sleeps, so
         back-to-back transactions would starve the pharmacy claims' writes. Leaving the lock
         free at least half the time keeps them flowing (PostgreSQL locks rows instead)."""
         began = time.monotonic()
-        with jobs_sql.writing(self.rt.engine) as jobs:
-            yield jobs
-        if self.rt.engine.dialect.name == "sqlite":
+        with self.rt.ledger.writing() as uow:
+            yield uow.jobs
+        if self.rt.ledger.writers_poll:
             time.sleep(min(time.monotonic() - began, MAX_PAUSE))
 
     def _hold(self, years: list[tuple[str, YearReplay]], held: Held) -> None:
@@ -196,7 +194,7 @@ class Applier:
                 [(c, e, y.grants, y.cleared()) for c, e, y in held]
             )
 
-    def _write(self, jobs: SqlJobs, tally: Tally) -> None:
+    def _write(self, jobs: Jobs, tally: Tally) -> None:
         # Claims that stop paying first: a claim paid now may take the NCPDP key they free.
         outcomes = sorted(tally.outcomes, key=lambda o: o.pays)
         decisions = [
@@ -205,7 +203,7 @@ class Applier:
         ]
         if not jobs.set_readjudicated(decisions):
             raise ReplayInFlight("moved", outcomes[0].claim.claim_id)
-        stamp = ledger.now()
+        stamp = self.rt.ledger.now()
         jobs.add_claim_events(
             [
                 {
@@ -240,9 +238,9 @@ class Applier:
 
     def resync(self, cardholder: str) -> None:
         """Set the cardholder's touched years in Redis from the ledger (after a crash)."""
-        with jobs_sql.reading(self.rt.engine) as jobs:
+        with self.rt.ledger.reading() as uow:
             replays = load_replays(
-                jobs, [cardholder], self.window, self.terms_on, with_decision=True
+                uow.jobs, [cardholder], self.window, self.terms_on, with_decision=True
             )
         resync = [
             (cardholder, year.enrollment_id, *year.ledger_grants())

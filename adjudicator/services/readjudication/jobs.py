@@ -17,10 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adjudicator.adapters import ledger
-from adjudicator.adapters import readjudication as jobs_sql
-from adjudicator.adapters.readjudication import SqlJobs
-from adjudicator.adapters.sql_ledger import SqlUnitOfWork
 from adjudicator.domain.records import FINISHED, JobRecord, JobStatus
 from adjudicator.domain.replay import Window, terms_lookup
 from adjudicator.services import cursors, terms
@@ -29,6 +25,7 @@ from adjudicator.services.readjudication.apply import Applier
 from adjudicator.services.readjudication.load import load_replays
 from adjudicator.services.readjudication.tally import LeaseLost, Runner, Tally
 from adjudicator.services.runtime import Runtime
+from adjudicator.services.unit_of_work import Jobs
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +44,8 @@ Progress = Callable[[int, int], None]  # (done, total) claims
 def create(rt: Runtime, data: dict[str, Any], actor: str) -> dict[str, Any]:
     """A queued job; the caller sends its id to the batch queue (or runs it)."""
     job_id = uuid.uuid4().hex
-    with jobs_sql.writing(rt.engine) as jobs:
-        jobs.add(
+    with rt.ledger.writing() as uow:
+        uow.jobs.add(
             job_id,
             mode=data["mode"],
             date_from=data["date_from"],
@@ -56,25 +53,25 @@ def create(rt: Runtime, data: dict[str, Any], actor: str) -> dict[str, Any]:
             cardholder_id=data.get("cardholder_id"),
             created_by=actor,
         )
-        return view(_job(jobs, job_id))
+        return view(_job(uow.jobs, job_id))
 
 
 def get(rt: Runtime, job_id: str) -> dict[str, Any]:
-    with jobs_sql.reading(rt.engine) as jobs:
-        return view(_job(jobs, job_id))
+    with rt.ledger.reading() as uow:
+        return view(_job(uow.jobs, job_id))
 
 
 def recent(rt: Runtime, limit: int = 20) -> list[dict[str, Any]]:
     """The latest jobs, newest first (for listings such as the console's)."""
-    with jobs_sql.reading(rt.engine) as jobs:
-        return [view(job) for job in jobs.recent(limit)]
+    with rt.ledger.reading() as uow:
+        return [view(job) for job in uow.jobs.recent(limit)]
 
 
 def changes(rt: Runtime, job_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
     """The job's changed claims in the order it found them, cursor-paged."""
-    with jobs_sql.reading(rt.engine) as jobs:
-        _job(jobs, job_id)
-        found = jobs.changes(job_id, cursors.decode(cursor), limit + 1)
+    with rt.ledger.reading() as uow:
+        _job(uow.jobs, job_id)
+        found = uow.jobs.changes(job_id, cursors.decode(cursor), limit + 1)
     page = found[:limit]
     return {
         "items": [
@@ -124,7 +121,7 @@ def view(job: JobRecord) -> dict[str, Any]:
     }
 
 
-def _job(jobs: SqlJobs, job_id: str) -> JobRecord:
+def _job(jobs: Jobs, job_id: str) -> JobRecord:
     job = jobs.get(job_id)
     if job is None:
         raise NotFound("no re-adjudication job with this id")
@@ -143,20 +140,20 @@ class RunResult:
 
 def run(rt: Runtime, job_id: str, on_progress: Progress | None = None) -> RunResult:
     """Run or resume a job to its end; idempotent by job id (a finished job is left alone)."""
-    runner = Runner(job_id, uuid.uuid4().hex, _lease)
-    with jobs_sql.writing(rt.engine) as jobs:
-        job = _job(jobs, job_id)
+    runner = Runner(job_id, uuid.uuid4().hex, lambda: rt.ledger.now() + LEASE)
+    with rt.ledger.writing() as uow:
+        job = _job(uow.jobs, job_id)
         if job.status in FINISHED:
             return RunResult(job.status)
-        if not jobs.take(job_id, runner.runner_id, _lease()):
-            return RunResult(BUSY, _seconds_left(job.lease_until))
+        if not uow.jobs.take(job_id, runner.runner_id, runner.lease()):
+            return RunResult(BUSY, _seconds_left(rt, job.lease_until))
     resumed = job.status == JobStatus.RUNNING
     log.info("re-adjudication started", extra={"job_id": job_id, "mode": job.mode})
     try:
         if job.total == 0 and job.done == 0:  # a fresh job, or one that died listing
             _list_scope(rt, job, runner)
-        with jobs_sql.reading(rt.engine) as jobs:
-            running = _Job(rt, _job(jobs, job_id), runner, on_progress)
+        with rt.ledger.reading() as uow:
+            running = _Job(rt, _job(uow.jobs, job_id), runner, on_progress)
         running.run(resumed)
     except LeaseLost:
         log.warning("re-adjudication job taken over", extra={"job_id": job_id})
@@ -177,25 +174,25 @@ def _list_scope(rt: Runtime, job: JobRecord, runner: Runner) -> None:
     INSERT ... SELECT over a large ledger would hold the write lock (and every pharmacy
     claim) for as long as the scan takes."""
     window = (job.date_from, job.date_to, job.cardholder_id)
-    with jobs_sql.writing(rt.engine) as jobs:
-        jobs.forget_scope(job.job_id)
-    with jobs_sql.reading(rt.engine, stream_results=True, yield_per=SCOPE_BATCH) as reader:
+    with rt.ledger.writing() as uow:
+        uow.jobs.forget_scope(job.job_id)
+    with rt.ledger.reading(stream_results=True, yield_per=SCOPE_BATCH) as snapshot:
         batch: list[str] = []
-        for cardholder in reader.scope_cardholders(*window):
+        for cardholder in snapshot.jobs.scope_cardholders(*window):
             batch.append(cardholder)
             if len(batch) == SCOPE_BATCH:
                 _add_scope(rt, job.job_id, batch)
                 batch = []
         _add_scope(rt, job.job_id, batch)
-        total = reader.count_in_scope(*window)
-    with jobs_sql.writing(rt.engine) as jobs:
-        if not jobs.set_total(job.job_id, runner.runner_id, total):
+        total = snapshot.jobs.count_in_scope(*window)
+    with rt.ledger.writing() as uow:
+        if not uow.jobs.set_total(job.job_id, runner.runner_id, total):
             raise LeaseLost(job.job_id)
 
 
 def _add_scope(rt: Runtime, job_id: str, cardholders: list[str]) -> None:
-    with jobs_sql.writing(rt.engine) as jobs:
-        jobs.add_scope(job_id, cardholders)
+    with rt.ledger.writing() as uow:
+        uow.jobs.add_scope(job_id, cardholders)
 
 
 class _Job:
@@ -206,8 +203,8 @@ class _Job:
         self.job = job
         self.runner = runner
         self.window = Window(job.date_from, job.date_to, job.cardholder_id)
-        with jobs_sql.reading(rt.engine) as jobs:
-            self.terms_on = terms_lookup(terms.all_versions(SqlUnitOfWork(jobs.connection)))
+        with rt.ledger.reading() as uow:
+            self.terms_on = terms_lookup(terms.all_versions(uow))
         self.applier = Applier(rt, runner, self.window, self.terms_on)
         self.on_progress = on_progress
         self.done, self.total = job.done, job.total
@@ -239,8 +236,8 @@ class _Job:
         """The job's cardholders in chunks, read one chunk ahead at most."""
         after = self.job.resume_after
         while True:
-            with jobs_sql.reading(self.rt.engine) as jobs:
-                chunk = jobs.next_cardholders(self.job.job_id, after, CHUNK_CARDHOLDERS)
+            with self.rt.ledger.reading() as uow:
+                chunk = uow.jobs.next_cardholders(self.job.job_id, after, CHUNK_CARDHOLDERS)
             if not chunk:
                 return
             yield chunk
@@ -253,8 +250,8 @@ class _Job:
 
     def _replay(self, cardholders: list[str]) -> Tally:
         """A dry run's chunk, replayed in this process."""
-        with jobs_sql.reading(self.rt.engine) as jobs:
-            replays = load_replays(jobs, cardholders, self.window, self.terms_on)
+        with self.rt.ledger.reading() as uow:
+            replays = load_replays(uow.jobs, cardholders, self.window, self.terms_on)
         tally = Tally()
         for replay in replays.values():
             tally.add(replay.years)
@@ -262,30 +259,26 @@ class _Job:
 
     def _record(self, cardholders: list[str], tally: Tally) -> None:
         """A dry run's chunk (replayed here or by a helper): its changes and progress."""
-        with jobs_sql.writing(self.rt.engine) as jobs:
-            self.runner.record(jobs, tally, cardholders[-1])
+        with self.rt.ledger.writing() as uow:
+            self.runner.record(uow.jobs, tally, cardholders[-1])
         self._progress(tally.claims)
 
 
 def _finish(rt: Runtime, runner: Runner, status: JobStatus, error: str | None) -> None:
     job_id = runner.job_id
-    with jobs_sql.writing(rt.engine) as jobs:
-        job = _job(jobs, job_id)
-        if not jobs.finish(job_id, runner.runner_id, status, error, max(job.total, job.done)):
+    with rt.ledger.writing() as uow:
+        job = _job(uow.jobs, job_id)
+        if not uow.jobs.finish(job_id, runner.runner_id, status, error, max(job.total, job.done)):
             return  # another worker took the job over; it will finish it
-        jobs.forget_scope(job_id)
+        uow.jobs.forget_scope(job_id)
 
 
-def _lease() -> datetime:
-    return ledger.now() + LEASE
-
-
-def _seconds_left(lease_until: datetime | None) -> float:
+def _seconds_left(rt: Runtime, lease_until: datetime | None) -> float:
     if lease_until is None:
         return 1.0
     if lease_until.tzinfo is None:  # SQLite hands datetimes back naive (they are UTC)
         lease_until = lease_until.replace(tzinfo=UTC)
-    return max((lease_until - ledger.now()).total_seconds(), 0.0) + 1.0
+    return max((lease_until - rt.ledger.now()).total_seconds(), 0.0) + 1.0
 
 
 def _error_text(error: Exception) -> str:

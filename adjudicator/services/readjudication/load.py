@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from adjudicator.adapters.readjudication import SqlJobs
 from adjudicator.domain.records import ClaimRecord, EnrollmentRecord
 from adjudicator.domain.replay import (
     ClaimState,
@@ -20,6 +19,7 @@ from adjudicator.domain.replay import (
     replay_cardholder,
 )
 from adjudicator.domain.terms import Terms
+from adjudicator.services.unit_of_work import Jobs
 
 YEAR_SPAN = timedelta(days=366)  # every claim of a year touched by the window lies this close
 
@@ -60,7 +60,7 @@ def window_reach(window: Window) -> tuple[date, date]:
 
 
 def load_replays(
-    jobs: SqlJobs,
+    jobs: Jobs,
     cardholders: list[str],
     window: Window,
     terms_on: Callable[[date], Terms],
@@ -108,7 +108,7 @@ def load_replays(
     return replays
 
 
-def fingerprints(jobs: SqlJobs, cardholders: list[str], window: Window) -> dict[str, Fingerprint]:
+def fingerprints(jobs: Jobs, cardholders: list[str], window: Window) -> dict[str, Fingerprint]:
     """The cardholders' fingerprints as they are now, read under the lock."""
     states = jobs.claim_states(cardholders, *window_reach(window))
     enrollments: dict[str, list[EnrollmentRecord]] = defaultdict(list)

@@ -124,9 +124,8 @@ def _receive(process: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 def main(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> int:
-    from adjudicator.adapters import readjudication as jobs_sql
     from adjudicator.adapters.db import make_engine
-    from adjudicator.adapters.sql_ledger import SqlUnitOfWork
+    from adjudicator.adapters.sql_ledger import SqlLedger
     from adjudicator.services import terms
     from adjudicator.services.readjudication.load import load_replays
 
@@ -136,13 +135,13 @@ def main(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> int:
         date.fromisoformat(setup["date_to"]),
         setup["cardholder_id"],
     )
-    engine = make_engine(setup["database_url"], pool_size=1)
-    with jobs_sql.reading(engine) as jobs:
-        terms_on = terms_lookup(terms.all_versions(SqlUnitOfWork(jobs.connection)))
+    ledger = SqlLedger(make_engine(setup["database_url"], pool_size=1))
+    with ledger.reading() as uow:
+        terms_on = terms_lookup(terms.all_versions(uow))
     for line in requests:
         try:
-            with jobs_sql.reading(engine) as jobs:
-                replays = load_replays(jobs, json.loads(line), window, terms_on)
+            with ledger.reading() as uow:
+                replays = load_replays(uow.jobs, json.loads(line), window, terms_on)
             tally = Tally()
             for replay in replays.values():
                 tally.add(replay.years)
@@ -151,7 +150,7 @@ def main(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> int:
             answer = {"error": f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"}
         answers.write(json.dumps(answer) + "\n")
         answers.flush()
-    engine.dispose()
+    ledger.dispose()
     return 0
 
 

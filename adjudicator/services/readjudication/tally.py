@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from adjudicator.adapters.readjudication import SqlJobs
 from adjudicator.domain.records import Change
 from adjudicator.domain.replay import Outcome, YearReplay
+from adjudicator.services.unit_of_work import Jobs
 
 
 class LeaseLost(RuntimeError):
@@ -83,7 +83,7 @@ class Runner:
     runner_id: str  # stamped in the job row while this run holds it
     lease: Callable[[], datetime]  # when a lease taken now runs out
 
-    def record(self, jobs: SqlJobs, tally: Tally, resume_after: str) -> None:
+    def record(self, jobs: Jobs, tally: Tally, resume_after: str) -> None:
         """Add a chunk to the job (in the chunk's own transaction): its changes, its counts,
         where to resume; and renew the lease. Raises LeaseLost."""
         jobs.add_changes(self.job_id, tally.changes)
