@@ -165,12 +165,9 @@ def _phase(phase: str, url: str, redis_url: str, helpers: str) -> dict[str, Any]
 
 def _child(args: argparse.Namespace) -> int:
     """The worker side: build a Runtime, run the phase, print its numbers as JSON."""
-    from adjudicator.config import Config
     from adjudicator.services import readjudication
-    from adjudicator.services.runtime import build_runtime
 
-    config = Config(Path("."), args.database_url, args.redis_url)
-    rt = build_runtime(config, enqueue=lambda claim_id: None)
+    rt = _runtime(args.database_url, args.redis_url)
     rss_before = _peak_rss_mb()
     began = time.perf_counter()
     out: dict[str, Any] = {"phase": args.phase}
@@ -381,10 +378,12 @@ def _npi(rng: random.Random) -> str:
 
 
 def _runtime(url: str, redis_url: str) -> Any:
+    """A Runtime whose claims and jobs go nowhere: the bench runs them in-process."""
     from adjudicator.config import Config
-    from adjudicator.services.runtime import build_runtime
+    from adjudicator.wiring import build_runtime
 
-    return build_runtime(Config(Path("."), url, redis_url), enqueue=lambda claim_id: None)
+    config = Config(Path("."), url, redis_url)
+    return build_runtime(config, enqueue=lambda claim_id: None, send_job=lambda job_id: None)
 
 
 def _rebuild_accumulators(url: str, redis_url: str) -> None:
@@ -398,17 +397,17 @@ def _rebuild_accumulators(url: str, redis_url: str) -> None:
 
 
 def _post_terms(url: str, version: str, effective: date, **changes: str) -> None:
-    from adjudicator.adapters.db import make_engine
+    from adjudicator.adapters.sql_ledger import SqlLedger
     from adjudicator.domain import bundled_terms
     from adjudicator.services import terms
 
     document = bundled_terms()[0].to_document()
     document.update(version=version, effective_date=effective.isoformat(), **changes)
-    engine = make_engine(url)
+    ledger = SqlLedger.from_url(url)
     try:
-        terms.create(engine, document, "bench")
+        terms.create(ledger, document, "bench")
     finally:
-        engine.dispose()
+        ledger.dispose()
 
 
 def _check(url: str, redis_url: str) -> int:
@@ -463,7 +462,7 @@ def _timed_claims(rt: Any, args: argparse.Namespace, stop: threading.Event | Non
 
     from adjudicator.adapters.db import reading
     from adjudicator.adapters.tables import pharmacies
-    from adjudicator.services import adjudication, claims
+    from adjudicator.services import adjudication, intake
     from schemas.claims import ClaimRequestSchema
 
     query = select(pharmacies.c.npi).where(pharmacies.c.chain == CHAINS[0])
@@ -485,8 +484,8 @@ def _timed_claims(rt: Any, args: argparse.Namespace, stop: threading.Event | Non
             time.sleep(wait)
         patient = rng.randrange(args.small_patients)  # exists in both sizes
         payload = _live_payload(f"BC{patient:010d}", npi, rng)
-        intake = claims.submit(rt, schema.load(payload))
-        adjudication.adjudicate(rt, intake.claim_id)
+        submitted = intake.submit_claim(rt, schema.load(payload), wait=None)
+        adjudication.adjudicate(rt, submitted.claim_id)
         latencies.append((time.perf_counter() - due) * 1000)
     ordered = sorted(latencies)
     return {
