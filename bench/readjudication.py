@@ -13,7 +13,7 @@ $1,000, annual maximum $15,000 instead of $12,000). Then, each in a fresh worker
 - dry run: a `dry_run` job over the whole window;
 - apply: an `apply` job; then a second run (a dry run: it must find nothing to change) and
   `accumulators check` (Redis must agree with the ledger).
-Dry runs replay in helper processes, one per core (readjudication_helper; the table's
+Dry runs replay in helper processes, one per core (parallel_dry_run.py; the table's
 peak RSS is the largest process); on the large ledger a dry run in the job's process
 alone is measured too.
 On the large ledger, pharmacy claims (intake + worker path, in-process) are timed at a
@@ -165,12 +165,9 @@ def _phase(phase: str, url: str, redis_url: str, helpers: str) -> dict[str, Any]
 
 def _child(args: argparse.Namespace) -> int:
     """The worker side: build a Runtime, run the phase, print its numbers as JSON."""
-    from adjudicator.config import Config
     from adjudicator.services import readjudication
-    from adjudicator.services.runtime import build_runtime
 
-    config = Config(Path("."), args.database_url, args.redis_url)
-    rt = build_runtime(config, enqueue=lambda claim_id: None)
+    rt = _runtime(args.database_url, args.redis_url)
     rss_before = _peak_rss_mb()
     began = time.perf_counter()
     out: dict[str, Any] = {"phase": args.phase}
@@ -225,14 +222,9 @@ def _read_everything(rt: Any) -> int:
 def _peak_rss_mb() -> float:
     """This process's peak resident set (VmHWM): unlike ru_maxrss, which Linux carries
     over exec from the parent that spawned us, it counts this program's pages only."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    from adjudicator.services.readjudication.parallel_dry_run import peak_rss_mb
+
+    return peak_rss_mb() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB
 
 
 # --- filling the ledger ------------------------------------------------------------------
@@ -386,10 +378,12 @@ def _npi(rng: random.Random) -> str:
 
 
 def _runtime(url: str, redis_url: str) -> Any:
+    """A Runtime whose claims and jobs go nowhere: the bench runs them in-process."""
     from adjudicator.config import Config
-    from adjudicator.services.runtime import build_runtime
+    from adjudicator.wiring import build_runtime
 
-    return build_runtime(Config(Path("."), url, redis_url), enqueue=lambda claim_id: None)
+    config = Config(Path("."), url, redis_url)
+    return build_runtime(config, enqueue=lambda claim_id: None, send_job=lambda job_id: None)
 
 
 def _rebuild_accumulators(url: str, redis_url: str) -> None:
@@ -403,17 +397,17 @@ def _rebuild_accumulators(url: str, redis_url: str) -> None:
 
 
 def _post_terms(url: str, version: str, effective: date, **changes: str) -> None:
-    from adjudicator.adapters.db import make_engine
+    from adjudicator.adapters.sql_ledger import SqlLedger
     from adjudicator.domain import bundled_terms
     from adjudicator.services import terms
 
     document = bundled_terms()[0].to_document()
     document.update(version=version, effective_date=effective.isoformat(), **changes)
-    engine = make_engine(url)
+    ledger = SqlLedger.from_url(url)
     try:
-        terms.create(engine, document, "bench")
+        terms.create(ledger, document, "bench")
     finally:
-        engine.dispose()
+        ledger.dispose()
 
 
 def _check(url: str, redis_url: str) -> int:
@@ -468,7 +462,7 @@ def _timed_claims(rt: Any, args: argparse.Namespace, stop: threading.Event | Non
 
     from adjudicator.adapters.db import reading
     from adjudicator.adapters.tables import pharmacies
-    from adjudicator.services import adjudication, claims
+    from adjudicator.services import adjudication, intake
     from schemas.claims import ClaimRequestSchema
 
     query = select(pharmacies.c.npi).where(pharmacies.c.chain == CHAINS[0])
@@ -490,8 +484,8 @@ def _timed_claims(rt: Any, args: argparse.Namespace, stop: threading.Event | Non
             time.sleep(wait)
         patient = rng.randrange(args.small_patients)  # exists in both sizes
         payload = _live_payload(f"BC{patient:010d}", npi, rng)
-        intake = claims.submit(rt, schema.load(payload))
-        adjudication.adjudicate(rt, intake.claim_id)
+        submitted = intake.submit_claim(rt, schema.load(payload), wait=None)
+        adjudication.adjudicate(rt, submitted.claim_id)
         latencies.append((time.perf_counter() - due) * 1000)
     ordered = sorted(latencies)
     return {

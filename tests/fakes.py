@@ -353,6 +353,8 @@ class MemoryLedger:
     def now(self) -> datetime:
         return _now()
 
+    writers_poll = False  # a waiting writer takes the lock as soon as it is free
+
     def ping(self) -> None:
         return None
 

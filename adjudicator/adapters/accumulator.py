@@ -11,12 +11,14 @@ and overwrite this copy.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, TypedDict
 
 import redis
+
+from adjudicator.domain.outcomes import ClaimStatus
 
 MAX_CENTS = 2**53  # Lua numbers are doubles: integers stay exact below this
 _PREFIX = "acc:{"
@@ -28,6 +30,15 @@ CORRECTIONS_KEY = "accumulators:ledger-corrections"  # payments the ledger guard
 
 class EvictingRedisError(RuntimeError):
     """Redis may evict keys, which would silently forget what patients have used."""
+
+
+class ReplayInFlight(RuntimeError):
+    """Redis holds a payment of the patient-year that the ledger read did not show yet."""
+
+    def __init__(self, reason: str, claim_id: str) -> None:
+        super().__init__(f"{reason}: claim {claim_id}")
+        self.reason = reason
+        self.claim_id = claim_id
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,17 @@ class Snapshot(TypedDict):
     released: set[str]
 
 
+# A patient-year to hold: (cardholder_id, enrollment_id, replayed total, claim_id -> (status
+# in the ledger read, replayed grant)); to commit: (cardholder_id, enrollment_id, claim_id ->
+# (granted, used_before), claims that hold no grant).
+YearHold = tuple[str, str, int, Mapping[str, tuple[ClaimStatus, int]]]
+YearCommit = tuple[str, str, Mapping[str, tuple[int, int]], Sequence[str]]
+
+# How replay_hold.lua reads a claim's status in the ledger read: paid, reversed, received
+# (being decided); "r" for any other (it holds no grant).
+_HOLD_STATES = {ClaimStatus.PAID: "p", ClaimStatus.REVERSED: "v", ClaimStatus.RECEIVED: "q"}
+
+
 def accumulator_key(cardholder_id: str) -> str:
     if not cardholder_id:
         raise ValueError("cardholder_id must not be empty")
@@ -62,6 +84,8 @@ class Accumulator:
         # register_script runs EVALSHA and reloads the script on NOSCRIPT
         self._reserve = client.register_script(_lua("reserve.lua"))
         self._release = client.register_script(_lua("release.lua"))
+        self._replay_hold = client.register_script(_lua("replay_hold.lua"))
+        self._replay_commit = client.register_script(_lua("replay_commit.lua"))
 
     def reserve(
         self,
@@ -133,16 +157,71 @@ class Accumulator:
     def corrections(self) -> int:
         return int(self._client.get(CORRECTIONS_KEY) or 0)
 
-    def commit_replay_many(
-        self, years: list[tuple[str, str, dict[str, tuple[int, int]], list[str]]]
-    ) -> list[int]:
-        """Rewrite patient-years' grants as the ledger has them (see commit_replay)."""
-        return commit_replay_many(self, years)
-
     def cardholders(self) -> Iterator[str]:
         """Every cardholder with an accumulator (SCAN: never blocks Redis like KEYS)."""
         for key in self._client.scan_iter(match=f"{_PREFIX}*}}", count=1000):
             yield _text(key)[len(_PREFIX) : -1]
+
+    # --- batch re-adjudication: set a patient-year to its replayed totals -------------
+
+    def hold_for_replay(
+        self,
+        cardholder_id: str,
+        enrollment_id: str,
+        total_cents: int,
+        claims: Mapping[str, tuple[ClaimStatus, int]],
+    ) -> int:
+        """Before the SQL commit: refuse if a claim is in flight, else raise used to cover both.
+
+        `claims`: every claim of the year the ledger read holds, claim_id -> (its status
+        there, its replayed grant). Raises ReplayInFlight; returns the year's used amount
+        after the hold.
+        """
+        return self.hold_for_replay_many([(cardholder_id, enrollment_id, total_cents, claims)])[0]
+
+    def hold_for_replay_many(self, years: Sequence[YearHold]) -> list[int]:
+        """`hold_for_replay` for several patient-years in one round trip (one script each).
+
+        Raises ReplayInFlight for the first year refused; the others may be held, so the
+        caller undoes them all (commit_replay with the ledger's grants is safe for any year).
+        """
+        with self._client.pipeline(transaction=False) as pipe:
+            for cardholder_id, enrollment_id, total_cents, claims in years:
+                args: list[str | int] = [enrollment_id, _cents(total_cents)]
+                for claim_id, (status, replayed) in claims.items():
+                    args.extend((claim_id, _HOLD_STATES.get(status, "r"), _cents(replayed)))
+                self._replay_hold(keys=[accumulator_key(cardholder_id)], args=args, client=pipe)
+            replies = pipe.execute()
+        for reply in replies:
+            if not int(reply[0]):
+                raise ReplayInFlight(_text(reply[1]), _text(reply[2]))
+        return [int(reply[1]) for reply in replies]
+
+    def commit_replay(
+        self,
+        cardholder_id: str,
+        enrollment_id: str,
+        grants: Mapping[str, tuple[int, int]],
+        cleared: Sequence[str],
+    ) -> int:
+        """After the SQL commit: write the year's grants, drop `cleared`, recompute used.
+
+        `grants`: claim_id -> (granted cents, used_before cents) of every claim of the year
+        that pays. Grants of claims not named (live claims taken meanwhile) are kept and
+        counted. Returns the year's used amount.
+        """
+        return self.commit_replay_many([(cardholder_id, enrollment_id, grants, cleared)])[0]
+
+    def commit_replay_many(self, years: Sequence[YearCommit]) -> list[int]:
+        """`commit_replay` for several patient-years in one round trip (one script each)."""
+        with self._client.pipeline(transaction=False) as pipe:
+            for cardholder_id, enrollment_id, grants, cleared in years:
+                args: list[str | int] = [enrollment_id, len(grants)]
+                for claim_id, (granted, used_before) in grants.items():
+                    args.extend((claim_id, _cents(granted), _cents(used_before)))
+                args.extend(cleared)
+                self._replay_commit(keys=[accumulator_key(cardholder_id)], args=args, client=pipe)
+            return [int(used) for used in pipe.execute()]
 
 
 def ensure_no_eviction(client: redis.Redis) -> None:
@@ -196,91 +275,3 @@ def _text(value: Any) -> str:
 
 def _lua(name: str) -> str:
     return (files(__package__) / "lua" / name).read_text()
-
-
-# --- batch re-adjudication (issue 4): set a patient-year to its replayed totals ---------
-
-
-class ReplayInFlight(RuntimeError):
-    """Redis holds a payment of the patient-year that the ledger read did not show yet."""
-
-    def __init__(self, reason: str, claim_id: str) -> None:
-        super().__init__(f"{reason}: claim {claim_id}")
-        self.reason = reason
-        self.claim_id = claim_id
-
-
-def hold_for_replay(
-    acc: Accumulator,
-    cardholder_id: str,
-    enrollment_id: str,
-    total_cents: int,
-    claims: dict[str, tuple[str, int]],
-) -> int:
-    """Before the SQL commit: refuse if a claim is in flight, else raise used to cover both.
-
-    `claims`: every claim of the year the ledger read holds, claim_id -> (state, replayed
-    grant); state "p" paid, "v" reversed, "q" received, "r" anything else. Raises
-    ReplayInFlight; returns the year's used amount after the hold.
-    """
-    return hold_for_replay_many(acc, [(cardholder_id, enrollment_id, total_cents, claims)])[0]
-
-
-def hold_for_replay_many(
-    acc: Accumulator, years: list[tuple[str, str, int, dict[str, tuple[str, int]]]]
-) -> list[int]:
-    """`hold_for_replay` for several patient-years in one round trip (one script each).
-
-    Raises ReplayInFlight for the first year refused; the others may be held, so the caller
-    undoes them all (commit_replay with the ledger's grants is safe for any year)."""
-    script = _script(acc, "replay_hold.lua")
-    with acc._client.pipeline(transaction=False) as pipe:
-        for cardholder_id, enrollment_id, total_cents, claims in years:
-            args: list[str | int] = [enrollment_id, _cents(total_cents)]
-            for claim_id, (state, replayed) in claims.items():
-                args.extend((claim_id, state, _cents(replayed)))
-            script(keys=[accumulator_key(cardholder_id)], args=args, client=pipe)
-        replies = pipe.execute()
-    for reply in replies:
-        if not int(reply[0]):
-            raise ReplayInFlight(_text(reply[1]), _text(reply[2]))
-    return [int(reply[1]) for reply in replies]
-
-
-def commit_replay(
-    acc: Accumulator,
-    cardholder_id: str,
-    enrollment_id: str,
-    grants: dict[str, tuple[int, int]],
-    cleared: list[str],
-) -> int:
-    """After the SQL commit: write the year's grants, drop `cleared`, recompute used.
-
-    `grants`: claim_id -> (granted cents, used_before cents) of every claim of the year that
-    pays. Grants of claims not named (live claims taken meanwhile) are kept and counted.
-    Returns the year's used amount.
-    """
-    return commit_replay_many(acc, [(cardholder_id, enrollment_id, grants, cleared)])[0]
-
-
-def commit_replay_many(
-    acc: Accumulator, years: list[tuple[str, str, dict[str, tuple[int, int]], list[str]]]
-) -> list[int]:
-    """`commit_replay` for several patient-years in one round trip (one script each)."""
-    script = _script(acc, "replay_commit.lua")
-    with acc._client.pipeline(transaction=False) as pipe:
-        for cardholder_id, enrollment_id, grants, cleared in years:
-            args: list[str | int] = [enrollment_id, len(grants)]
-            for claim_id, (granted, used_before) in grants.items():
-                args.extend((claim_id, _cents(granted), _cents(used_before)))
-            args.extend(cleared)
-            script(keys=[accumulator_key(cardholder_id)], args=args, client=pipe)
-        return [int(used) for used in pipe.execute()]
-
-
-def _script(acc: Accumulator, name: str) -> Any:
-    """The registered script, made once per Accumulator (EVALSHA, reloaded on NOSCRIPT)."""
-    scripts: dict[str, Any] = acc.__dict__.setdefault("_replay_scripts", {})
-    if name not in scripts:
-        scripts[name] = acc._client.register_script(_lua(name))
-    return scripts[name]

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adjudicator.adapters import ledger
 from adjudicator.adapters.db import make_engine, reading
+from adjudicator.adapters.readjudication import SqlJobs
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey, ReviewState
 from adjudicator.domain.records import (
     JSON,
@@ -277,15 +278,15 @@ class SqlTerms:
 class SqlUnitOfWork:
     """The repositories over one connection (and its transaction, when writing)."""
 
-    __slots__ = ("connection", "credentials", "members", "claims", "events", "terms")
+    __slots__ = ("credentials", "members", "claims", "events", "terms", "jobs")
 
     def __init__(self, conn: Connection) -> None:
-        self.connection = conn  # for the adapters' own batch statements (re-adjudication)
         self.credentials = SqlCredentials(conn)
         self.members = SqlMembers(conn)
         self.claims = SqlClaims(conn)
         self.events = SqlEvents(conn)
         self.terms = SqlTerms(conn)
+        self.jobs = SqlJobs(conn)
 
 
 class SqlLedger:
@@ -310,6 +311,10 @@ class SqlLedger:
 
     def now(self) -> datetime:
         return ledger.now()
+
+    @property
+    def writers_poll(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
 
     def ping(self) -> None:
         with reading(self.engine) as conn:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from adjudicator.domain.model import (
@@ -149,6 +150,89 @@ class EventRecord:
     cardholder_id: str | None
     type: str
     data: JSON
+
+
+# --- batch re-adjudication ------------------------------------------------------------
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A re-adjudication job: its window, progress, summary (cents) and lease."""
+
+    job_id: str
+    mode: str  # "dry_run" | "apply"
+    status: JobStatus
+    date_from: date
+    date_to: date
+    cardholder_id: str | None
+    total: int  # claims in scope, counted when the job listed its cardholders
+    done: int
+    unchanged: int
+    changed: int
+    program_paid_before: int
+    program_paid_after: int
+    resume_after: str | None  # the last cardholder done: a redelivered job goes on after it
+    runner: str | None  # the worker holding the lease
+    lease_until: datetime | None
+    attempts: int
+    error: str | None
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A claim a job changed (a dry run: would change), before and after; the one form of
+    a job's change, stored, listed, and sent back by the dry run's helper processes."""
+
+    claim_id: str
+    cardholder_id: str
+    enrollment_id: str | None
+    date_of_service: date
+    before_status: ClaimStatus
+    before_program_paid: int
+    after_status: ClaimStatus
+    after_program_paid: int
+    seq: int | None = None  # its place in the job's list, once stored
+
+    def to_json(self) -> list[Any]:
+        """The compact JSON form (a list; `seq` is not sent), read back by from_json."""
+        return [
+            self.claim_id,
+            self.cardholder_id,
+            self.enrollment_id,
+            self.date_of_service.isoformat(),
+            self.before_status.value,
+            self.before_program_paid,
+            self.after_status.value,
+            self.after_program_paid,
+        ]
+
+    @classmethod
+    def from_json(cls, item: list[Any]) -> Change:
+        claim_id, cardholder_id, enrollment_id, day, before, paid_before, after, paid_after = item
+        return cls(
+            claim_id,
+            cardholder_id,
+            enrollment_id,
+            date.fromisoformat(day),
+            ClaimStatus(before),
+            paid_before,
+            ClaimStatus(after),
+            paid_after,
+        )
 
 
 # --- the JSON columns, read into domain objects -------------------------------------

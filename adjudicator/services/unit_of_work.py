@@ -7,7 +7,7 @@ one, and tests/integration/test_ledger_contract.py holds both to the same behavi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,13 +16,17 @@ from typing import Any, Protocol
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey
 from adjudicator.domain.records import (
     JSON,
+    Change,
     ClaimRecord,
     ClaimToDecide,
     EnrollmentRecord,
     EventRecord,
+    JobRecord,
+    JobStatus,
     PharmacyRecord,
     UserRecord,
 )
+from adjudicator.domain.replay import ClaimState
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +175,102 @@ class TermsVersions(Protocol):
     def exists(self, version: str) -> bool: ...
 
 
+class Jobs(Protocol):
+    """Re-adjudication jobs (their scope, progress and changes), and the batch reads and
+    writes a job makes of claims and members, a chunk of cardholders at a time."""
+
+    def add(
+        self,
+        job_id: str,
+        *,
+        mode: str,
+        date_from: date,
+        date_to: date,
+        cardholder_id: str | None,
+        created_by: str,
+    ) -> None: ...
+    def get(self, job_id: str) -> JobRecord | None: ...
+    def recent(self, limit: int) -> list[JobRecord]:
+        """Newest first."""
+
+    def take(self, job_id: str, runner: str, lease_until: datetime) -> bool:
+        """Take the job for `runner`: queued, or running under a lease that ran out."""
+
+    def set_total(self, job_id: str, runner: str, total: int) -> bool:
+        """The claims in scope, once listed; False when `runner` lost the job."""
+
+    def finish(
+        self, job_id: str, runner: str, status: JobStatus, error: str | None, total: int
+    ) -> bool:
+        """End the job and drop its lease; False when `runner` lost the job."""
+
+    def add_progress(
+        self,
+        job_id: str,
+        runner: str,
+        *,
+        resume_after: str,
+        lease_until: datetime,
+        claims: int,
+        unchanged: int,
+        changed: int,
+        before: int,
+        after: int,
+    ) -> bool:
+        """Count a chunk in the job's progress and summary; False when `runner` lost it."""
+
+    def add_changes(self, job_id: str, found: Iterable[Change]) -> None: ...
+    def changes(self, job_id: str, after_seq: int | None, limit: int) -> list[Change]:
+        """In the order they were found, after the change at `after_seq`."""
+
+    def scope_cardholders(
+        self, date_from: date, date_to: date, cardholder_id: str | None
+    ) -> Iterable[str]:
+        """The cardholders with paid or rejected claims served in the window, in order."""
+
+    def count_in_scope(self, date_from: date, date_to: date, cardholder_id: str | None) -> int: ...
+
+    def add_scope(self, job_id: str, cardholder_ids: Sequence[str]) -> None: ...
+    def next_cardholders(self, job_id: str, after: str | None, limit: int) -> list[str]:
+        """The job's next `limit` cardholders, in cardholder order, after `after`."""
+
+    def forget_scope(self, job_id: str) -> None: ...
+    def claims_of(
+        self,
+        cardholder_ids: Sequence[str],
+        first_day: date,
+        last_day: date,
+        *,
+        with_decision: bool = False,
+        for_update: bool = False,
+    ) -> list[ClaimRecord]:
+        """Their claims served in [first_day, last_day], by cardholder and seq, with the
+        columns a replay reads (`decision` too with `with_decision`); `for_update` locks
+        them until the unit of work ends."""
+
+    def claim_states(
+        self, cardholder_ids: Sequence[str], first_day: date, last_day: date
+    ) -> dict[str, list[ClaimState]]:
+        """cardholder -> its claims' states, as claims_of orders them, locked."""
+
+    def enrollments_of(self, cardholder_ids: Sequence[str]) -> list[EnrollmentRecord]: ...
+    def members_among(self, cardholder_ids: Sequence[str]) -> set[str]: ...
+    def paid_key_holders(self, keys: Iterable[str]) -> dict[str, str]:
+        """paid_key -> the claim now paid under that NCPDP key."""
+
+    def chain_lookup(self) -> Callable[[str], str]:
+        """pharmacy NPI -> chain ("" for an unknown pharmacy), while the unit is open."""
+
+    def set_readjudicated(
+        self, decisions: Sequence[tuple[str, ClaimStatus, int, dict[str, Any]]]
+    ) -> bool:
+        """New decisions, (claim_id, status before, program_paid before, new values) each,
+        in order; False when any claim moved on since it was read. Raises DuplicatePaidKey."""
+
+    def add_claim_events(self, rows: Sequence[JSON]) -> None:
+        """Claim events (at, actor, entity_type, entity_id, cardholder_id, type, data)."""
+
+
 class UnitOfWork(Protocol):
     @property
     def credentials(self) -> Credentials: ...
@@ -182,6 +282,8 @@ class UnitOfWork(Protocol):
     def events(self) -> Events: ...
     @property
     def terms(self) -> TermsVersions: ...
+    @property
+    def jobs(self) -> Jobs: ...
 
 
 class Ledger(Protocol):
@@ -192,6 +294,11 @@ class Ledger(Protocol):
         """A unit of work that only reads (on SQLite it takes no write lock)."""
 
     def now(self) -> datetime: ...
+    @property
+    def writers_poll(self) -> bool:
+        """A waiting writer polls with growing sleeps (SQLite: one writer at a time), so
+        back-to-back write transactions would starve it: a long batch leaves it gaps."""
+
     def dispose(self) -> None: ...
     def ping(self) -> None:
         """Raise if the ledger cannot be reached."""

@@ -5,17 +5,14 @@ from __future__ import annotations
 import pytest
 import redis
 
-from adjudicator.adapters.accumulator import (
-    Accumulator,
-    ReplayInFlight,
-    commit_replay,
-    hold_for_replay,
-)
+from adjudicator.adapters.accumulator import Accumulator, ReplayInFlight
+from adjudicator.domain.outcomes import ClaimStatus
 
 pytestmark = pytest.mark.integration
 
 YEAR = "year-2021"
 MAX = 1_200_000
+PAID, RECEIVED, REJECTED = ClaimStatus.PAID, ClaimStatus.RECEIVED, ClaimStatus.REJECTED
 
 
 @pytest.fixture
@@ -37,9 +34,9 @@ def test_hold_refuses_a_grant_the_ledger_read_does_not_show(acc: Accumulator, ho
     paid(acc, holder, "live", 100_000)  # reserved by a worker, not yet recorded
 
     with pytest.raises(ReplayInFlight) as unknown:
-        hold_for_replay(acc, holder, YEAR, 400_000, {"a": ("p", 400_000)})
+        acc.hold_for_replay(holder, YEAR, 400_000, {"a": (PAID, 400_000)})
     with pytest.raises(ReplayInFlight):
-        hold_for_replay(acc, holder, YEAR, 400_000, {"a": ("p", 400_000), "live": ("q", 0)})
+        acc.hold_for_replay(holder, YEAR, 400_000, {"a": (PAID, 400_000), "live": (RECEIVED, 0)})
 
     assert (unknown.value.reason, unknown.value.claim_id) == ("in_flight", "live")
     assert acc.used(holder, YEAR) == 600_000  # nothing changed
@@ -50,7 +47,7 @@ def test_hold_refuses_a_reversal_half_done(acc: Accumulator, holder: str) -> Non
     acc.release(holder, "a")  # Redis released it; the ledger still says paid
 
     with pytest.raises(ReplayInFlight) as reversing:
-        hold_for_replay(acc, holder, YEAR, 500_000, {"a": ("p", 500_000)})
+        acc.hold_for_replay(holder, YEAR, 500_000, {"a": (PAID, 500_000)})
 
     assert reversing.value.reason == "reversing"
 
@@ -59,9 +56,9 @@ def test_hold_covers_both_decisions_until_the_commit(acc: Accumulator, holder: s
     paid(acc, holder, "a", 600_000)
     paid(acc, holder, "b", 600_000)
     # The replay pays a less (200,000) and b more (800,000): 1,000,000 in all.
-    states = {"a": ("p", 200_000), "b": ("p", 800_000)}
+    states = {"a": (PAID, 200_000), "b": (PAID, 800_000)}
 
-    assert hold_for_replay(acc, holder, YEAR, 1_000_000, states) == 1_200_000
+    assert acc.hold_for_replay(holder, YEAR, 1_000_000, states) == 1_200_000
 
     snapshot = acc.snapshot(holder)
     assert snapshot["grants"]["a"][1] == 200_000  # lowered now: a reversal gives back less
@@ -75,11 +72,11 @@ def test_a_live_claim_during_the_hold_is_counted_on_top_of_the_replayed_total(
 ) -> None:
     paid(acc, holder, "a", 600_000)
     paid(acc, holder, "b", 600_000)
-    states = {"a": ("p", 200_000), "b": ("r", 0)}  # the replay: a pays less, b nothing
-    hold_for_replay(acc, holder, YEAR, 200_000, states)
+    states = {"a": (PAID, 200_000), "b": (REJECTED, 0)}  # the replay: a pays less, b nothing
+    acc.hold_for_replay(holder, YEAR, 200_000, states)
     live = acc.reserve(holder, YEAR, "live", 300_000, MAX)  # sees 1,200,000 used: 0
 
-    used = commit_replay(acc, holder, YEAR, {"a": (200_000, 0)}, ["b"])
+    used = acc.commit_replay(holder, YEAR, {"a": (200_000, 0)}, ["b"])
 
     assert live.granted == 0
     assert used == 200_000
@@ -96,11 +93,11 @@ def test_commit_keeps_live_grants_and_reversals_made_meanwhile(
 ) -> None:
     paid(acc, holder, "a", 300_000)
     paid(acc, holder, "b", 300_000)
-    hold_for_replay(acc, holder, YEAR, 700_000, {"a": ("p", 400_000), "b": ("p", 300_000)})
+    acc.hold_for_replay(holder, YEAR, 700_000, {"a": (PAID, 400_000), "b": (PAID, 300_000)})
     assert acc.reserve(holder, YEAR, "live", 900_000, MAX).granted == 500_000
     acc.release(holder, "b")  # reversed meanwhile: 300,000 back
 
-    used = commit_replay(acc, holder, YEAR, {"a": (400_000, 0), "b": (300_000, 400_000)}, [])
+    used = acc.commit_replay(holder, YEAR, {"a": (400_000, 0), "b": (300_000, 400_000)}, [])
 
     assert used == 400_000 + 500_000  # a as replayed, the live claim; b is reversed
     assert acc.used(holder, YEAR) <= MAX
@@ -110,9 +107,9 @@ def test_commit_with_the_ledgers_grants_undoes_a_hold(acc: Accumulator, holder: 
     paid(acc, holder, "a", 600_000)
     paid(acc, holder, "b", 300_000)
     before = acc.snapshot(holder)
-    hold_for_replay(acc, holder, YEAR, 1_000_000, {"a": ("p", 100_000), "b": ("p", 900_000)})
+    acc.hold_for_replay(holder, YEAR, 1_000_000, {"a": (PAID, 100_000), "b": (PAID, 900_000)})
 
-    commit_replay(acc, holder, YEAR, {"a": (600_000, 0), "b": (300_000, 600_000)}, [])
+    acc.commit_replay(holder, YEAR, {"a": (600_000, 0), "b": (300_000, 600_000)}, [])
 
     assert acc.snapshot(holder) == before
 
@@ -121,6 +118,6 @@ def test_commit_touches_only_its_own_year(acc: Accumulator, holder: str) -> None
     paid(acc, holder, "a", 600_000)
     acc.reserve(holder, "year-2022", "next", 100_000, MAX)
 
-    commit_replay(acc, holder, YEAR, {}, ["a"])
+    acc.commit_replay(holder, YEAR, {}, ["a"])
 
     assert acc.snapshot(holder)["used"] == {YEAR: 0, "year-2022": 100_000}

@@ -13,7 +13,8 @@ from sqlalchemy import update
 from adjudicator.adapters import readjudication as jobs_sql
 from adjudicator.adapters.accumulator import ReplayInFlight
 from adjudicator.services import accumulators, adjudication, enrollments, readjudication
-from adjudicator.services import readjudication_apply as apply_module
+from adjudicator.services.readjudication import apply as apply_module
+from adjudicator.services.readjudication import jobs as jobs_module
 from adjudicator.services.runtime import Runtime
 from tests.integration.builders import claim_payload, enroll, load_patch, pay, pharmacy, submit
 from tests.integration.readjudication_support import (
@@ -68,7 +69,7 @@ def test_a_claim_reserved_right_after_the_hold_fits_under_the_replayed_total(
     holder, year = member["cardholder_id"], member["enrollment_id"]
     post_terms(rt, "2021-07-max", "2021-07-01", annual_max="15000.00")
     live = live_claim(rt, holder, npi)
-    hold = apply_module.hold_for_replay_many
+    hold = rt.accumulator.hold_for_replay_many
     workers: list[threading.Thread] = []
 
     def hold_then_a_worker_decides_the_live_claim(*args: Any) -> list[int]:
@@ -80,7 +81,7 @@ def test_a_claim_reserved_right_after_the_hold_fits_under_the_replayed_total(
         return used
 
     monkeypatch.setattr(
-        apply_module, "hold_for_replay_many", hold_then_a_worker_decides_the_live_claim
+        rt.accumulator, "hold_for_replay_many", hold_then_a_worker_decides_the_live_claim
     )
 
     job = run_job(rt, *YEAR, "apply")
@@ -104,7 +105,7 @@ def test_a_claim_reserved_before_the_hold_makes_the_job_wait_and_replay_it(
     holder, year = member["cardholder_id"], member["enrollment_id"]
     post_terms(rt, "2021-07-max", "2021-07-01", annual_max="15000.00")
     live = live_claim(rt, holder, npi)
-    hold = apply_module.hold_for_replay_many
+    hold = rt.accumulator.hold_for_replay_many
     workers: list[threading.Thread] = []
     refused: list[str] = []
 
@@ -119,7 +120,7 @@ def test_a_claim_reserved_before_the_hold_makes_the_job_wait_and_replay_it(
             refused.append(busy.claim_id)
             raise
 
-    monkeypatch.setattr(apply_module, "hold_for_replay_many", a_worker_reserves_first)
+    monkeypatch.setattr(rt.accumulator, "hold_for_replay_many", a_worker_reserves_first)
 
     job = run_job(rt, *YEAR, "apply")
     workers[0].join(30)
@@ -143,15 +144,15 @@ def test_pharmacy_claims_flowing_during_an_apply_never_break_the_cap(
     npi = pharmacy(rt)
     members = [capped_year(rt, npi) for _ in range(4)]
     post_terms(rt, "2021-07-max", "2021-07-01", annual_max="15000.00")
-    monkeypatch.setattr(readjudication, "CHUNK_CARDHOLDERS", 1)
-    hold = apply_module.hold_for_replay_many
+    monkeypatch.setattr(jobs_module, "CHUNK_CARDHOLDERS", 1)
+    hold = rt.accumulator.hold_for_replay_many
 
     def slow_hold(*args: Any) -> list[int]:
         used = hold(*args)
         time.sleep(0.02)  # widen the window in which a live claim meets the hold
         return used
 
-    monkeypatch.setattr(apply_module, "hold_for_replay_many", slow_hold)
+    monkeypatch.setattr(rt.accumulator, "hold_for_replay_many", slow_hold)
     errors: list[BaseException] = []
 
     def pharmacy_traffic(member: dict[str, Any]) -> None:
@@ -254,7 +255,7 @@ def test_a_redelivered_job_resumes_after_the_last_cardholder_it_finished(
     rt: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     members = _medicaid_members(rt, pharmacy(rt), 3)
-    monkeypatch.setattr(readjudication, "CHUNK_CARDHOLDERS", 1)
+    monkeypatch.setattr(jobs_module, "CHUNK_CARDHOLDERS", 1)
     job_id = readjudication.create(
         rt, {"date_from": _d(YEAR[0]), "date_to": _d(YEAR[1]), "mode": "apply"}, ADMIN
     )["job_id"]
@@ -299,12 +300,12 @@ def test_a_crash_between_the_sql_commit_and_redis_is_healed_when_the_job_resumes
     job_id = readjudication.create(
         rt, {"date_from": _d(YEAR[0]), "date_to": _d(YEAR[1]), "mode": "apply"}, ADMIN
     )["job_id"]
-    commit = apply_module.commit_replay_many
+    commit = rt.accumulator.commit_replay_many
 
     def killed_before_redis(*args: Any) -> list[int]:
         raise WorkerKilled
 
-    monkeypatch.setattr(apply_module, "commit_replay_many", killed_before_redis)
+    monkeypatch.setattr(rt.accumulator, "commit_replay_many", killed_before_redis)
     with pytest.raises(WorkerKilled):
         readjudication.run(rt, job_id)
 
@@ -315,7 +316,7 @@ def test_a_crash_between_the_sql_commit_and_redis_is_healed_when_the_job_resumes
     mismatches = [m for m in accumulators.check(rt)["mismatches"] if m["enrollment_id"] == year]
     assert mismatches == [{"enrollment_id": year, "ledger_used": 0, "redis_used": 350000}]
 
-    monkeypatch.setattr(apply_module, "commit_replay_many", commit)
+    monkeypatch.setattr(rt.accumulator, "commit_replay_many", commit)
     _expire_lease(rt, job_id)
     assert readjudication.run(rt, job_id).status == "succeeded"
 
@@ -373,7 +374,7 @@ def test_a_dry_run_in_helper_processes_finds_what_one_process_finds(
         capped_year(rt, npi)
     _medicaid_members(rt, npi, 3)
     post_terms(rt, "2021-07-max", "2021-07-01", annual_max="15000.00")
-    monkeypatch.setattr(readjudication, "CHUNK_CARDHOLDERS", 2)  # several chunks per helper
+    monkeypatch.setattr(jobs_module, "CHUNK_CARDHOLDERS", 2)  # several chunks per helper
 
     monkeypatch.setenv("ADJUDICATOR_REPLAY_PROCESSES", "1")
     alone = run_job(rt, *YEAR, "dry_run")

@@ -1,16 +1,19 @@
 """Dry runs on several cores: helper processes replay chunks, the job's process writes.
 
 A large dry run is bound by Python's CPU time per claim (rules, amounts, caps), so the job
-hands its chunks to helper processes (`python -m adjudicator.services.readjudication_helper`,
-plain subprocesses: they also work inside a Celery prefork worker, where multiprocessing
-may not start children) and records their results in chunk order, so progress, resumption
-and the changes are exactly those of a run in one process.
+hands its chunks to helper processes (`python -m
+adjudicator.services.readjudication.parallel_dry_run`, plain subprocesses: they also work
+inside a Celery prefork worker, where multiprocessing may not start children) and records
+their results in chunk order, so progress, resumption and the changes are exactly those of
+a run in one process.
 
 Protocol, JSON lines: the job writes `{"database_url", "date_from", "date_to",
 "cardholder_id"}` once, then one cardholder list per chunk; the helper answers each chunk
-with `{"claims", "before", "after", "changes": [[claim_id, cardholder_id, enrollment_id,
-date_of_service, before_status, before_paid, after_status, after_paid], ...], "rss_mb"}`,
-or `{"error"}`.
+with its tally (Tally.to_json: `{"claims", "before", "after", "changes"}`, each change as
+Change.to_json writes it) and `"rss_mb"`, or `{"error"}`.
+
+The package does not import this module (jobs.py imports it when a dry run needs
+helpers): run with -m, it must not have been imported already.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import IO, Any
 
-from adjudicator.services.readjudication_replay import Window
+from adjudicator.domain.replay import Window, terms_lookup
+from adjudicator.services.readjudication.tally import Tally
 
 PROCESSES_ENV = "ADJUDICATOR_REPLAY_PROCESSES"
 MIN_CLAIMS = 20_000  # smaller dry runs are not worth starting helpers for
@@ -80,8 +84,8 @@ class Helpers:
                 process.kill()
                 process.wait()
 
-    def replay(self, chunks: Iterable[list[str]]) -> Iterator[tuple[list[str], dict[str, Any]]]:
-        """Each chunk with its result, in the order of `chunks`."""
+    def replay(self, chunks: Iterable[list[str]]) -> Iterator[tuple[list[str], Tally]]:
+        """Each chunk with its tally, in the order of `chunks`."""
         upcoming = iter(chunks)
         waiting: deque[tuple[subprocess.Popen[str], list[str]]] = deque()
         for process in self.processes * IN_FLIGHT:
@@ -96,7 +100,7 @@ class Helpers:
             if (following := next(upcoming, None)) is not None:
                 _send(process, following)
                 waiting.append((process, following))
-            yield chunk, result
+            yield chunk, Tally.from_json(result)
 
 
 def _send(process: subprocess.Popen[str], message: Any) -> None:
@@ -120,11 +124,10 @@ def _receive(process: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 def main(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> int:
-    from adjudicator.adapters.db import make_engine, reading
-    from adjudicator.adapters.sql_ledger import SqlUnitOfWork
+    from adjudicator.adapters.db import make_engine
+    from adjudicator.adapters.sql_ledger import SqlLedger
     from adjudicator.services import terms
-    from adjudicator.services.readjudication_apply import Tally, load_replays
-    from adjudicator.services.readjudication_replay import terms_lookup
+    from adjudicator.services.readjudication.load import load_replays
 
     setup = json.loads(requests.readline())
     window = Window(
@@ -132,44 +135,27 @@ def main(requests: IO[str] = sys.stdin, answers: IO[str] = sys.stdout) -> int:
         date.fromisoformat(setup["date_to"]),
         setup["cardholder_id"],
     )
-    engine = make_engine(setup["database_url"], pool_size=1)
-    with reading(engine) as conn:
-        terms_on = terms_lookup(terms.all_versions(SqlUnitOfWork(conn)))
+    ledger = SqlLedger(make_engine(setup["database_url"], pool_size=1))
+    with ledger.reading() as uow:
+        terms_on = terms_lookup(terms.all_versions(uow))
     for line in requests:
         try:
-            with reading(engine) as conn:
-                replays = load_replays(conn, json.loads(line), window, terms_on)
+            with ledger.reading() as uow:
+                replays = load_replays(uow.jobs, json.loads(line), window, terms_on)
             tally = Tally()
             for replay in replays.values():
                 tally.add(replay.years)
-            answer: dict[str, Any] = {
-                "claims": tally.claims,
-                "before": tally.before,
-                "after": tally.after,
-                "changes": [
-                    [
-                        o.row.claim_id,
-                        o.row.cardholder_id,
-                        o.enrollment_id,
-                        o.row.date_of_service.isoformat(),
-                        o.row.status,
-                        o.row.program_paid,
-                        o.decision.status,
-                        o.after_paid,
-                    ]
-                    for o in tally.outcomes
-                ],
-                "rss_mb": _peak_rss_mb(),
-            }
+            answer: dict[str, Any] = {**tally.to_json(), "rss_mb": peak_rss_mb()}
         except Exception as error:  # the job fails with it, visibly
             answer = {"error": f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"}
         answers.write(json.dumps(answer) + "\n")
         answers.flush()
-    engine.dispose()
+    ledger.dispose()
     return 0
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), 0.0 where /proc does not tell it."""
     try:
         with open("/proc/self/status") as status:
             for line in status:
