@@ -282,6 +282,7 @@ def _patient(
     from adjudicator.domain import decide, evaluate, grant
     from adjudicator.domain.eligibility import benefit_period
     from adjudicator.domain.model import ClaimContext, EnrollmentYear, Reason
+    from adjudicator.domain.records import claim_from_request
     from adjudicator.services import records
 
     cardholder = f"BC{index:010d}"
@@ -343,7 +344,7 @@ def _patient(
                        "patient_responsibility": cents}],
             "diagnosis_code": "E34.3",
         }  # fmt: skip
-        claim = records.claim_from_request(claim_id, request)
+        claim = claim_from_request(claim_id, request)
         context = ClaimContext(True, (year,), chains[npi])
         evaluation = evaluate(claim, context, terms)
         granted = 0 if evaluation.rejects else grant(evaluation.requested, used, terms.annual_max)

@@ -96,7 +96,12 @@ class Accumulator:
         annual_max_cents: int,
     ) -> Reservation:
         """Grant min(requested, max(annual_max - used, 0)), once per claim id."""
-        args = [enrollment_id, claim_id, _cents(requested_cents), _cents(annual_max_cents)]
+        args: list[str | int] = [
+            enrollment_id,
+            claim_id,
+            _cents(requested_cents),
+            _cents(annual_max_cents),
+        ]
         replayed, used_before, granted = self._reserve(
             keys=[accumulator_key(cardholder_id)], args=args
         )
@@ -142,7 +147,7 @@ class Accumulator:
         with self._client.pipeline(transaction=True) as pipe:
             pipe.delete(key)
             if fields:
-                pipe.hset(key, mapping=fields)
+                pipe.hset(key, mapping=fields)  # type: ignore[arg-type]  # str keys: fine, but the stub's key type is invariant
             pipe.execute()
 
     def mark_epoch(self) -> bool:

@@ -96,6 +96,8 @@ claims = Table(
     Column("released_at", DateTime(timezone=True)),
     Index("ix_claims_key", "pharmacy_npi", "rx_number", "fill_number", "date_of_service"),
     Index("ix_claims_cardholder", "cardholder_id", "seq"),
+    # A year's paid sum, for the ledger guard on every payment (migration 0004).
+    Index("ix_claims_year", "cardholder_id", "enrollment_id", "status", "program_paid"),
     Index("ix_claims_status_created", "status", "created_at"),
     Index("ix_claims_review", "review_state", "seq"),
     Index(

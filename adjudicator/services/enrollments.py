@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from adjudicator.domain.eligibility import benefit_period, evaluate_enrollment
-from adjudicator.domain.records import JSON, EnrollmentRecord
+from adjudicator.domain.records import JSON, EnrollmentRecord, facts_from_record
 from adjudicator.domain.terms import terms_in_force
 from adjudicator.services import records, terms
 from adjudicator.services.errors import Conflict, Invalid, NotFound
@@ -120,7 +120,7 @@ def _benefit_period(effective: date) -> tuple[date, date]:
 
 
 def _evaluate(uow: UnitOfWork, facts: JSON) -> dict[str, Any]:
-    domain_facts = records.facts_from_record(facts)
+    domain_facts = facts_from_record(facts)
     versions = terms.all_versions(uow)  # 2020-01 at least: seeded with the ledger
     first = min(t.effective_date for t in versions)
     if domain_facts.effective_date < first:

@@ -8,14 +8,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from adjudicator.domain.model import Benefit, Decision, EnrollmentYear
+from adjudicator.domain.model import Benefit, Decision
 from adjudicator.domain.outcomes import ClaimStatus
-from adjudicator.domain.records import (  # noqa: F401  # re-exported until callers move
-    ClaimRecord,
-    EnrollmentRecord,
-    claim_from_request,
-    facts_from_record,
-)
+from adjudicator.domain.records import ClaimRecord
 
 
 def normalized_claim_request(data: dict[str, Any]) -> dict[str, Any]:
@@ -152,9 +147,3 @@ def benefit_record(benefit: Benefit | None) -> dict[str, Any] | None:
         "used_after": benefit.used_after,
         "remaining": benefit.remaining,
     }
-
-
-def year_from_row(row: Any) -> EnrollmentYear:
-    """An enrollment row (or any object with its columns) as the claim rules need it."""
-    fields = EnrollmentRecord.__dataclass_fields__
-    return EnrollmentRecord(**{name: getattr(row, name, None) for name in fields}).year()

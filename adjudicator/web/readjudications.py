@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from adjudicator.services import readjudication
@@ -24,9 +23,6 @@ from schemas.readjudications import (
 blp = Blueprint(
     "readjudications", __name__, description="Re-run history under today's terms and facts"
 )
-
-#: app.extensions key of the function that sends a job id to the `batch` queue.
-ENQUEUE = "adjudicator.readjudication_enqueue"
 
 
 @blp.route("/readjudications", methods=["POST"])
@@ -74,7 +70,5 @@ def job_changes(job_id: str):  # type: ignore[no-untyped-def]  # view: dict, tup
 
 
 def job_sender() -> Callable[[str], None]:
-    """Sends a job id to the `batch` queue; shared by the API and the console (a test may
-    put its own in app.extensions[ENQUEUE])."""
-    send = current_app.extensions.get(ENQUEUE)
-    return send if send is not None else runtime().send_job  # type: ignore[no-any-return]  # Flask's extensions are untyped
+    """Sends a job id to the `batch` queue; shared by the API and the console."""
+    return runtime().send_job

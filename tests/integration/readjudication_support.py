@@ -12,49 +12,19 @@ named `private_ledger_url` and `rt`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from adjudicator.adapters import ledger
-from adjudicator.adapters.accumulator import accumulator_key
 from adjudicator.adapters.db import reading
 from adjudicator.adapters.tables import claims as claims_table
-from adjudicator.adapters.tables import members
-from adjudicator.config import Config
 from adjudicator.domain.terms import bundled_terms
 from adjudicator.services import readjudication, terms
 from adjudicator.services.runtime import Runtime
-from adjudicator.wiring import build_runtime
-from tests.ledgers import fresh_ledger
 
 ADMIN = "user:readjudication-tests"
-
-
-@pytest.fixture(name="private_ledger_url")
-def private_ledger_url_fixture(tmp_path: Path) -> Iterator[str]:
-    """A freshly migrated ledger for one test."""
-    with fresh_ledger(tmp_path, "readj") as url:
-        yield url
-
-
-@pytest.fixture(name="rt")
-def rt_fixture(private_ledger_url: str, redis_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    """A Runtime on the private ledger; enqueued claims are ignored (tests adjudicate inline)."""
-    config = Config(data_dir=tmp_path, database_url=private_ledger_url, redis_url=redis_url)
-    runtime = build_runtime(config, enqueue=lambda claim_id: None)
-    try:
-        yield runtime
-    finally:
-        with runtime.engine.connect() as conn:
-            cardholders = list(conn.execute(select(members.c.cardholder_id)).scalars())
-        for cardholder_id in cardholders:
-            runtime.redis.delete(accumulator_key(cardholder_id))
-        runtime.close()
 
 
 def post_terms(rt: Runtime, version: str, effective: str, **changes: Any) -> None:

@@ -23,7 +23,6 @@ from adjudicator.config import Config
 from adjudicator.services import enrollments, identity, readjudication
 from adjudicator.services.runtime import Runtime
 from adjudicator.web.console.words import event_text
-from adjudicator.web.readjudications import ENQUEUE
 from tests.integration.builders import (
     OwnAddressClient,
     claim_payload,
@@ -32,20 +31,11 @@ from tests.integration.builders import (
     pay,
     pharmacy,
 )
-from tests.integration.readjudication_support import (
-    private_ledger_url_fixture,  # noqa: F401  # a fixture, used by name
-    rt_fixture,  # noqa: F401  # a fixture, used by name
-)
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "correct horse battery staple"
 REFRESH = '<meta http-equiv="refresh" content="3">'
-
-
-@pytest.fixture
-def queued() -> list[str]:
-    return []
 
 
 @pytest.fixture
@@ -57,7 +47,6 @@ def app(rt: Runtime, tmp_path: Path, queued: list[str]) -> Iterator[Flask]:
     config = Config(data_dir=tmp_path, database_url=rt.config.database_url, redis_url="unused")
     app = create_app(config, runtime=rt)
     app.test_client_class = OwnAddressClient
-    app.extensions[ENQUEUE] = queued.append
     try:
         yield app
     finally:

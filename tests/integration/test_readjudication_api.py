@@ -19,12 +19,9 @@ from adjudicator.adapters.embedded_redis import EmbeddedRedis
 from adjudicator.services import enrollments, identity, readjudication
 from adjudicator.services.runtime import Runtime
 from adjudicator.web import create_app
-from adjudicator.web.readjudications import ENQUEUE
 from tests.integration.builders import claim_payload, enroll, load_patch, pay, pharmacy
 from tests.integration.readjudication_support import (
     claim_rows,
-    private_ledger_url_fixture,  # noqa: F401  # a fixture, used by name
-    rt_fixture,  # noqa: F401  # a fixture, used by name
 )
 
 pytestmark = pytest.mark.integration
@@ -34,15 +31,8 @@ Headers = dict[str, str]
 
 
 @pytest.fixture
-def queued() -> list[str]:
-    """Job ids the API sent to the batch queue (the tests run them in-process)."""
-    return []
-
-
-@pytest.fixture
 def client(rt: Runtime, queued: list[str]) -> Iterator[FlaskClient]:
     app = create_app(rt.config, runtime=rt)
-    app.extensions[ENQUEUE] = queued.append
     with app.test_client() as test_client:
         yield test_client
 

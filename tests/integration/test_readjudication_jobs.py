@@ -24,8 +24,6 @@ from tests.integration.readjudication_support import (
     claim_rows,
     paid_in_year,
     post_terms,
-    private_ledger_url_fixture,  # noqa: F401  # a fixture, used by name
-    rt_fixture,  # noqa: F401  # a fixture, used by name
     run_job,
 )
 

@@ -11,8 +11,6 @@ from adjudicator.services.runtime import Runtime
 from tests.integration.builders import claim_payload, enroll, pay, pharmacy
 from tests.integration.readjudication_support import (
     post_terms,
-    private_ledger_url_fixture,  # noqa: F401  # a fixture, used by name
-    rt_fixture,  # noqa: F401  # a fixture, used by name
 )
 
 pytestmark = pytest.mark.integration

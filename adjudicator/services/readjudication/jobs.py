@@ -87,7 +87,7 @@ def changes(rt: Runtime, job_id: str, cursor: str | None, limit: int) -> dict[st
             }
             for change in page
         ],
-        "next_cursor": cursors.encode(page[-1].seq) if len(found) > limit else None,
+        "next_cursor": cursors.encode(page[-1].seq or 0) if len(found) > limit else None,
     }
 
 
