@@ -590,6 +590,19 @@ def test_a_blank_note_is_an_inline_error_and_changes_nothing(
     assert builders.claim_row(runtime, claim.claim_id).review_state == "open"
 
 
+def test_a_note_typed_on_several_lines_is_kept_as_one_paragraph(
+    signed_in: FlaskClient, runtime: Runtime
+):
+    claim = under_age_claim(runtime)
+    path = f"/console/claims/{claim.claim_id}"
+    note = "Called the prescriber.\r\n\r\n  Dose confirmed.\n"
+    data = {"csrf_token": form_token(signed_in, path), "action": "deny", "note": note}
+
+    assert signed_in.post(path + "/review", data=data).status_code == 302
+    row = builders.claim_row(runtime, claim.claim_id)
+    assert row.review["note"] == "Called the prescriber. Dose confirmed."
+
+
 def test_reviewing_a_closed_review_says_why(signed_in: FlaskClient, runtime: Runtime):
     claim = under_age_claim(runtime)
     path = f"/console/claims/{claim.claim_id}"

@@ -1,0 +1,187 @@
+"""Odd bytes from a client: control characters (and lone surrogates) are refused field by
+field (422), and nothing is ever a 5xx, on SQLite and on PostgreSQL (TEST_DATABASE_URL),
+where a NUL reaching a query was a 500."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from adjudicator.config import Config
+from adjudicator.services import identity
+from adjudicator.services.runtime import Runtime
+from adjudicator.web import create_app
+from tests.integration import builders
+
+pytestmark = pytest.mark.integration
+
+CONTROL = "Must not contain control characters (U+0000-U+001F, U+007F)."
+BAD_IDS = ["a\x00b", "a\r\nb", "\x7f", "\x1b[31m"]
+
+
+@pytest.fixture
+def app(runtime: Runtime, tmp_path: Path) -> Iterator[Flask]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level  # create_app() configures logging
+    config = Config(data_dir=tmp_path, database_url=runtime.config.database_url, redis_url="x")
+    try:
+        yield create_app(config, runtime=runtime)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def pharmacy(runtime: Runtime) -> tuple[dict[str, str], str]:
+    """(a pharmacy's bearer header, its NPI)."""
+    npi = builders.valid_npi()
+    key = identity.add_pharmacy(runtime.ledger, npi, "Hostile Input Pharmacy", "accredo")
+    return {"Authorization": f"Bearer {key['api_key']}"}, npi
+
+
+@pytest.fixture
+def admin(runtime: Runtime) -> dict[str, str]:
+    user = identity.add_user(runtime.ledger, f"ada-{uuid.uuid4().hex[:8]}", "admin", None)
+    return {"Authorization": f"Bearer {user['api_token']}"}
+
+
+def _path(text: str) -> str:
+    return quote(text, safe="")
+
+
+# --- text in bodies and query strings: 422, field by field --------------------------------
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\r\nb", "\x1b"])
+def test_a_claim_with_a_control_character_is_422_field_by_field(
+    client: FlaskClient,
+    runtime: Runtime,
+    pharmacy: tuple[dict[str, str], str],
+    enqueued: list[str],
+    bad: str,
+):
+    auth, npi = pharmacy
+    payload = builders.claim_payload(bad, npi, rx_number=f"RX{bad}")
+
+    answer = client.post("/v1/claims", json=payload, headers=auth)
+
+    assert (answer.status_code, answer.mimetype) == (422, "application/problem+json")
+    assert answer.json["errors"] == {"cardholder_id": [CONTROL], "rx_number": [CONTROL]}
+    assert enqueued == []  # nothing stored, nothing sent
+
+
+def test_a_lone_surrogate_is_422_not_a_database_error(
+    client: FlaskClient, pharmacy: tuple[dict[str, str], str], admin: dict[str, str]
+):
+    auth, npi = pharmacy
+    # Python's JSON encoder writes "\ud800" as the escape a client would send.
+    claim = client.post("/v1/claims", json=builders.claim_payload("\ud800", npi), headers=auth)
+    enrollment = builders.enrollment_payload(cardholder_id="x\udfff")
+    enrolled = client.post("/v1/enrollments", json=enrollment, headers=admin)
+
+    assert (claim.status_code, list(claim.json["errors"])) == (422, ["cardholder_id"])
+    assert (enrolled.status_code, list(enrolled.json["errors"])) == (422, ["cardholder_id"])
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_a_reversal_by_key_with_a_control_character_is_422(
+    client: FlaskClient, pharmacy: tuple[dict[str, str], str], bad: str
+):
+    auth, npi = pharmacy
+    key = {"service_provider_id": npi, "rx_number": bad, "fill_number": 0}
+
+    answer = client.post(
+        "/v1/reversals", json={**key, "date_of_service": "2024-03-01"}, headers=auth
+    )
+
+    assert (answer.status_code, answer.json["errors"]) == (422, {"rx_number": [CONTROL]})
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_a_query_with_a_control_character_is_422_field_by_field(
+    client: FlaskClient, pharmacy: tuple[dict[str, str], str], admin: dict[str, str], bad: str
+):
+    as_pharmacy, _npi = pharmacy
+    q = _path(bad)
+
+    listed = client.get(f"/v1/claims?cardholder_id={q}&cursor={q}", headers=as_pharmacy)
+    audited = client.get(f"/v1/audit?cardholder_id={q}&claim_id={q}", headers=admin)
+
+    assert listed.status_code == 422
+    assert listed.json["errors"] == {"cardholder_id": [CONTROL], "cursor": [CONTROL]}
+    assert audited.status_code == 422
+    assert audited.json["errors"] == {"cardholder_id": [CONTROL], "claim_id": [CONTROL]}
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_staff_writes_with_a_control_character_are_422(
+    client: FlaskClient, admin: dict[str, str], bad: str
+):
+    patient = {**builders.enrollment_payload()["patient"], "last_name": bad}
+    job = {"date_from": "2024-01-01", "date_to": "2024-01-31", "mode": "dry_run"}
+
+    enrolled = client.post(
+        "/v1/enrollments",
+        json=builders.enrollment_payload(cardholder_id=bad, patient=patient),
+        headers=admin,
+    )
+    started = client.post("/v1/readjudications", json={**job, "cardholder_id": bad}, headers=admin)
+
+    assert enrolled.status_code == 422
+    assert enrolled.json["errors"] == {"cardholder_id": [CONTROL], "patient.last_name": [CONTROL]}
+    assert (started.status_code, started.json["errors"]) == (422, {"cardholder_id": [CONTROL]})
+
+
+def _request_strings(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every string a request may carry (bodies and query strings), with where it is."""
+    components = document["components"]["schemas"]
+
+    def walk(node: dict[str, Any], where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        if "$ref" in node:
+            yield from walk(components[node["$ref"].rsplit("/", 1)[1]], where)
+        elif node.get("type") == "string":
+            yield where, node
+        for name, child in node.get("properties", {}).items():
+            yield from walk(child, f"{where}.{name}")
+        if "items" in node:
+            yield from walk(node["items"], f"{where}.0")
+
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":  # the path's own: its variables
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query":
+                    yield from walk(parameter["schema"], f"{method} {path}?{parameter['name']}")
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                yield from walk(content["schema"], f"{method} {path} body")
+
+
+def test_every_string_a_request_carries_is_checked_by_a_field_that_publishes_its_rule(
+    client: FlaskClient,
+):
+    """Each is a schemas.fields.Text (its rule: no control character, or a format of its
+    own that holds none), Money, a decimal or a date: a plain marshmallow String, which takes
+    anything, would come without a pattern."""
+    document = client.get("/openapi.json").json
+
+    strings = dict(_request_strings(document))
+
+    assert len(strings) > 40  # the walk sees bodies, nested objects, lists and queries
+    unchecked = [
+        w for w, node in strings.items() if "pattern" not in node and node.get("format") != "date"
+    ]
+    assert unchecked == []
