@@ -18,6 +18,7 @@ from adjudicator.web import (
     enrollments,
     headers,
     operations,
+    paths,
     problems,
     review,
     terms,
@@ -31,6 +32,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     config = config or Config.from_env()
     logs.configure()
     app = Flask(__name__)
+    paths.use_text_variables(app)  # before any route: an id never holds a control character
     app.json.sort_keys = False  # keep the field order of API.md
     app.config.update(
         MAX_CONTENT_LENGTH=config.max_body_bytes,
@@ -49,6 +51,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     api = _ProblemApi(app)
     for field, openapi_type in OPENAPI_FIELD_TYPES.items():
         api.register_field(field, *openapi_type)
+    paths.document_text_variables(api)
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "API key or staff token"}
     )

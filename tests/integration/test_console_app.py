@@ -301,6 +301,22 @@ def test_sign_in_never_redirects_off_the_console(app: Flask, reviewer: str):
         assert answer.headers["Location"] == "/console/queue", target
 
 
+@pytest.mark.parametrize("name", ["a\x00b", "rita\r\n", "\x7f"])
+def test_a_username_with_a_control_character_signs_nobody_in(client: FlaskClient, name: str):
+    answer = sign_in(client, name, PASSWORD)
+
+    assert answer.status_code == 401
+    assert "Wrong username or password." in answer.text
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "RX1\r\n", "\x1b"])
+def test_searching_for_a_control_character_finds_nothing(signed_in: FlaskClient, text: str):
+    answer = signed_in.get("/console/search", query_string={"q": text})
+
+    assert answer.status_code == 404
+    assert "Nothing found for" in answer.text
+
+
 def test_bearer_tokens_open_nothing_in_the_console(client: FlaskClient, runtime: Runtime):
     pharmacy_key = identity.add_pharmacy(runtime.ledger, builders.valid_npi(), "P", "accredo")[
         "api_key"

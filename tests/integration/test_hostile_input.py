@@ -1,6 +1,6 @@
 """Odd bytes from a client: control characters (and lone surrogates) are refused field by
-field (422), and nothing is ever a 5xx, on SQLite and on PostgreSQL (TEST_DATABASE_URL),
-where a NUL reaching a query was a 500."""
+field (422), an id in a path that holds one answers 404, and nothing is ever a 5xx, on
+SQLite and on PostgreSQL (TEST_DATABASE_URL), where a NUL reaching a query was a 500."""
 
 from __future__ import annotations
 
@@ -60,6 +60,75 @@ def admin(runtime: Runtime) -> dict[str, str]:
 
 def _path(text: str) -> str:
     return quote(text, safe="")
+
+
+# --- ids in paths: 404 -------------------------------------------------------------------
+
+PHARMACY_PATHS = [
+    ("GET", "/v1/claims/{}"),
+    ("POST", "/v1/claims/{}/reversal"),
+]
+STAFF_PATHS = [
+    ("GET", "/v1/claims/{}"),
+    ("POST", "/v1/claims/{}/review"),
+    ("GET", "/v1/enrollments/{}"),
+    ("PATCH", "/v1/enrollments/{}"),
+    ("GET", "/v1/members/{}/benefit"),
+    ("GET", "/v1/readjudications/{}"),
+    ("GET", "/v1/readjudications/{}/changes"),
+    ("GET", "/v1/terms/{}"),
+]
+CONSOLE_PATHS = [
+    "/console/claims/{}",
+    "/console/members/{}",
+    "/console/enrollments/{}/edit",
+    "/console/readjudications/{}",
+]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_an_id_with_a_control_character_in_the_path_is_404(
+    client: FlaskClient, pharmacy: tuple[dict[str, str], str], admin: dict[str, str], bad: str
+):
+    as_pharmacy, _npi = pharmacy
+    calls = [(m, p, as_pharmacy) for m, p in PHARMACY_PATHS] + [
+        (m, p, admin) for m, p in STAFF_PATHS
+    ]
+    answers = {}
+    for method, template, auth in calls:
+        path = template.format(_path(bad))
+        answer = client.open(path, method=method, headers=auth, json={})
+        answers[(method, template)] = (answer.status_code, answer.mimetype)
+
+    assert set(answers.values()) == {(404, "application/problem+json")}, answers
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_a_console_page_for_an_id_with_a_control_character_is_404(
+    app: Flask, runtime: Runtime, bad: str
+):
+    client = app.test_client()
+    builders_client = builders.OwnAddressClient(app)  # its own address: the sign-in limit
+    username, password = f"rita-{uuid.uuid4().hex[:8]}", "correct horse battery staple"
+    identity.add_user(runtime.ledger, username, "admin", password)
+    login = builders_client.get("/console/login").text
+    csrf = login.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"username": username, "password": password, "csrf_token": csrf}
+    assert builders_client.post("/console/login", data=form).status_code == 302
+
+    statuses = {t: builders_client.get(t.format(_path(bad))).status_code for t in CONSOLE_PATHS}
+    strangers = {t: client.get(t.format(_path(bad))).status_code for t in CONSOLE_PATHS}
+
+    assert set(statuses.values()) == {404}, statuses
+    assert set(strangers.values()) == {404}, strangers
+
+
+def test_a_path_variable_is_documented_as_text(client: FlaskClient):
+    document = client.get("/openapi.json").json
+    (claim_id,) = document["paths"]["/v1/claims/{claim_id}"]["parameters"]
+
+    assert (claim_id["in"], claim_id["name"]) == ("path", "claim_id")
+    assert claim_id["schema"]["pattern"] == r"^[^/\x00-\x1f\x7f]+$"
 
 
 # --- text in bodies and query strings: 422, field by field --------------------------------
