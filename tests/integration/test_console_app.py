@@ -301,6 +301,35 @@ def test_sign_in_never_redirects_off_the_console(app: Flask, reviewer: str):
         assert answer.headers["Location"] == "/console/queue", target
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/console/queue\r\nSet-Cookie: x=1",  # a CR/LF in the Location header was a 500
+        "/console/claims/a\nb",
+        "/console/a\x00b",
+        "/console\\..\\..\\evil",
+        "/\\evil.example/console",
+        "/console//evil.example",
+        "/consoleevil",
+        "http://[::1/console",
+    ],
+)
+def test_a_next_that_is_no_plain_console_path_is_ignored(app: Flask, reviewer: str, target: str):
+    client = app.test_client()
+    assert client.get("/console/login", query_string={"next": target}).status_code == 200
+
+    answer = sign_in(client, reviewer, PASSWORD, next=target)
+    again = client.get("/console/login", query_string={"next": target})  # signed in already
+
+    assert (answer.status_code, answer.headers["Location"]) == (302, "/console/queue")
+    assert (again.status_code, again.headers["Location"]) == (302, "/console/queue")
+
+
+def test_a_next_with_a_query_is_kept(client: FlaskClient, reviewer: str):
+    answer = sign_in(client, reviewer, PASSWORD, next="/console/search?q=RX1")
+    assert answer.headers["Location"] == "/console/search?q=RX1"
+
+
 @pytest.mark.parametrize("name", ["a\x00b", "rita\r\n", "\x7f"])
 def test_a_username_with_a_control_character_signs_nobody_in(client: FlaskClient, name: str):
     answer = sign_in(client, name, PASSWORD)
