@@ -60,7 +60,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     api.register_blueprint(operations.blp)
     problems.register(app)  # after Api, so problem+json replaces its error format
     docs_page.register(app)  # Swagger UI's own files, not a CDN's
-    headers.register(app)  # no-store on /v1 answers, a same-origin policy on /docs
+    headers.register(app)  # nosniff, HSTS over https, no-store on /v1, /docs's policy
     console.init_app(app, config)  # the hub console's pages at /console
     if config.proxy_hops:
         # Behind N proxies, the client address is the Nth-last X-Forwarded-For entry (what
