@@ -239,10 +239,13 @@ class TraceSchema(StrictSchema):
     message = fields.String(required=True)
 
 
+_STAFF_ONLY = "Hub staff only: a pharmacy is shown a review's state and time."
+
+
 class ReviewSchema(StrictSchema):
     state = fields.String(required=True, validate=validate.OneOf(REVIEW_STATES))
-    note = fields.String(allow_none=True)
-    by = fields.String(allow_none=True)
+    note = fields.String(allow_none=True, metadata={"description": _STAFF_ONLY})
+    by = fields.String(allow_none=True, metadata={"description": _STAFF_ONLY})
     at = Timestamp(allow_none=True)
 
 
@@ -253,8 +256,13 @@ class LinksSchema(StrictSchema):
 class EventSchema(StrictSchema):
     at = Timestamp(required=True)
     type = fields.String(required=True)
-    actor = fields.String(allow_none=True)
-    data = EventData(keys=fields.String())
+    actor = fields.String(
+        allow_none=True,
+        metadata={"description": "Hub staff only: a pharmacy sees what happened and when."},
+    )
+    data = EventData(
+        keys=fields.String(), metadata={"description": "A review's note: hub staff only."}
+    )
 
 
 DECISION_KEYS = (
@@ -291,10 +299,12 @@ class DecisionSchema(StrictSchema):
          "terms_version": str | None,
          "review": {"state": "open" | "approved" | "denied", "note": str | None,
                     "by": str | None, "at": datetime | ISO str | None} | None,
+                   # a pharmacy's view: state and at only (claim_queries.pharmacy_view)
          # optional:
          "links": {"self": str},   # default {"self": "/v1/claims/<claim_id>"}
          "events": [{"at": datetime | ISO str, "type": str, "actor": str | None,
                      "data": dict (JSON-ready: str/int/bool/None/lists/dicts)}]}
+                   # a pharmacy's view: no actor, and no note in data
 
     Every key above the "optional" line must be present (ValueError otherwise);
     `events` is dumped only when present (GET /v1/claims/{id}). Items may also be
