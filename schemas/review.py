@@ -26,7 +26,7 @@ NOTE_NOT_BLANK_ECMA = (
 
 class ReviewRequestSchema(StrictSchema):
     """Loads `{"action": "approve" | "deny", "note": str}`; a blank note is an error, and a
-    note is one paragraph: no line break, as in every text field (decisions.md #83)."""
+    note is one paragraph: no line break, as in every text field (decisions.md #86)."""
 
     action = Text(required=True, validate=validate.OneOf(["approve", "deny"]))
     note = Text(

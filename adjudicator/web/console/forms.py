@@ -84,7 +84,7 @@ def review_form(form: Mapping[str, str]) -> FormResult:
 
 def one_paragraph(text: str) -> str:
     """A textarea's lines joined by spaces: a note is one paragraph, as the API takes it
-    (no text field holds a control character, a line break included; decisions.md #83)."""
+    (no text field holds a control character, a line break included; decisions.md #86)."""
     return " ".join(line.strip() for line in _LINE_BREAK.split(text) if line.strip())
 
 
