@@ -4,58 +4,25 @@ a /docs page whose one inline script runs by its hash, never by 'unsafe-inline'.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
-import logging
-from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
-from adjudicator.config import Config
-from adjudicator.services import claim_queries, identity
+from adjudicator.services import claim_queries
 from adjudicator.services.runtime import Runtime
-from adjudicator.web import create_app
 from tests.integration import builders
 
 pytestmark = pytest.mark.integration
 
 HSTS = "max-age=31536000; includeSubDomains"
+Pharmacy = tuple[dict[str, str], str]  # the pharmacy_api fixture: bearer header, NPI
 
 
-@pytest.fixture
-def make_app(runtime: Runtime, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
-    """create_app(proxy_hops=N) on the session's ledger and Redis."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level  # create_app() configures logging
-    config = Config(data_dir=tmp_path, database_url=runtime.config.database_url, redis_url="x")
-
-    def make(proxy_hops: int = 0) -> Flask:
-        return create_app(dataclasses.replace(config, proxy_hops=proxy_hops), runtime=runtime)
-
-    try:
-        yield make
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-
-
-@pytest.fixture
-def client(make_app: Callable[..., Flask]) -> FlaskClient:
-    return make_app().test_client()
-
-
-@pytest.fixture
-def pharmacy(runtime: Runtime) -> dict[str, str]:
-    key = identity.add_pharmacy(runtime.ledger, builders.valid_npi(), "Header Pharmacy", "accredo")
-    return {"Authorization": f"Bearer {key['api_key']}"}
-
-
-def _answers(client: FlaskClient, pharmacy: dict[str, str], **request: str) -> dict[str, Any]:
+def _answers(web: FlaskClient, pharmacy: dict[str, str], **request: str) -> dict[str, Any]:
     """One answer of every kind: API, error, console, docs, static files, operations."""
     paths = {
         "listing": ("GET", "/v1/claims", pharmacy),
@@ -73,13 +40,13 @@ def _answers(client: FlaskClient, pharmacy: dict[str, str], **request: str) -> d
         "console redirect": ("GET", "/console/queue", {}),
     }
     return {
-        name: client.open(path, method=method, headers=headers, **request)
+        name: web.open(path, method=method, headers=headers, **request)
         for name, (method, path, headers) in paths.items()
     }
 
 
-def test_every_answer_says_nosniff(client: FlaskClient, pharmacy: dict[str, str]):
-    answers = _answers(client, pharmacy)
+def test_every_answer_says_nosniff(web: FlaskClient, pharmacy_api: Pharmacy):
+    answers = _answers(web, pharmacy_api[0])
 
     sniffable = {n: a.status_code for n, a in answers.items() if _nosniff(a) != "nosniff"}
     assert sniffable == {}
@@ -87,13 +54,13 @@ def test_every_answer_says_nosniff(client: FlaskClient, pharmacy: dict[str, str]
 
 
 def test_an_unexpected_error_says_nosniff_too(
-    client: FlaskClient, pharmacy: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    web: FlaskClient, pharmacy_api: Pharmacy, monkeypatch: pytest.MonkeyPatch
 ):
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(claim_queries, "listing", broken)
-    answer = client.get("/v1/claims", headers=pharmacy)
+    answer = web.get("/v1/claims", headers=pharmacy_api[0])
 
     assert (answer.status_code, _nosniff(answer)) == (500, "nosniff")
 
@@ -102,32 +69,33 @@ def _nosniff(answer: Any) -> str | None:
     return answer.headers.get("X-Content-Type-Options")
 
 
-def test_over_http_there_is_no_hsts(client: FlaskClient, pharmacy: dict[str, str]):
-    answers = _answers(client, pharmacy)
+def test_over_http_there_is_no_hsts(web: FlaskClient, pharmacy_api: Pharmacy):
+    answers = _answers(web, pharmacy_api[0])
 
     assert [n for n, a in answers.items() if "Strict-Transport-Security" in a.headers] == []
 
 
-def test_over_https_every_answer_has_hsts(client: FlaskClient, pharmacy: dict[str, str]):
-    answers = _answers(client, pharmacy, base_url="https://hub.example")
+def test_over_https_every_answer_has_hsts(web: FlaskClient, pharmacy_api: Pharmacy):
+    answers = _answers(web, pharmacy_api[0], base_url="https://hub.example")
 
     hsts = {n: a.headers.get("Strict-Transport-Security") for n, a in answers.items()}
     assert set(hsts.values()) == {HSTS}, hsts
 
 
 def test_behind_a_proxy_that_terminates_tls_answers_have_hsts(
-    make_app: Callable[..., Flask], pharmacy: dict[str, str]
+    runtime: Runtime, tmp_path: Path, pharmacy_api: Pharmacy
 ):
-    client = make_app(proxy_hops=1).test_client()
-    over_https = client.get("/v1/claims", headers={**pharmacy, "X-Forwarded-Proto": "https"})
-    over_http = client.get("/v1/claims", headers={**pharmacy, "X-Forwarded-Proto": "http"})
+    with builders.web_app(runtime, tmp_path, proxy_hops=1) as app:
+        client, auth = app.test_client(), pharmacy_api[0]
+        over_https = client.get("/v1/claims", headers={**auth, "X-Forwarded-Proto": "https"})
+        over_http = client.get("/v1/claims", headers={**auth, "X-Forwarded-Proto": "http"})
 
     assert over_https.headers["Strict-Transport-Security"] == HSTS
     assert "Strict-Transport-Security" not in over_http.headers
 
 
-def test_without_a_trusted_proxy_a_forwarded_https_is_not_believed(client: FlaskClient):
-    answer = client.get("/healthz", headers={"X-Forwarded-Proto": "https"})
+def test_without_a_trusted_proxy_a_forwarded_https_is_not_believed(web: FlaskClient):
+    answer = web.get("/healthz", headers={"X-Forwarded-Proto": "https"})
 
     assert "Strict-Transport-Security" not in answer.headers
 
@@ -154,8 +122,8 @@ class _Scripts(HTMLParser):
             self._open = None
 
 
-def test_the_docs_page_allows_its_inline_script_by_hash_and_no_other(client: FlaskClient):
-    page = client.get("/docs")
+def test_the_docs_page_allows_its_inline_script_by_hash_and_no_other(web: FlaskClient):
+    page = web.get("/docs")
     scripts = _Scripts()
     scripts.feed(page.text)
 
@@ -164,7 +132,7 @@ def test_the_docs_page_allows_its_inline_script_by_hash_and_no_other(client: Fla
     policy = _policy(page)
     assert policy["script-src"] == f"'self' 'sha256-{digest}'"
     assert policy["default-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
-    assert _policy(client.get("/docs/assets/swagger-ui-bundle.js"))["script-src"] == "'self'"
+    assert _policy(web.get("/docs/assets/swagger-ui-bundle.js"))["script-src"] == "'self'"
 
 
 def _policy(answer: Any) -> dict[str, str]:

@@ -4,10 +4,8 @@ SQLite and on PostgreSQL (TEST_DATABASE_URL), where a NUL reaching a query was a
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -15,41 +13,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from adjudicator.config import Config
 from adjudicator.services import identity
 from adjudicator.services.runtime import Runtime
-from adjudicator.web import create_app
 from tests.integration import builders
 
 pytestmark = pytest.mark.integration
 
 CONTROL = "Must not contain control characters (U+0000-U+001F, U+007F)."
 BAD_IDS = ["a\x00b", "a\r\nb", "\x7f", "\x1b[31m"]
-
-
-@pytest.fixture
-def app(runtime: Runtime, tmp_path: Path) -> Iterator[Flask]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level  # create_app() configures logging
-    config = Config(data_dir=tmp_path, database_url=runtime.config.database_url, redis_url="x")
-    try:
-        yield create_app(config, runtime=runtime)
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def pharmacy(runtime: Runtime) -> tuple[dict[str, str], str]:
-    """(a pharmacy's bearer header, its NPI)."""
-    npi = builders.valid_npi()
-    key = identity.add_pharmacy(runtime.ledger, npi, "Hostile Input Pharmacy", "accredo")
-    return {"Authorization": f"Bearer {key['api_key']}"}, npi
 
 
 @pytest.fixture
@@ -88,16 +59,16 @@ CONSOLE_PATHS = [
 
 @pytest.mark.parametrize("bad", BAD_IDS)
 def test_an_id_with_a_control_character_in_the_path_is_404(
-    client: FlaskClient, pharmacy: tuple[dict[str, str], str], admin: dict[str, str], bad: str
+    web: FlaskClient, pharmacy_api: tuple[dict[str, str], str], admin: dict[str, str], bad: str
 ):
-    as_pharmacy, _npi = pharmacy
+    as_pharmacy, _npi = pharmacy_api
     calls = [(m, p, as_pharmacy) for m, p in PHARMACY_PATHS] + [
         (m, p, admin) for m, p in STAFF_PATHS
     ]
     answers = {}
     for method, template, auth in calls:
         path = template.format(_path(bad))
-        answer = client.open(path, method=method, headers=auth, json={})
+        answer = web.open(path, method=method, headers=auth, json={})
         answers[(method, template)] = (answer.status_code, answer.mimetype)
 
     assert set(answers.values()) == {(404, "application/problem+json")}, answers
@@ -105,26 +76,26 @@ def test_an_id_with_a_control_character_in_the_path_is_404(
 
 @pytest.mark.parametrize("bad", BAD_IDS)
 def test_a_console_page_for_an_id_with_a_control_character_is_404(
-    app: Flask, runtime: Runtime, bad: str
+    web_app: Flask, runtime: Runtime, bad: str
 ):
-    client = app.test_client()
-    builders_client = builders.OwnAddressClient(app)  # its own address: the sign-in limit
+    stranger = web_app.test_client()
+    staff = builders.OwnAddressClient(web_app)  # its own address: the sign-in limit
     username, password = f"rita-{uuid.uuid4().hex[:8]}", "correct horse battery staple"
     identity.add_user(runtime.ledger, username, "admin", password)
-    login = builders_client.get("/console/login").text
+    login = staff.get("/console/login").text
     csrf = login.split('name="csrf_token" value="')[1].split('"')[0]
     form = {"username": username, "password": password, "csrf_token": csrf}
-    assert builders_client.post("/console/login", data=form).status_code == 302
+    assert staff.post("/console/login", data=form).status_code == 302
 
-    statuses = {t: builders_client.get(t.format(_path(bad))).status_code for t in CONSOLE_PATHS}
-    strangers = {t: client.get(t.format(_path(bad))).status_code for t in CONSOLE_PATHS}
+    statuses = {t: staff.get(t.format(_path(bad))).status_code for t in CONSOLE_PATHS}
+    strangers = {t: stranger.get(t.format(_path(bad))).status_code for t in CONSOLE_PATHS}
 
     assert set(statuses.values()) == {404}, statuses
     assert set(strangers.values()) == {404}, strangers
 
 
-def test_a_path_variable_is_documented_as_text(client: FlaskClient):
-    document = client.get("/openapi.json").json
+def test_a_path_variable_is_documented_as_text(web: FlaskClient):
+    document = web.get("/openapi.json").json
     (claim_id,) = document["paths"]["/v1/claims/{claim_id}"]["parameters"]
 
     assert (claim_id["in"], claim_id["name"]) == ("path", "claim_id")
@@ -136,16 +107,16 @@ def test_a_path_variable_is_documented_as_text(client: FlaskClient):
 
 @pytest.mark.parametrize("bad", ["a\x00b", "a\r\nb", "\x1b"])
 def test_a_claim_with_a_control_character_is_422_field_by_field(
-    client: FlaskClient,
+    web: FlaskClient,
     runtime: Runtime,
-    pharmacy: tuple[dict[str, str], str],
+    pharmacy_api: tuple[dict[str, str], str],
     enqueued: list[str],
     bad: str,
 ):
-    auth, npi = pharmacy
+    auth, npi = pharmacy_api
     payload = builders.claim_payload(bad, npi, rx_number=f"RX{bad}")
 
-    answer = client.post("/v1/claims", json=payload, headers=auth)
+    answer = web.post("/v1/claims", json=payload, headers=auth)
 
     assert (answer.status_code, answer.mimetype) == (422, "application/problem+json")
     assert answer.json["errors"] == {"cardholder_id": [CONTROL], "rx_number": [CONTROL]}
@@ -153,13 +124,13 @@ def test_a_claim_with_a_control_character_is_422_field_by_field(
 
 
 def test_a_lone_surrogate_is_422_not_a_database_error(
-    client: FlaskClient, pharmacy: tuple[dict[str, str], str], admin: dict[str, str]
+    web: FlaskClient, pharmacy_api: tuple[dict[str, str], str], admin: dict[str, str]
 ):
-    auth, npi = pharmacy
+    auth, npi = pharmacy_api
     # Python's JSON encoder writes "\ud800" as the escape a client would send.
-    claim = client.post("/v1/claims", json=builders.claim_payload("\ud800", npi), headers=auth)
+    claim = web.post("/v1/claims", json=builders.claim_payload("\ud800", npi), headers=auth)
     enrollment = builders.enrollment_payload(cardholder_id="x\udfff")
-    enrolled = client.post("/v1/enrollments", json=enrollment, headers=admin)
+    enrolled = web.post("/v1/enrollments", json=enrollment, headers=admin)
 
     assert (claim.status_code, list(claim.json["errors"])) == (422, ["cardholder_id"])
     assert (enrolled.status_code, list(enrolled.json["errors"])) == (422, ["cardholder_id"])
@@ -167,27 +138,25 @@ def test_a_lone_surrogate_is_422_not_a_database_error(
 
 @pytest.mark.parametrize("bad", BAD_IDS)
 def test_a_reversal_by_key_with_a_control_character_is_422(
-    client: FlaskClient, pharmacy: tuple[dict[str, str], str], bad: str
+    web: FlaskClient, pharmacy_api: tuple[dict[str, str], str], bad: str
 ):
-    auth, npi = pharmacy
+    auth, npi = pharmacy_api
     key = {"service_provider_id": npi, "rx_number": bad, "fill_number": 0}
 
-    answer = client.post(
-        "/v1/reversals", json={**key, "date_of_service": "2024-03-01"}, headers=auth
-    )
+    answer = web.post("/v1/reversals", json={**key, "date_of_service": "2024-03-01"}, headers=auth)
 
     assert (answer.status_code, answer.json["errors"]) == (422, {"rx_number": [CONTROL]})
 
 
 @pytest.mark.parametrize("bad", BAD_IDS)
 def test_a_query_with_a_control_character_is_422_field_by_field(
-    client: FlaskClient, pharmacy: tuple[dict[str, str], str], admin: dict[str, str], bad: str
+    web: FlaskClient, pharmacy_api: tuple[dict[str, str], str], admin: dict[str, str], bad: str
 ):
-    as_pharmacy, _npi = pharmacy
+    as_pharmacy, _npi = pharmacy_api
     q = _path(bad)
 
-    listed = client.get(f"/v1/claims?cardholder_id={q}&cursor={q}", headers=as_pharmacy)
-    audited = client.get(f"/v1/audit?cardholder_id={q}&claim_id={q}", headers=admin)
+    listed = web.get(f"/v1/claims?cardholder_id={q}&cursor={q}", headers=as_pharmacy)
+    audited = web.get(f"/v1/audit?cardholder_id={q}&claim_id={q}", headers=admin)
 
     assert listed.status_code == 422
     assert listed.json["errors"] == {"cardholder_id": [CONTROL], "cursor": [CONTROL]}
@@ -197,17 +166,17 @@ def test_a_query_with_a_control_character_is_422_field_by_field(
 
 @pytest.mark.parametrize("bad", BAD_IDS)
 def test_staff_writes_with_a_control_character_are_422(
-    client: FlaskClient, admin: dict[str, str], bad: str
+    web: FlaskClient, admin: dict[str, str], bad: str
 ):
     patient = {**builders.enrollment_payload()["patient"], "last_name": bad}
     job = {"date_from": "2024-01-01", "date_to": "2024-01-31", "mode": "dry_run"}
 
-    enrolled = client.post(
+    enrolled = web.post(
         "/v1/enrollments",
         json=builders.enrollment_payload(cardholder_id=bad, patient=patient),
         headers=admin,
     )
-    started = client.post("/v1/readjudications", json={**job, "cardholder_id": bad}, headers=admin)
+    started = web.post("/v1/readjudications", json={**job, "cardholder_id": bad}, headers=admin)
 
     assert enrolled.status_code == 422
     assert enrolled.json["errors"] == {"cardholder_id": [CONTROL], "patient.last_name": [CONTROL]}
@@ -240,12 +209,12 @@ def _request_strings(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, 
 
 
 def test_every_string_a_request_carries_is_checked_by_a_field_that_publishes_its_rule(
-    client: FlaskClient,
+    web: FlaskClient,
 ):
     """Each is a schemas.fields.Text (its rule: no control character, or a format of its
     own that holds none), Money, a decimal or a date: a plain marshmallow String, which takes
     anything, would come without a pattern."""
-    document = client.get("/openapi.json").json
+    document = web.get("/openapi.json").json
 
     strings = dict(_request_strings(document))
 

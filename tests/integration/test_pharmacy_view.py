@@ -6,19 +6,14 @@ Hub staff see everything."""
 from __future__ import annotations
 
 import json
-import logging
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from adjudicator.config import Config
 from adjudicator.services import adjudication, identity, review
 from adjudicator.services.runtime import Runtime
-from adjudicator.web import create_app
 from tasks.claims import decide_and_announce
 from tests.integration import builders
 
@@ -26,26 +21,6 @@ pytestmark = pytest.mark.integration
 
 TODDLER_BIRTH = "2023-06-01"
 NOTE = "Spoke with Dr. Example; weight confirmed at 11 kg."
-
-
-@pytest.fixture
-def client(runtime: Runtime, tmp_path: Path) -> Iterator[FlaskClient]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level  # create_app() configures logging
-    config = Config(data_dir=tmp_path, database_url=runtime.config.database_url, redis_url="x")
-    try:
-        yield create_app(config, runtime=runtime).test_client()
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-
-
-@pytest.fixture
-def pharmacy(runtime: Runtime) -> tuple[dict[str, str], str]:
-    """(a pharmacy's bearer header, its NPI)."""
-    npi = builders.valid_npi()
-    key = identity.add_pharmacy(runtime.ledger, npi, "View Pharmacy", "accredo")["api_key"]
-    return {"Authorization": f"Bearer {key}"}, npi
 
 
 @pytest.fixture
@@ -57,25 +32,25 @@ def reviewer(runtime: Runtime) -> tuple[dict[str, str], str]:
 
 
 def _under_review(
-    client: FlaskClient, runtime: Runtime, pharmacy: tuple[dict[str, str], str]
+    web: FlaskClient, runtime: Runtime, pharmacy_api: tuple[dict[str, str], str]
 ) -> dict[str, Any]:
     """A toddler's claim, sent by the pharmacy and decided: rejected 60, review open."""
-    auth, npi = pharmacy
+    auth, npi = pharmacy_api
     patient = {**builders.enrollment_payload()["patient"], "date_of_birth": TODDLER_BIRTH}
     member = builders.enroll(runtime, patient=patient)
     payload = builders.claim_payload(
         member["cardholder_id"], npi, patient={"date_of_birth": TODDLER_BIRTH}
     )
-    sent = client.post("/v1/claims", json=payload, headers={**auth, "Prefer": "respond-async"})
+    sent = web.post("/v1/claims", json=payload, headers={**auth, "Prefer": "respond-async"})
     adjudication.adjudicate(runtime, sent.json["claim_id"])
     return {**sent.json, "cardholder_id": member["cardholder_id"]}
 
 
 def _reviewed(
-    client: FlaskClient, reviewer: tuple[dict[str, str], str], claim_id: str, action: str
+    web: FlaskClient, reviewer: tuple[dict[str, str], str], claim_id: str, action: str
 ) -> dict[str, Any]:
     auth, username = reviewer
-    answer = client.post(
+    answer = web.post(
         f"/v1/claims/{claim_id}/review", json={"action": action, "note": NOTE}, headers=auth
     )
     assert answer.status_code == 200, answer.json
@@ -94,14 +69,14 @@ def _shows_no_staff_record(answer: dict[str, Any], username: str) -> None:
 
 
 def test_a_pharmacy_sees_a_reviews_state_and_time_only(
-    client: FlaskClient, runtime: Runtime, pharmacy, reviewer
+    web: FlaskClient, runtime: Runtime, pharmacy_api, reviewer
 ):
-    auth, _npi = pharmacy
-    claim = _under_review(client, runtime, pharmacy)
-    _reviewed(client, reviewer, claim["claim_id"], "deny")
+    auth, _npi = pharmacy_api
+    claim = _under_review(web, runtime, pharmacy_api)
+    _reviewed(web, reviewer, claim["claim_id"], "deny")
 
-    shown = client.get(f"/v1/claims/{claim['claim_id']}", headers=auth).json
-    listed = client.get(f"/v1/claims?cardholder_id={claim['cardholder_id']}", headers=auth).json
+    shown = web.get(f"/v1/claims/{claim['claim_id']}", headers=auth).json
+    listed = web.get(f"/v1/claims?cardholder_id={claim['cardholder_id']}", headers=auth).json
 
     assert shown["review"]["state"] == "denied"
     assert [e["type"] for e in shown["events"]] == ["received", "decided", "review_denied"]
@@ -111,14 +86,14 @@ def test_a_pharmacy_sees_a_reviews_state_and_time_only(
 
 
 def test_hub_staff_still_see_the_note_who_wrote_it_and_every_actor(
-    client: FlaskClient, runtime: Runtime, pharmacy, reviewer
+    web: FlaskClient, runtime: Runtime, pharmacy_api, reviewer
 ):
-    claim = _under_review(client, runtime, pharmacy)
-    _reviewed(client, reviewer, claim["claim_id"], "deny")
+    claim = _under_review(web, runtime, pharmacy_api)
+    _reviewed(web, reviewer, claim["claim_id"], "deny")
     auth, username = reviewer
 
-    shown = client.get(f"/v1/claims/{claim['claim_id']}", headers=auth).json
-    listed = client.get(f"/v1/claims?cardholder_id={claim['cardholder_id']}", headers=auth).json
+    shown = web.get(f"/v1/claims/{claim['claim_id']}", headers=auth).json
+    listed = web.get(f"/v1/claims?cardholder_id={claim['cardholder_id']}", headers=auth).json
 
     assert (shown["review"]["note"], shown["review"]["by"]) == (NOTE, username)
     assert shown["events"][-1]["actor"] == f"user:{username}"
@@ -127,18 +102,18 @@ def test_hub_staff_still_see_the_note_who_wrote_it_and_every_actor(
 
 
 def test_a_reversal_answers_the_pharmacy_without_the_note(
-    client: FlaskClient, runtime: Runtime, pharmacy, reviewer
+    web: FlaskClient, runtime: Runtime, pharmacy_api, reviewer
 ):
-    auth, npi = pharmacy
-    claim = _under_review(client, runtime, pharmacy)
-    approved = _reviewed(client, reviewer, claim["claim_id"], "approve")
+    auth, npi = pharmacy_api
+    claim = _under_review(web, runtime, pharmacy_api)
+    approved = _reviewed(web, reviewer, claim["claim_id"], "approve")
     assert approved["status"] == "paid"
 
-    by_id = client.post(f"/v1/claims/{claim['claim_id']}/reversal", headers=auth)
+    by_id = web.post(f"/v1/claims/{claim['claim_id']}/reversal", headers=auth)
     rx_number = builders.claim_row(runtime, claim["claim_id"]).rx_number
     key = {"service_provider_id": npi, "rx_number": rx_number, "fill_number": 0}
     key["date_of_service"] = "2024-03-01"
-    by_key = client.post("/v1/reversals", json=key, headers=auth)
+    by_key = web.post("/v1/reversals", json=key, headers=auth)
 
     for answer in (by_id, by_key):
         assert (answer.status_code, answer.json["status"]) == (200, "reversed")
@@ -146,13 +121,13 @@ def test_a_reversal_answers_the_pharmacy_without_the_note(
 
 
 def test_the_decision_the_worker_renders_for_the_pharmacy_has_no_note(
-    client: FlaskClient,
+    web: FlaskClient,
     runtime: Runtime,
-    pharmacy,
+    pharmacy_api,
     reviewer,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    claim = _under_review(client, runtime, pharmacy)
+    claim = _under_review(web, runtime, pharmacy_api)
     with monkeypatch.context() as later:  # approved, and left for a worker to decide again
         later.setattr(adjudication, "adjudicate", lambda *_args: None)
         review.review(runtime, claim["claim_id"], "approve", NOTE, reviewer[1])
