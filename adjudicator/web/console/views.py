@@ -362,9 +362,9 @@ def readjudication_job(job_id: str) -> Any:
 @session.staff_required
 def search() -> Any:
     text = request.args.get("q", "").strip()[:100]
-    # Text with a control character names nothing (no id or Rx number holds one).
-    searched = text and is_text(text)
-    found = console_queries.search(runtime(), text) if searched else {"kind": "none", "claims": []}
+    found: dict[str, Any] = {"kind": "none", "claims": []}
+    if text and is_text(text):  # with a control character it names nothing: no id holds one
+        found = console_queries.search(runtime(), text)
     if found["kind"] == "claim":
         return redirect(url_for("console.claim", claim_id=found["claim_id"]))
     if found["kind"] == "member":
