@@ -5,14 +5,14 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from schemas.common import StrictSchema
-from schemas.fields import EventData, StrictInteger, Timestamp
+from schemas.fields import EventData, StrictInteger, Text, Timestamp
 
 
 class AuditQuerySchema(StrictSchema):
-    cardholder_id = fields.String(validate=validate.Length(min=1, max=40))
-    claim_id = fields.String(validate=validate.Length(min=1, max=40))
+    cardholder_id = Text(validate=validate.Length(min=1, max=40))
+    claim_id = Text(validate=validate.Length(min=1, max=40))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(validate=validate.Length(max=100))
+    cursor = Text(validate=validate.Length(max=100))
 
 
 class AuditEventSchema(StrictSchema):

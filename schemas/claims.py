@@ -20,6 +20,7 @@ from schemas.fields import (
     Money,
     Npi,
     StrictInteger,
+    Text,
     Timestamp,
     normalize_drug_code,
     normalize_service_code,
@@ -52,8 +53,8 @@ class LineSchema(StrictSchema):
     """A claim line. Drug lines need quantity and days_supply; their code is an NDC
     (hyphens stripped) or a HCPCS code (upper case). Service lines may carry them."""
 
-    kind = fields.String(required=True, validate=validate.OneOf(LINE_KINDS))
-    code = fields.String(required=True, validate=text(20))
+    kind = Text(required=True, validate=validate.OneOf(LINE_KINDS))
+    code = Text(required=True, validate=text(20))
     patient_responsibility = Money(required=True)
     quantity = Decimal3(load_default=None)
     days_supply = StrictInteger(load_default=None, validate=validate.Range(1, 365))
@@ -132,7 +133,7 @@ class ClaimRequestSchema(StrictSchema):
     two requests that differ only by that normalization load equal.
     """
 
-    transaction_code = fields.String(
+    transaction_code = Text(
         load_default="B1",
         validate=validate.OneOf(
             ["B1"],
@@ -140,11 +141,11 @@ class ClaimRequestSchema(StrictSchema):
             "(POST /v1/claims/<claim_id>/reversal, POST /v1/reversals).",
         ),
     )
-    cardholder_id = fields.String(required=True, validate=text(64))
-    group_id = fields.String(load_default=None, validate=text(15))
+    cardholder_id = Text(required=True, validate=text(64))
+    group_id = Text(load_default=None, validate=text(15))
     service_provider_id = Npi(required=True)
     prescriber_npi = Npi(load_default=None)
-    rx_number = fields.String(required=True, validate=text(32))
+    rx_number = Text(required=True, validate=text(32))
     fill_number = StrictInteger(required=True, validate=validate.Range(0, 99))
     date_of_service = IsoDate(required=True, validate=not_in_future)
     patient = fields.Nested(ClaimPatientSchema, load_default=None)
@@ -154,7 +155,7 @@ class ClaimRequestSchema(StrictSchema):
         required=True,
         validate=validate.Length(1, 10, error="A claim has 1 to 10 lines."),
     )
-    diagnosis_code = fields.String(load_default=None, validate=text(15))
+    diagnosis_code = Text(load_default=None, validate=text(15))
 
     @validates_schema
     def _total_within_money(self, claim: Mapping[str, Any], **kwargs: Any) -> None:
@@ -175,7 +176,7 @@ class ReversalByKeySchema(StrictSchema):
     """POST /v1/reversals: the NCPDP key of the claim to reverse."""
 
     service_provider_id = Npi(required=True)
-    rx_number = fields.String(required=True, validate=text(32))
+    rx_number = Text(required=True, validate=text(32))
     fill_number = StrictInteger(required=True, validate=validate.Range(0, 99))
     date_of_service = IsoDate(required=True)
 
@@ -198,13 +199,13 @@ class _QueryLimit(fields.Integer):
 class ClaimListQuerySchema(StrictSchema):
     """GET /v1/claims query args; loads every key (None when absent, limit 50)."""
 
-    cardholder_id = fields.String(load_default=None, validate=text(64))
-    status = fields.String(load_default=None, validate=validate.OneOf(CLAIM_STATUSES))
-    review = fields.String(load_default=None, validate=validate.OneOf([ReviewState.OPEN.value]))
+    cardholder_id = Text(load_default=None, validate=text(64))
+    status = Text(load_default=None, validate=validate.OneOf(CLAIM_STATUSES))
+    review = Text(load_default=None, validate=validate.OneOf([ReviewState.OPEN.value]))
     date_from = IsoDate(load_default=None)
     date_to = IsoDate(load_default=None)
     limit = _QueryLimit(load_default=50, validate=validate.Range(1, 200))
-    cursor = fields.String(load_default=None, validate=text(500))
+    cursor = Text(load_default=None, validate=text(500))
 
     @validates_schema
     def _window(self, query: Mapping[str, Any], **kwargs: Any) -> None:
@@ -238,10 +239,13 @@ class TraceSchema(StrictSchema):
     message = fields.String(required=True)
 
 
+_STAFF_ONLY = "Hub staff only: a pharmacy is shown a review's state and time."
+
+
 class ReviewSchema(StrictSchema):
     state = fields.String(required=True, validate=validate.OneOf(REVIEW_STATES))
-    note = fields.String(allow_none=True)
-    by = fields.String(allow_none=True)
+    note = fields.String(allow_none=True, metadata={"description": _STAFF_ONLY})
+    by = fields.String(allow_none=True, metadata={"description": _STAFF_ONLY})
     at = Timestamp(allow_none=True)
 
 
@@ -252,8 +256,13 @@ class LinksSchema(StrictSchema):
 class EventSchema(StrictSchema):
     at = Timestamp(required=True)
     type = fields.String(required=True)
-    actor = fields.String(allow_none=True)
-    data = EventData(keys=fields.String())
+    actor = fields.String(
+        allow_none=True,
+        metadata={"description": "Hub staff only: a pharmacy sees what happened and when."},
+    )
+    data = EventData(
+        keys=fields.String(), metadata={"description": "A review's note: hub staff only."}
+    )
 
 
 DECISION_KEYS = (
@@ -290,10 +299,12 @@ class DecisionSchema(StrictSchema):
          "terms_version": str | None,
          "review": {"state": "open" | "approved" | "denied", "note": str | None,
                     "by": str | None, "at": datetime | ISO str | None} | None,
+                   # a pharmacy's view: state and at only (claim_queries.pharmacy_view)
          # optional:
          "links": {"self": str},   # default {"self": "/v1/claims/<claim_id>"}
          "events": [{"at": datetime | ISO str, "type": str, "actor": str | None,
                      "data": dict (JSON-ready: str/int/bool/None/lists/dicts)}]}
+                   # a pharmacy's view: no actor, and no note in data
 
     Every key above the "optional" line must be present (ValueError otherwise);
     `events` is dumped only when present (GET /v1/claims/{id}). Items may also be

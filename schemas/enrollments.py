@@ -9,7 +9,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from schemas.common import ReasonSchema, StrictSchema, text
-from schemas.fields import Code, IsoDate, Money, StrictBoolean, WeightKg, not_in_future
+from schemas.fields import Code, IsoDate, Money, StrictBoolean, Text, WeightKg, not_in_future
 
 __all__ = [
     "COVERAGE_TYPES",
@@ -52,12 +52,12 @@ class AddressSchema(StrictSchema):
     (the eligibility rules, not the schema, decide what is outside the US), but a
     US address needs a 5 or 9 digit ZIP."""
 
-    line1 = fields.String(required=True, validate=text(100))
-    line2 = fields.String(load_default=None, validate=text(100))
-    city = fields.String(required=True, validate=text(100))
-    state = fields.String(required=True, validate=text(50))
-    zip = fields.String(required=True, validate=text(20))
-    country = fields.String(required=True, validate=text(60))
+    line1 = Text(required=True, validate=text(100))
+    line2 = Text(load_default=None, validate=text(100))
+    city = Text(required=True, validate=text(100))
+    state = Text(required=True, validate=text(50))
+    zip = Text(required=True, validate=text(20))
+    country = Text(required=True, validate=text(60))
 
     @pre_load
     def _strip_codes(self, address: Any, **kwargs: Any) -> Any:
@@ -78,17 +78,17 @@ class AddressSchema(StrictSchema):
 
 
 class PatientSchema(StrictSchema):
-    first_name = fields.String(required=True, validate=text(100))
-    last_name = fields.String(required=True, validate=text(100))
+    first_name = Text(required=True, validate=text(100))
+    last_name = Text(required=True, validate=text(100))
     date_of_birth = IsoDate(required=True, validate=not_in_future)
-    sex = fields.String(load_default=None, validate=validate.OneOf(SEXES))
+    sex = Text(load_default=None, validate=validate.OneOf(SEXES))
     address = fields.Nested(AddressSchema, required=True)
 
 
 class CoverageSchema(StrictSchema):
-    type = fields.String(required=True, validate=validate.OneOf(COVERAGE_TYPES))
+    type = Text(required=True, validate=validate.OneOf(COVERAGE_TYPES))
     covers_product = StrictBoolean(load_default=True)
-    payer_name = fields.String(load_default=None, validate=text(100))
+    payer_name = Text(load_default=None, validate=text(100))
     bin = Code(BIN_PATTERN, message=BIN_MESSAGE, load_default=None)
     pcn = Code(PCN_PATTERN, message=PCN_MESSAGE, load_default=None)
 
@@ -120,7 +120,7 @@ class EnrollmentRequestSchema(StrictSchema):
     An optional key sent as JSON null loads like an absent one (None).
     """
 
-    cardholder_id = fields.String(load_default=None, validate=text(64))
+    cardholder_id = Text(load_default=None, validate=text(64))
     patient = fields.Nested(PatientSchema, required=True)
     coverage = fields.Nested(CoverageSchema, required=True)
     attestations = fields.Nested(AttestationsSchema, load_default=_no_attestations)

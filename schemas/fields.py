@@ -30,10 +30,12 @@ __all__ = [
     "SignedMoney",
     "StrictBoolean",
     "StrictInteger",
+    "Text",
     "Timestamp",
     "WeightKg",
     "normalize_drug_code",
     "normalize_ndc",
+    "is_text",
     "normalize_service_code",
     "not_in_future",
     "npi_is_valid",
@@ -55,6 +57,12 @@ def _is_json_number(value: object) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
+def _published(kwargs: dict[str, Any], pattern: str) -> dict[str, Any]:
+    """A field's keyword arguments with `pattern` (ECMA-262, anchored) in its metadata, where
+    apispec finds it for the OpenAPI document; a pattern the metadata names already wins."""
+    return {**kwargs, "metadata": {"pattern": pattern, **(kwargs.get("metadata") or {})}}
+
+
 # --- money --------------------------------------------------------------------
 
 
@@ -68,6 +76,10 @@ class Money(fields.Field[int]):
         "negative": "Money may not be negative.",
         "too_large": 'Money may not exceed "999999.99".',
     }
+
+    def __init__(self, **kwargs: Any) -> None:
+        sign = "-?" if self.signed else ""
+        super().__init__(**_published(kwargs, rf"^{sign}[0-9]+\.[0-9]{{2}}$"))
 
     def _deserialize(self, value: Any, attr: str | None, data: _Data, **kwargs: Any) -> int:
         if _is_json_number(value):
@@ -101,6 +113,55 @@ class SignedMoney(Money):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("dump_only", True)
         super().__init__(**kwargs)
+
+
+# --- text ---------------------------------------------------------------------------
+
+#: The control characters no text field holds (API.md, Conventions): C0 and DEL, as the
+#: inside of a regular expression's character class (Python's and ECMA-262's alike).
+CONTROL_CHARACTERS = r"\x00-\x1f\x7f"
+#: What the OpenAPI document says of every Text: no control character anywhere (a JSON
+#: Schema `pattern` is ECMA-262 and matches anywhere, hence the anchors).
+TEXT_PATTERN = rf"^[^{CONTROL_CHARACTERS}]*$"
+_CONTROL = re.compile(rf"[{CONTROL_CHARACTERS}]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # JSON's "\ud800" escape: half a character
+
+
+def is_text(value: str) -> bool:
+    """The string may stand in a text field: no control character, no lone surrogate."""
+    return _CONTROL.search(value) is None and _SURROGATE.search(value) is None
+
+
+class Text(fields.String):
+    """Text a client sends: a JSON string (bytes and numbers rejected) without control
+    characters (U+0000-U+001F, U+007F: 422, API.md) or lone surrogates (no character at
+    all, and no database stores one), then checked by `_parse` (subclasses: a format).
+
+    Every string a request schema or query loads is a Text (tests/integration/
+    test_hostile_input.py walks the OpenAPI document for it); the document gives each
+    one TEXT_PATTERN, or `openapi_pattern` when the field's own rule is narrower.
+    """
+
+    default_error_messages = {
+        "invalid": "Not a valid string.",
+        "control": "Must not contain control characters (U+0000-U+001F, U+007F).",
+        "surrogate": "Must not contain a lone surrogate (U+D800-U+DFFF): not a character.",
+    }
+
+    def __init__(self, *, openapi_pattern: str = TEXT_PATTERN, **kwargs: Any) -> None:
+        super().__init__(**_published(kwargs, openapi_pattern))
+
+    def _deserialize(self, value: Any, attr: str | None, data: _Data, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        if _CONTROL.search(value):
+            raise self.make_error("control")
+        if _SURROGATE.search(value):
+            raise self.make_error("surrogate")
+        return self._parse(value)
+
+    def _parse(self, value: str) -> str:
+        return value
 
 
 # --- identifiers ----------------------------------------------------------------
@@ -144,21 +205,7 @@ def normalize_service_code(code: str) -> str:
     raise ValueError('A service code is 1 to 20 letters and digits, e.g. CPT "96372".')
 
 
-class _StrictString(fields.String):
-    """A JSON string (bytes and numbers rejected), checked by `_parse`."""
-
-    default_error_messages = {"invalid": "Not a valid string."}
-
-    def _deserialize(self, value: Any, attr: str | None, data: _Data, **kwargs: Any) -> str:
-        if not isinstance(value, str):
-            raise self.make_error("invalid")
-        return self._parse(value)
-
-    def _parse(self, value: str) -> str:
-        return value
-
-
-class Npi(_StrictString):
+class Npi(Text):
     """A National Provider Identifier: a string of 10 digits with a valid check digit."""
 
     default_error_messages = {
@@ -174,7 +221,7 @@ class Npi(_StrictString):
         return value
 
 
-class Ndc(_StrictString):
+class Ndc(Text):
     """A drug line's code: NDC (11 digits or 5-4-2, returned as 11 digits) or HCPCS.
 
     With `allow_hcpcs=False` only an NDC is accepted (the terms' `covered_ndcs`).
@@ -191,7 +238,7 @@ class Ndc(_StrictString):
             raise ValidationError(str(error)) from None
 
 
-class Hcpcs(_StrictString):
+class Hcpcs(Text):
     """A HCPCS Level II code: a letter and 4 digits (`"J2170"`), returned upper case."""
 
     default_error_messages = {
@@ -204,7 +251,7 @@ class Hcpcs(_StrictString):
         return value.upper()
 
 
-class Code(_StrictString):
+class Code(Text):
     """A short code matching `pattern` (ASCII), returned upper case.
 
     Used for service codes (CPT "96372"), BINs, PCNs and reject codes.
@@ -343,8 +390,9 @@ class DecimalString(fields.Field[Decimal]):
         self.integer_digits = integer_digits
         self.example = example
         self.quantize = quantize
-        self._shape = re.compile(rf"[0-9]{{1,{integer_digits}}}(\.[0-9]{{1,{places}}})?")
-        super().__init__(**kwargs)
+        shape = rf"[0-9]{{1,{integer_digits}}}(\.[0-9]{{1,{places}}})?"
+        self._shape = re.compile(shape)
+        super().__init__(**_published(kwargs, f"^{shape}$"))
 
     def _error(self, key: str) -> ValidationError:
         return self.make_error(

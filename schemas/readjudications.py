@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from schemas.common import StrictSchema, text
-from schemas.fields import IsoDate, Money, SignedMoney, StrictInteger, Timestamp
+from schemas.fields import IsoDate, Money, SignedMoney, StrictInteger, Text, Timestamp
 
 __all__ = [
     "ChangesPageSchema",
@@ -27,8 +27,8 @@ class ReadjudicationRequestSchema(StrictSchema):
 
     date_from = IsoDate(required=True)
     date_to = IsoDate(required=True)
-    cardholder_id = fields.String(validate=text(40))
-    mode = fields.String(required=True, validate=validate.OneOf(MODES))
+    cardholder_id = Text(validate=text(40))
+    mode = Text(required=True, validate=validate.OneOf(MODES))
 
     @validates_schema
     def _window(self, data: Mapping[str, Any], **kwargs: Any) -> None:
@@ -52,7 +52,7 @@ class _Limit(fields.Integer):
 
 class ChangesQuerySchema(StrictSchema):
     limit = _Limit(load_default=50, validate=validate.Range(1, 200))
-    cursor = fields.String(load_default=None, validate=text(500))
+    cursor = Text(load_default=None, validate=text(500))
 
 
 class JobListQuerySchema(StrictSchema):

@@ -14,6 +14,7 @@ from schemas.fields import (
     Money,
     Ndc,
     StrictInteger,
+    Text,
 )
 
 __all__ = ["GovernmentPayerSchema", "TermsDocumentSchema", "TermsListSchema"]
@@ -61,13 +62,13 @@ class TermsDocumentSchema(StrictSchema):
     )
     drug_only_states = fields.List(_state(), required=True)
     excluded_coverage_types = fields.List(
-        fields.String(validate=validate.OneOf(COVERAGE_TYPES)), required=True
+        Text(validate=validate.OneOf(COVERAGE_TYPES)), required=True
     )
     government_payers = fields.List(fields.Nested(GovernmentPayerSchema), required=True)
     product_not_covered_reject_codes = fields.List(
         Code(r"[A-Za-z0-9]{1,3}", message='An NCPDP reject code, e.g. "70".'), required=True
     )
-    network_chains = fields.List(fields.String(validate=text(64)), required=True)
+    network_chains = fields.List(Text(validate=text(64)), required=True)
     excluded_jurisdictions = fields.List(_state(), required=True)
     minimum_age_years = StrictInteger(required=True, validate=validate.Range(0, 150))
     max_dose_mg_per_kg_per_day = DecimalString(

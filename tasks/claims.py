@@ -43,7 +43,7 @@ def adjudicate_claim(claim_id: str) -> None:
 
 def decide_and_announce(rt: Runtime, claim_id: str, render: Render = decision_json) -> None:
     """Decide the claim, and tell the request waiting for it: with the decision as the
-    API answers it, so the request reads nothing back."""
+    API answers the pharmacy, so the request reads nothing back."""
     decided = adjudication.adjudicate(rt, claim_id)
     answer = _rendered(rt, decided, render) if decided is not None else None
     rt.decisions.announce(claim_id, answer)
@@ -53,7 +53,8 @@ def _rendered(rt: Runtime, decided: ClaimRecord, render: Render) -> str | None:
     """The decision as the API answers it; None (the request reads it from the ledger) if
     that fails: the decision is committed, and the waiting request must hear of it."""
     try:
-        return render(claim_queries.present(rt, decided))
+        # The waiting request is the pharmacy's that sent the claim: its view.
+        return render(claim_queries.present(rt, decided, npi=decided.pharmacy_npi))
     except Exception:
         log.exception("rendering a decision failed", extra={"claim_id": decided.claim_id})
         return None

@@ -14,7 +14,7 @@ from adjudicator.wiring import build_runtime
 from tasks.celery_app import make_celery
 from tests.ledgers import fresh_ledger
 
-pytest_plugins = ["tests.integration.redis_fixtures"]
+pytest_plugins = ["tests.integration.redis_fixtures", "tests.integration.web_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from adjudicator.domain.model import (
     REVIEWABLE_RULES,
@@ -20,6 +21,8 @@ from adjudicator.domain.model import (
 from adjudicator.domain.money import Cents
 from adjudicator.domain.outcomes import ClaimStatus
 from adjudicator.domain.rules import (
+    ANSWERED_ALONE,
+    CONCEALING_RULES,
     RULES,
     ClaimFacts,
     Rule,
@@ -37,18 +40,24 @@ def evaluate(claim: Claim, ctx: ClaimContext, terms: Terms) -> Evaluation:
     """Run rules 1-10 in order and compute the amounts, before the annual maximum."""
     facts = ClaimFacts(claim, ctx, terms, _year_of_service(claim, ctx))
     failures = tuple(_failures(facts))
-    cash_pay = claim_is_cash_pay(claim, facts.year, terms)
+    alone = [failure for failure in failures if failure.rule == ANSWERED_ALONE]
+    failures = tuple(alone) or failures
+    conceals = any(failure.rule in CONCEALING_RULES for failure in failures)
+    # What the answer may tell of the patient's year: nothing, after a 40 or a 09.
+    shown = replace(facts, year=None) if conceals else facts
+    excluded = () if alone else _exclusions(shown)
+    cash_pay = not conceals and claim_is_cash_pay(claim, facts.year, terms)
     return Evaluation(
         rejects=_reported(failures),
-        trace=tuple(TraceEntry(r.rule, "rejected", r.message) for r in failures)
-        + _exclusions(facts),
+        trace=tuple(TraceEntry(r.rule, "rejected", r.message) for r in failures) + excluded,
         year=facts.year,
         cash_pay=cash_pay,
         patient_responsibility=sum(line.patient_responsibility for line in claim.lines),
-        eligible=_eligible(facts),
+        eligible=_eligible(shown),
         per_rx_max=terms.cash_pay_per_rx_max if cash_pay else None,
         terms_version=terms.version,
         annual_max=terms.annual_max,
+        discloses_coverage=not conceals,
     )
 
 
@@ -165,7 +174,7 @@ def _exclusion_message(reason: str, codes: list[str], terms: Terms) -> str:
 
 def _benefit(evaluation: Evaluation, used_before: Cents, used_after: Cents) -> Benefit | None:
     year = evaluation.year
-    if year is None:
+    if year is None or not evaluation.discloses_coverage:
         return None
     return Benefit(
         year.period_start, year.period_end, evaluation.annual_max, used_before, used_after

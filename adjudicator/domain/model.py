@@ -168,6 +168,8 @@ class Evaluation:
     per_rx_max: Cents | None  # the cash-pay maximum per prescription, None if not cash-pay
     terms_version: str
     annual_max: Cents
+    # False after a 40 or a 09: the decision then shows no benefit (rules.CONCEALING_RULES).
+    discloses_coverage: bool = True
 
     @property
     def requested(self) -> Cents:

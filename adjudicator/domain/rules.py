@@ -115,6 +115,8 @@ def enrollment_eligible(f: ClaimFacts) -> RejectCode | None:
     year = year_of(f)
     if year.status != "ineligible":
         return None
+    if date_of_birth(f) is not None:  # a pharmacy that has the wrong patient learns no reason
+        return reject("enrollment_eligible", "65")
     reasons = ", ".join(reason.code for reason in year.reasons)
     return reject("enrollment_eligible", "65", reasons or None)
 
@@ -163,6 +165,15 @@ RULES: tuple[Rule, ...] = (
     Rule("patient_age", patient_age, "year"),
     Rule("dose", dose, "year"),
 )
+
+
+#: The two exceptions to rule reporting (PROGRAM_TERMS.md): a claim failing one of these
+#: comes from a pharmacy that may have no business knowing the patient's coverage, so its
+#: answer shows none of it: no benefit, cash_pay false, and amounts as if no enrollment year
+#: matched (what the enrollment excludes would tell where the patient lives).
+CONCEALING_RULES = frozenset({"date_of_birth", "network"})
+#: A claim from a pharmacy outside the network is answered with this rule's code alone.
+ANSWERED_ALONE = "network"
 
 
 # --- helpers --------------------------------------------------------------------

@@ -16,20 +16,48 @@ from adjudicator.services.unit_of_work import ClaimFilter
 def get(
     rt: Runtime, claim_id: str, *, npi: str | None = None, with_events: bool = False
 ) -> dict[str, Any]:
-    """A claim's view; 404 also when it belongs to another pharmacy than `npi`."""
+    """A claim's view as the pharmacy `npi` sees it (404 also when the claim is another
+    pharmacy's), or as hub staff see it when `npi` is None."""
     with rt.ledger.reading() as uow:
         claim = uow.claims.get(claim_id)
         if claim is None or (npi is not None and claim.pharmacy_npi != npi):
             raise NotFound("claim not found")
         events = uow.events.of("claim", claim_id) if with_events else None
-    view = present(rt, claim)
+    view = _view(rt, claim)
     if events is not None:
         view["events"] = [_event(e) for e in events]
-    return view
+    return view if npi is None else pharmacy_view(view)
 
 
-def present(rt: Runtime, row: ClaimRecord) -> dict[str, Any]:
-    """The decision shape of API.md, money in cents and dates as dates."""
+def present(rt: Runtime, row: ClaimRecord, *, npi: str | None) -> dict[str, Any]:
+    """The decision shape of API.md, money in cents and dates as dates: as the pharmacy
+    `npi` sees it (the caller checked it is the claim's), or hub staff when None."""
+    view = _view(rt, row)
+    return view if npi is None else pharmacy_view(view)
+
+
+def pharmacy_view(view: dict[str, Any]) -> dict[str, Any]:
+    """What a pharmacy is shown of a claim's view (API.md, the claim's `review`): of its
+    review the state and time only, never the note or who wrote it; of its events what
+    happened and when, never who (`actor`) or a note. Notes are the hub's own record.
+    Every answer a pharmacy gets about a claim passes here: the one place that decides it."""
+    shown = dict(view)
+    if view["review"] is not None:
+        shown["review"] = {key: view["review"][key] for key in ("state", "at")}
+    if "events" in view:
+        shown["events"] = [
+            {"at": e["at"], "type": e["type"], "data": _without_note(e["data"])}
+            for e in view["events"]
+        ]
+    return shown
+
+
+def _without_note(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if key != "note"}
+
+
+def _view(rt: Runtime, row: ClaimRecord) -> dict[str, Any]:
+    """A claim's whole view, as hub staff see it."""
     if row.status == ClaimStatus.DUPLICATE and row.duplicate_of:
         original = get(rt, row.duplicate_of)
         return {**original, "status": ClaimStatus.DUPLICATE}
@@ -101,4 +129,4 @@ def listing(rt: Runtime, query: dict[str, Any], *, npi: str | None) -> dict[str,
         rows = uow.claims.page(where, limit + 1, after)  # one more: is there a next page
     page = rows[:limit]
     next_cursor = cursors.encode(page[-1].seq or 0) if len(rows) > limit else None
-    return {"items": [present(rt, row) for row in page], "next_cursor": next_cursor}
+    return {"items": [present(rt, row, npi=npi) for row in page], "next_cursor": next_cursor}

@@ -107,7 +107,7 @@ def claim_page(rt: Runtime, claim_id: str) -> dict[str, Any] | None:
         events = [_event(e) for e in uow.events.of("claim", claim_id)]
         year = _year_containing(uow, row.cardholder_id, row.date_of_service)
         year_view = _year(rt, uow, year) if year is not None else None
-    view = claim_queries.present(rt, row)
+    view = claim_queries.present(rt, row, npi=None)  # hub staff
     return {
         "claim": view,
         "status": row.status,  # the claim's own status (a duplicate shows the original's)

@@ -18,6 +18,7 @@ from adjudicator.web import (
     enrollments,
     headers,
     operations,
+    paths,
     problems,
     review,
     terms,
@@ -31,6 +32,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     config = config or Config.from_env()
     logs.configure()
     app = Flask(__name__)
+    paths.use_text_variables(app)  # before any route: an id never holds a control character
     app.json.sort_keys = False  # type: ignore[attr-defined]  # the default provider has it; keep the field order of API.md
     app.config.update(
         MAX_CONTENT_LENGTH=config.max_body_bytes,
@@ -49,6 +51,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     api = _ProblemApi(app)
     for field, openapi_type in OPENAPI_FIELD_TYPES.items():
         api.register_field(field, *openapi_type)
+    paths.document_text_variables(api)
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "API key or staff token"}
     )
@@ -57,7 +60,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     api.register_blueprint(operations.blp)
     problems.register(app)  # after Api, so problem+json replaces its error format
     docs_page.register(app)  # Swagger UI's own files, not a CDN's
-    headers.register(app)  # no-store on /v1 answers, a same-origin policy on /docs
+    headers.register(app)  # nosniff, HSTS over https, no-store on /v1, /docs's policy
     console.init_app(app, config)  # the hub console's pages at /console
     if config.proxy_hops:
         # Behind N proxies, the client address is the Nth-last X-Forwarded-For entry (what

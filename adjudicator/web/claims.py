@@ -47,7 +47,7 @@ def submit_claim():  # type: ignore[no-untyped-def]  # view: dict, tuple or Resp
     submitted = intake.submit_claim(rt, data, wait=None if asynchronous else rt.config.sync_timeout)
     if submitted.claim is None:  # the worker rendered the decision: no read-back needed
         return current_app.response_class(submitted.rendered, mimetype="application/json")
-    view = claim_queries.present(rt, submitted.claim)
+    view = claim_queries.present(rt, submitted.claim, npi=principal().npi)
     if submitted.answer is Answer.ACCEPTED:
         return _accepted(view)
     return _decision(view, as_duplicate=submitted.answer is Answer.DUPLICATE)
@@ -109,7 +109,7 @@ def _reverse(claim_id: str) -> Any:
     rt = runtime()
     me = principal()
     row = reversals.reverse(rt, claim_id, npi=me.npi or "", actor=me.actor)
-    return _DECISION.dump(claim_queries.present(rt, row))
+    return _DECISION.dump(claim_queries.present(rt, row, npi=me.npi))
 
 
 def _decision(view: dict[str, Any], *, as_duplicate: bool) -> Any:

@@ -25,7 +25,7 @@ def review_claim(claim_id: str):  # type: ignore[no-untyped-def]  # view: dict, 
     body = load_json(ReviewRequestSchema())
     rt = runtime()
     row = review.review(rt, claim_id, body["action"], body["note"], principal().name)
-    return DecisionSchema().dump(claim_queries.present(rt, row))
+    return DecisionSchema().dump(claim_queries.present(rt, row, npi=None))  # hub staff
 
 
 @blp.route("/audit", methods=["GET"])

@@ -158,4 +158,6 @@ def test_a_pharmacy_outside_the_network_is_rejected_40(server: Server) -> None:
 
     assert decision["status"] == "rejected"
     assert codes(decision) == ["40"]
+    assert [reason["rule"] for reason in decision["reasons"]] == ["network"]  # 40 alone
+    assert (decision["benefit"], decision["cash_pay"]) == (None, False)  # nothing of the year
     assert benefit(server, member["cardholder_id"])["used"] == "0.00"

@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import random
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
+from adjudicator.config import Config
 from adjudicator.domain.records import ClaimRecord, EventRecord
 from adjudicator.services import adjudication, enrollments, identity, intake
 from adjudicator.services.intake import Submission
 from adjudicator.services.runtime import Runtime
+from adjudicator.web import create_app
 from schemas.claims import ClaimRequestSchema
 from schemas.enrollments import EnrollmentPatchSchema, EnrollmentRequestSchema
 from tests.examples import ENROLLMENT
@@ -69,6 +75,27 @@ def pharmacy(rt: Runtime, chain: str = "accredo") -> str:
     npi = valid_npi()
     identity.add_pharmacy(rt.ledger, npi, f"Pharmacy {npi}", chain)
     return npi
+
+
+def pharmacy_bearer(rt: Runtime, chain: str = "accredo") -> tuple[dict[str, str], str]:
+    """A new pharmacy's bearer header (its API key) and its NPI."""
+    npi = valid_npi()
+    key = identity.add_pharmacy(rt.ledger, npi, f"Pharmacy {npi}", chain)["api_key"]
+    return {"Authorization": f"Bearer {key}"}, npi
+
+
+@contextmanager
+def web_app(rt: Runtime, tmp_path: Path, **config: Any) -> Iterator[Flask]:
+    """The web app on `rt`'s ledger and Redis (`config`: more Config fields); the root
+    logger, which create_app() configures, is given back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    url = rt.config.database_url
+    try:
+        yield create_app(Config(tmp_path, url, redis_url="x", **config), runtime=rt)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def rx_number() -> str:

@@ -133,7 +133,7 @@ def test_the_worker_answers_the_waiting_request_with_the_rendered_decision(via_c
 
     assert isinstance(answer, str), "no rendered decision within 10 s"
     claim_id = json.loads(answer)["claim_id"]
-    assert answer == decision_json(claim_queries.get(via_celery, claim_id))
+    assert answer == decision_json(claim_queries.get(via_celery, claim_id, npi=npi))
 
 
 def test_a_redelivered_task_changes_nothing(via_celery):

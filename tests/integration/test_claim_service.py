@@ -470,7 +470,7 @@ def test_the_worker_s_rendered_answer_is_the_decision_read_back_from_the_ledger(
 
     answer = submitted.rendered
     assert isinstance(answer, str)
-    assert answer == decision_json(claim_queries.get(runtime, submitted.claim_id))
+    assert answer == decision_json(claim_queries.get(runtime, submitted.claim_id, npi=npi))
     expected = {"paid": "paid", "capped": "paid"}.get(case, "rejected")
     assert json.loads(answer)["status"] == expected
 

@@ -301,6 +301,51 @@ def test_sign_in_never_redirects_off_the_console(app: Flask, reviewer: str):
         assert answer.headers["Location"] == "/console/queue", target
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/console/queue\r\nSet-Cookie: x=1",  # a CR/LF in the Location header was a 500
+        "/console/claims/a\nb",
+        "/console/a\x00b",
+        "/console\\..\\..\\evil",
+        "/\\evil.example/console",
+        "/console//evil.example",
+        "/consoleevil",
+        "http://[::1/console",
+    ],
+)
+def test_a_next_that_is_no_plain_console_path_is_ignored(app: Flask, reviewer: str, target: str):
+    client = app.test_client()
+    assert client.get("/console/login", query_string={"next": target}).status_code == 200
+
+    answer = sign_in(client, reviewer, PASSWORD, next=target)
+    again = client.get("/console/login", query_string={"next": target})  # signed in already
+
+    assert (answer.status_code, answer.headers["Location"]) == (302, "/console/queue")
+    assert (again.status_code, again.headers["Location"]) == (302, "/console/queue")
+
+
+def test_a_next_with_a_query_is_kept(client: FlaskClient, reviewer: str):
+    answer = sign_in(client, reviewer, PASSWORD, next="/console/search?q=RX1")
+    assert answer.headers["Location"] == "/console/search?q=RX1"
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "rita\r\n", "\x7f"])
+def test_a_username_with_a_control_character_signs_nobody_in(client: FlaskClient, name: str):
+    answer = sign_in(client, name, PASSWORD)
+
+    assert answer.status_code == 401
+    assert "Wrong username or password." in answer.text
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "RX1\r\n", "\x1b"])
+def test_searching_for_a_control_character_finds_nothing(signed_in: FlaskClient, text: str):
+    answer = signed_in.get("/console/search", query_string={"q": text})
+
+    assert answer.status_code == 404
+    assert "Nothing found for" in answer.text
+
+
 def test_bearer_tokens_open_nothing_in_the_console(client: FlaskClient, runtime: Runtime):
     pharmacy_key = identity.add_pharmacy(runtime.ledger, builders.valid_npi(), "P", "accredo")[
         "api_key"
@@ -588,6 +633,19 @@ def test_a_blank_note_is_an_inline_error_and_changes_nothing(
     assert answer.status_code == 422
     assert 'id="note-error"' in answer.text and "Must not be blank." in answer.text
     assert builders.claim_row(runtime, claim.claim_id).review_state == "open"
+
+
+def test_a_note_typed_on_several_lines_is_kept_as_one_paragraph(
+    signed_in: FlaskClient, runtime: Runtime
+):
+    claim = under_age_claim(runtime)
+    path = f"/console/claims/{claim.claim_id}"
+    note = "Called the prescriber.\r\n\r\n  Dose confirmed.\n"
+    data = {"csrf_token": form_token(signed_in, path), "action": "deny", "note": note}
+
+    assert signed_in.post(path + "/review", data=data).status_code == 302
+    row = builders.claim_row(runtime, claim.claim_id)
+    assert row.review["note"] == "Called the prescriber. Dose confirmed."
 
 
 def test_reviewing_a_closed_review_says_why(signed_in: FlaskClient, runtime: Runtime):

@@ -337,10 +337,10 @@ def test_dollars_are_written_for_people(amount: int, text: str) -> None:
 
 
 def test_a_rejected_claim_pays_nothing_and_leaves_the_benefit_unchanged() -> None:
-    claim = a_claim(date_of_birth=date(2015, 4, 3))
-    decision = adjudicate(claim, a_context(), used_before=cents("100.00"))
+    claim = a_claim(drug(quantity="100.000"))
+    decision = adjudicate(claim, a_context(a_year(weight_kg=Decimal("10"))), cents("100.00"))
     assert decision.status == "rejected"
-    assert decision.reject_codes == (RejectCode("date_of_birth", "09", "M/I Date Of Birth"),)
+    assert decision.reject_codes == (RejectCode("dose", "88", "DUR Reject Error"),)
     assert decision.amounts.program_paid == 0
     assert decision.amounts.patient_pay == decision.amounts.patient_responsibility
     assert decision.benefit is not None
@@ -365,8 +365,7 @@ def test_an_unknown_cardholder_skips_every_rule_that_needs_the_member() -> None:
 
 def test_an_unknown_cardholder_still_reports_rules_that_need_no_member() -> None:
     claim = a_claim(drug(code="00002771501"), cob=Cob(other_coverage_code=0))
-    context = replace(no_member(), pharmacy_chain="corner_drugs")
-    assert codes(adjudicate(claim, context)) == ["52", "40", "70", "13"]
+    assert codes(adjudicate(claim, no_member())) == ["52", "70", "13"]
 
 
 def test_a_date_of_service_outside_every_year_skips_the_rules_that_need_the_year() -> None:
@@ -396,17 +395,14 @@ def test_failing_rules_are_reported_in_rule_order_at_most_five() -> None:
         weight_kg=Decimal("10"),
     )
     claim = a_cash_claim(drug(quantity="100.000"), date_of_birth=date(2024, 1, 1))
-    context = a_context(
-        heavy_toddler, other_paid_claim_with_same_key=True, pharmacy_chain="corner_drugs"
-    )
+    context = a_context(heavy_toddler, other_paid_claim_with_same_key=True)
     evaluation = evaluate(claim, context, TERMS)
-    assert codes(evaluation) == ["83", "09", "65", "40", "41"]
+    assert codes(evaluation) == ["83", "09", "65", "41", "60"]
     rejected = [entry.rule for entry in evaluation.trace if entry.outcome == "rejected"]
     assert rejected == [
         "duplicate",
         "date_of_birth",
         "enrollment_eligible",
-        "network",
         "other_coverage",
         "patient_age",
         "dose",
@@ -425,6 +421,70 @@ def test_a_code_is_reported_once_even_when_two_rules_give_it() -> None:
     )
     rejected = [entry.rule for entry in evaluation.trace if entry.outcome == "rejected"]
     assert rejected == ["enrollment_eligible", "other_coverage"]
+
+
+# --- what a pharmacy may not learn (PROGRAM_TERMS.md: the two exceptions) ---------------
+
+
+def test_a_pharmacy_outside_the_network_is_answered_40_alone() -> None:
+    toddler_in_ma = a_cash_pay_year(
+        state="MA", status="ineligible", reasons=(Reason("government_program", "x"),)
+    )
+    claim = a_cash_claim(drug(), service(), date_of_birth=date(2015, 4, 3))
+    context = a_context(replace(toddler_in_ma, date_of_birth=date(2025, 1, 1)))
+
+    decision = adjudicate(claim, replace(context, pharmacy_chain="corner_drugs"))
+
+    assert decision.reject_codes == (
+        RejectCode("network", "40", "Pharmacy Not Contracted With Plan On Date Of Service"),
+    )
+    assert [(t.rule, t.outcome) for t in decision.trace] == [("network", "rejected")]
+    assert (decision.benefit, decision.cash_pay, decision.amounts.eligible) == (None, False, 0)
+    assert decision.reviewable_rules == ()  # nothing a review could approve into a payment
+
+
+def test_40_alone_also_hides_whether_the_cardholder_exists() -> None:
+    claim = a_claim(drug(code="00002771501"), cob=Cob(other_coverage_code=0))
+    assert codes(adjudicate(claim, replace(no_member(), pharmacy_chain="corner_drugs"))) == ["40"]
+
+
+def test_after_a_09_the_claim_shows_no_benefit_and_is_not_cash_pay() -> None:
+    claim = a_cash_claim(drug(), service(), date_of_birth=date(2015, 4, 3))
+
+    decision = adjudicate(claim, a_context(a_cash_pay_year(state="MA")), cents("100.00"))
+
+    assert codes(decision) == ["09"]
+    assert (decision.benefit, decision.cash_pay) == (None, False)
+    # Amounts as if no year matched: the MA exclusion would tell where the patient lives.
+    assert decision.amounts.eligible == 0
+    assert decision.trace == (TraceEntry("date_of_birth", "rejected", "M/I Date Of Birth"),)
+
+
+def test_after_a_09_only_the_claims_own_lines_are_excluded() -> None:
+    claim = a_claim(drug(), service(code="99999"), date_of_birth=date(2015, 4, 3))
+    decision = adjudicate(claim, a_context())
+    assert [(t.rule, t.outcome) for t in decision.trace] == [
+        ("date_of_birth", "rejected"),
+        ("service_not_covered", "excluded"),
+    ]
+
+
+def test_after_a_09_the_65_names_no_reason() -> None:
+    claim = a_claim(date_of_birth=date(2015, 4, 3))
+    decision = adjudicate(claim, a_context(an_ineligible_year("government_program")))
+    assert decision.reject_codes == (
+        RejectCode("date_of_birth", "09", "M/I Date Of Birth"),
+        RejectCode("enrollment_eligible", "65", "Patient Is Not Covered"),
+    )
+    assert "government_program" not in " ".join(t.message for t in decision.trace)
+
+
+def test_with_the_right_date_of_birth_the_65_names_its_reason() -> None:
+    decision = adjudicate(a_claim(), a_context(an_ineligible_year("government_program")))
+    assert decision.reject_codes == (
+        RejectCode("enrollment_eligible", "65", "Patient Is Not Covered: government_program"),
+    )
+    assert decision.benefit is not None
 
 
 def test_a_claim_with_no_covered_drug_is_rejected_with_70_and_its_lines_excluded() -> None:

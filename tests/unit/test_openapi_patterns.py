@@ -16,7 +16,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, ValidationError
 
 import schemas
-from schemas.fields import OPENAPI_FIELD_TYPES
+from schemas.fields import OPENAPI_FIELD_TYPES, TEXT_PATTERN, Text, is_text
 from schemas.review import NOTE_NOT_BLANK, NOTE_NOT_BLANK_ECMA, ReviewRequestSchema
 from tests.openapi_patterns import ecma_262_error, patterns
 
@@ -72,12 +72,30 @@ CODE_POINTS = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0
 
 
 def test_the_review_notes_published_pattern_accepts_exactly_what_the_server_does() -> None:
-    server, published = re.compile(NOTE_NOT_BLANK), regress.Regex(NOTE_NOT_BLANK_ECMA, "u")
+    not_blank, published = re.compile(NOTE_NOT_BLANK), regress.Regex(NOTE_NOT_BLANK_ECMA, "u")
     samples = [*CODE_POINTS, "", "  \n\t", " ok ", "\n\nx", "\x1c\x1d\x1e\x1f", "\x85\ufeff"]
+    samples += ["ok\x00", "\x7fok", "ok \u3000", "a\nb", " \ufeff "]
 
-    differ = [s for s in samples if bool(server.match(s)) != (published.find(s) is not None)]
+    def server(note: str) -> bool:  # the note's Text field: no control character, then this
+        return is_text(note) and not_blank.match(note) is not None
+
+    differ = [s for s in samples if server(s) != (published.find(s) is not None)]
 
     assert differ == []
+
+
+def test_the_text_pattern_accepts_exactly_what_a_text_field_does() -> None:
+    published, field = regress.Regex(TEXT_PATTERN, "u"), Text()
+    samples = [*CODE_POINTS, "", "ok", "a\x00b", "a\r\nb", "x\x7f", "\u2028"]
+
+    def server(text: str) -> bool:
+        try:
+            field.deserialize(text)
+        except ValidationError:
+            return False
+        return True
+
+    assert [s for s in samples if server(s) != (published.find(s) is not None)] == []
 
 
 @pytest.mark.parametrize(
@@ -87,7 +105,7 @@ def test_the_review_notes_published_pattern_accepts_exactly_what_the_server_does
         ("  x  ", True),
         ("", False),
         (" \t\r\n", False),
-        ("\x1c\x1f", False),  # Python's whitespace, not ECMA-262's: the server's rule holds
+        ("\x1c\x1f", False),  # control characters (and Python's whitespace, not ECMA-262's)
         ("\x85\u3000", False),
         ("\ufeff", True),  # ECMA-262's whitespace, not Python's: accepted, as it always was
     ],

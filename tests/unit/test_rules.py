@@ -187,6 +187,13 @@ def test_an_active_enrollment_passes() -> None:
     assert rules.enrollment_eligible(facts()) is None
 
 
+def test_when_the_date_of_birth_does_not_match_the_65_names_no_reason() -> None:
+    wrong_patient = a_claim(date_of_birth=date(2015, 4, 3))
+    context = a_context(an_ineligible_year("government_program"))
+    result = rules.enrollment_eligible(facts(wrong_patient, context))
+    assert result == RejectCode("enrollment_eligible", "65", "Patient Is Not Covered")
+
+
 # --- 6 network ------------------------------------------------------------------
 
 

@@ -925,3 +925,69 @@ def test_a_timestamp_always_says_it_is_utc() -> None:
 
     assert EventSchema().dump(naive)["at"] == "2026-03-01T12:00:00+00:00"
     assert EventSchema().dump(aware)["at"] == "2026-03-01T12:00:00+00:00"
+
+
+# --- text: no control characters, no lone surrogates --------------------------------------
+
+CONTROL = "Must not contain control characters (U+0000-U+001F, U+007F)."
+SURROGATE = "Must not contain a lone surrogate (U+D800-U+DFFF): not a character."
+
+
+def _put(body: dict[str, Any], path: str, value: str) -> dict[str, Any]:
+    """`body` with the value at a dotted path (`lines.0.code`) replaced."""
+    body = copy.deepcopy(body)
+    *parents, leaf = path.split(".")
+    node: Any = body
+    for name in parents:
+        node = node[int(name)] if isinstance(node, list) else node[name]
+    node[int(leaf) if isinstance(node, list) else leaf] = value
+    return body
+
+
+REVERSAL_KEY = {
+    "service_provider_id": "1234567893",
+    "rx_number": "RX1001",
+    "fill_number": 0,
+    "date_of_service": "2026-03-01",
+}
+TEXT_FIELDS = [
+    *[(ClaimRequestSchema, CLAIM, path) for path in ("cardholder_id", "rx_number", "group_id")],
+    *[(ClaimRequestSchema, CLAIM, p) for p in ("diagnosis_code", "lines.0.code", "lines.0.kind")],
+    (ClaimRequestSchema, CLAIM, "transaction_code"),
+    (ClaimRequestSchema, CLAIM, "cob.other_payer_bin"),
+    (ReversalByKeySchema, REVERSAL_KEY, "rx_number"),
+    *[(ClaimListQuerySchema, {}, path) for path in ("cardholder_id", "status", "cursor")],
+    *[(EnrollmentRequestSchema, ENROLLMENT, p) for p in ("patient.first_name", "patient.sex")],
+    *[(EnrollmentRequestSchema, ENROLLMENT, f"patient.address.{p}") for p in ("line1", "zip")],
+    (EnrollmentRequestSchema, ENROLLMENT, "coverage.payer_name"),
+    (EnrollmentRequestSchema, ENROLLMENT, "cardholder_id"),
+    (ReviewRequestSchema, {"action": "deny", "note": "ok"}, "note"),
+    (TermsDocumentSchema, TERMS, "network_chains.0"),
+]
+
+
+@pytest.mark.parametrize(("schema", "body", "path"), TEXT_FIELDS)
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [("a\x00b", CONTROL), ("a\r\nb", CONTROL), ("\x1f", CONTROL), ("del\x7f", CONTROL)]
+    + [("\ud800", SURROGATE), ("a\udfffb", SURROGATE)],
+)
+def test_a_text_field_refuses_control_characters_and_lone_surrogates(
+    schema: type[StrictSchema], body: dict[str, Any], path: str, bad: str, message: str
+) -> None:
+    errors = errors_of(schema(), _put(body, path, bad))
+
+    assert errors[path][0] == message
+
+
+@pytest.mark.parametrize("text", ["Ölive", "O'Brien-Smith", "ok\u0085", "\u00a0x", "日本"])
+def test_a_text_field_takes_any_other_character(text: str) -> None:
+    loaded = EnrollmentRequestSchema().load(_put(ENROLLMENT, "patient.first_name", text))
+
+    assert loaded["patient"]["first_name"] == text
+
+
+def test_a_review_note_is_one_paragraph() -> None:
+    errors = errors_of(ReviewRequestSchema(), {"action": "deny", "note": "Called.\nApproved."})
+
+    assert errors == {"note": [CONTROL]}

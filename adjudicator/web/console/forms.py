@@ -6,6 +6,7 @@ error lands next to the input it is about.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -40,6 +41,7 @@ EDIT_TEXT = (*ADDRESS, *COVERAGE_TEXT, "weight_kg")
 READJUDICATION_TEXT = ("date_from", "date_to", "cardholder_id", "mode")
 REQUIRED_TEXT = "This field is required."
 FORM_ERRORS = "form"  # where errors about the whole form are filed
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what a browser's textarea may send
 
 
 class FormResult:
@@ -73,11 +75,17 @@ def enrollment_edit_form(form: Mapping[str, str]) -> FormResult:
 
 
 def review_form(form: Mapping[str, str]) -> FormResult:
-    values = {"action": form.get("action", ""), "note": form.get("note", "")}
+    values = {"action": form.get("action", ""), "note": one_paragraph(form.get("note", ""))}
     try:
         return FormResult(values, ReviewRequestSchema().load(values), {})
     except ValidationError as error:
         return FormResult(values, None, _friendly(flatten_errors(error.messages)))
+
+
+def one_paragraph(text: str) -> str:
+    """A textarea's lines joined by spaces: a note is one paragraph, as the API takes it
+    (no text field holds a control character, a line break included; decisions.md #86)."""
+    return " ".join(line.strip() for line in _LINE_BREAK.split(text) if line.strip())
 
 
 def readjudication_form(form: Mapping[str, str]) -> FormResult:

@@ -26,6 +26,7 @@ from flask.sessions import SecureCookieSessionInterface
 from adjudicator.services import identity
 from adjudicator.services.identity import STAFF_ROLES, Principal, SignIn
 from adjudicator.web.runtime import runtime
+from schemas.fields import is_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -164,11 +165,15 @@ def staff_required(view: F) -> F:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only a path inside the console is a place to go back to after sign-in."""
-    if not target:
+    """Only a plain path inside the console is a place to go back to after sign-in; any
+    other `next` is ignored. Plain: no scheme or host, no `//` and no backslash (browsers
+    read `/\\host` as `//host`, another site), no control character (a CR/LF would split
+    the Location header)."""
+    if not target or not is_text(target) or "//" in target or "\\" in target:
         return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/console"):
+    parts = urlsplit(target)  # no "//": no host to parse, so no ValueError either
+    inside = parts.path == "/console" or parts.path.startswith("/console/")
+    if parts.scheme or parts.netloc or not inside:
         return None
     if parts.path.startswith("/console/login"):
         return None

@@ -36,6 +36,7 @@ from adjudicator.web.console import forms, session
 from adjudicator.web.console.words import REVIEWABLE, money
 from adjudicator.web.readjudications import job_sender as enqueue_job
 from adjudicator.web.runtime import runtime
+from schemas.fields import is_text
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,9 @@ def login() -> Any:
         minutes = math.ceil(wait / 60)
         error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' * (minutes > 1)}."
         return refused(error), 429, {"Retry-After": str(wait)}
-    signed_in = identity.sign_in(rt.ledger, username, password) if username and password else None
+    # A name with a control character names nobody (and PostgreSQL cannot look one up).
+    known = username and password and is_text(username)
+    signed_in = identity.sign_in(rt.ledger, username, password) if known else None
     if signed_in is None or signed_in.principal.role not in identity.STAFF_ROLES:
         return refused("Wrong username or password."), 401
     login_throttle.succeeded(rt.redis, username, address)
@@ -360,7 +363,7 @@ def readjudication_job(job_id: str) -> Any:
 def search() -> Any:
     text = request.args.get("q", "").strip()[:100]
     found: dict[str, Any] = {"kind": "none", "claims": []}
-    if text:
+    if text and is_text(text):  # with a control character it names nothing: no id holds one
         found = console_queries.search(runtime(), text)
     if found["kind"] == "claim":
         return redirect(url_for("console.claim", claim_id=found["claim_id"]))
