@@ -8,10 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from adjudicator.adapters.accumulator import accumulator_key
 from adjudicator.adapters.db import make_engine
+from adjudicator.adapters.tables import members
 from adjudicator.config import Config, normalize_database_url
+from adjudicator.services.runtime import Runtime
 from adjudicator.services.setup import migrate
 
 
@@ -43,3 +46,12 @@ def _execute(url: str, statement: str) -> None:
             conn.execute(text(statement))
     finally:
         engine.dispose()
+
+
+def forget_accumulators(runtime: Runtime) -> None:
+    """Drop the Redis accumulators of the members of a ledger that is going away (its
+    Redis may be shared with other tests and later runs)."""
+    with runtime.engine.connect() as conn:
+        cardholders = list(conn.execute(select(members.c.cardholder_id)).scalars())
+    for cardholder_id in cardholders:
+        runtime.redis.delete(accumulator_key(cardholder_id))

@@ -6,14 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from adjudicator.adapters.accumulator import accumulator_key
-from adjudicator.adapters.tables import members
 from adjudicator.config import Config
 from adjudicator.services.runtime import Runtime
 from adjudicator.wiring import build_runtime
-from tests.ledgers import fresh_ledger
+from tests.ledgers import forget_accumulators, fresh_ledger
 
 
 @pytest.fixture
@@ -40,8 +37,5 @@ def rt_fixture(
     try:
         yield runtime
     finally:
-        with runtime.engine.connect() as conn:
-            cardholders = list(conn.execute(select(members.c.cardholder_id)).scalars())
-        for cardholder_id in cardholders:
-            runtime.redis.delete(accumulator_key(cardholder_id))
+        forget_accumulators(runtime)
         runtime.close()

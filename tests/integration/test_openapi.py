@@ -20,10 +20,7 @@ import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
-from sqlalchemy import select
 
-from adjudicator.adapters.accumulator import accumulator_key
-from adjudicator.adapters.tables import members
 from adjudicator.config import Config
 from adjudicator.services import identity, readjudication
 from adjudicator.services.runtime import Runtime
@@ -31,7 +28,7 @@ from adjudicator.web import create_app
 from adjudicator.wiring import build_runtime
 from tasks.claims import decide_and_announce
 from tests.integration.builders import valid_npi
-from tests.ledgers import fresh_ledger
+from tests.ledgers import forget_accumulators, fresh_ledger
 from tests.openapi_patterns import ecma_262_error, patterns
 
 pytestmark = pytest.mark.integration
@@ -73,10 +70,7 @@ def fuzzed(tmp_path: Path, redis_url: str) -> Iterator[tuple[Runtime, list[str]]
         try:
             yield rt, trouble
         finally:
-            with rt.engine.connect() as conn:
-                cardholders = list(conn.execute(select(members.c.cardholder_id)).scalars())
-            for cardholder_id in cardholders:
-                rt.redis.delete(accumulator_key(cardholder_id))
+            forget_accumulators(rt)
             rt.close()
 
 
