@@ -90,7 +90,7 @@ def _commands(config: Config, host: str, port: int) -> list[list[str]]:
         "worker",
         "--beat",
         "--queues",
-        "claims,batch",
+        "claims,claims-async,batch",  # in this order: tasks/celery_app.py
         "--pool",
         "prefork",
         "--concurrency",

@@ -58,7 +58,7 @@ def submit_claim(rt: Runtime, data: dict[str, Any], *, wait: float | None) -> Su
     if earlier is not None:
         return _repeated(rt, earlier, wait)
     log.debug("claim received", extra={"claim_id": claim.claim_id})
-    queued = rt.decisions.publish(claim.claim_id)
+    queued = rt.decisions.publish(claim.claim_id, waited=wait is not None)
     if wait is None or not queued:  # not queued: the sweep will; answer 202 now
         return Submission(claim.claim_id, Answer.ACCEPTED, claim, new=True)
     return _awaited(rt, claim, wait)

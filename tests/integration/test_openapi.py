@@ -118,7 +118,9 @@ def test_every_pattern_in_the_document_is_an_ecma_262_regular_expression(app: Fl
 
 def _bearer(rt: Runtime, role: str) -> str:
     if role == "pharmacy":
-        return identity.add_pharmacy(rt.ledger, valid_npi(), "Fuzzing Pharmacy", "accredo")["api_key"]
+        return identity.add_pharmacy(rt.ledger, valid_npi(), "Fuzzing Pharmacy", "accredo")[
+            "api_key"
+        ]
     username = f"fuzz-{uuid.uuid4().hex[:8]}"
     return identity.add_user(rt.ledger, username, role, None)["api_token"]
 
