@@ -190,6 +190,10 @@ class MemoryClaims:
             and c.status == ClaimStatus.PAID
         )
 
+    def undecided(self, npi: str, at_most: int) -> int:
+        received = (c for c in self._t.claims.values() if c.status == ClaimStatus.RECEIVED)
+        return min(at_most, sum(c.pharmacy_npi == npi for c in received))
+
     def stale_received(self, before: datetime, limit: int = 500) -> list[str]:
         received = (c for c in self._t.claims.values() if c.status == ClaimStatus.RECEIVED)
         stale = [c.claim_id for c in received if c.created_at and c.created_at < before]

@@ -59,7 +59,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     api.register_blueprint(operations.blp)
     problems.register(app)  # after Api, so problem+json replaces its error format
     auth.register(app)  # the caller is known before its rate limit is counted
-    limits.init_app(app, config, rt)  # per credential, after auth's hook
+    limits.init_app(app, rt)  # per credential, after auth's hook
     docs_page.register(app)  # Swagger UI's own files, not a CDN's
     headers.register(app)  # no-store on /v1 answers, a same-origin policy on /docs
     console.init_app(app, config)  # the hub console's pages at /console

@@ -18,15 +18,16 @@ from flask import Flask, Response, g
 from flask_limiter import Limiter, RateLimitExceeded
 from limits.storage import RedisStorage
 
-from adjudicator.config import Config
 from adjudicator.services.runtime import Runtime
 from adjudicator.web.problems import problem
 
 KEY_PREFIX = "rate"
 
 
-def init_app(app: Flask, config: Config, rt: Runtime) -> Limiter:
-    """Limit every authenticated request of `app`; call after auth.register(app)."""
+def init_app(app: Flask, rt: Runtime) -> Limiter:
+    """Limit every authenticated request of `app` by the rates of `rt`'s configuration;
+    call after auth.register(app)."""
+    config = rt.config
 
     def caller() -> str:
         return str(g.principal.actor)  # `pharmacy:<npi>` or `user:<username>`

@@ -38,8 +38,15 @@ def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(ProblemAbort, lambda e: e.response)
     app.register_error_handler(Invalid, lambda e: validation_problem(e.errors, REFUSED))
-    app.register_error_handler(ServiceError, lambda e: problem(e.status, e.title, e.detail))
+    app.register_error_handler(ServiceError, _service_error)
     app.register_error_handler(Exception, _unexpected)
+
+
+def _service_error(error: ServiceError) -> Response:
+    response = problem(error.status, error.title, error.detail)
+    if (retry_after := getattr(error, "retry_after", None)) is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _http_exception(error: HTTPException) -> Response:

@@ -4,6 +4,7 @@ after authentication, and none for the public endpoints."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -14,10 +15,10 @@ import pytest
 from flask import Flask
 
 from adjudicator.config import Config, Rate
-from adjudicator.services import identity
+from adjudicator.services import adjudication, identity
 from adjudicator.services.runtime import Runtime
 from adjudicator.web import create_app
-from tests.integration.builders import valid_npi
+from tests.integration.builders import claim_payload, enroll, valid_npi
 
 pytestmark = pytest.mark.integration
 
@@ -31,13 +32,9 @@ def make_app(runtime: Runtime, tmp_path: Path) -> Iterator[object]:
     handlers, level = root.handlers[:], root.level  # create_app() configures logging
 
     def make(**settings: object) -> Flask:
-        config = Config(
-            data_dir=tmp_path,
-            database_url=runtime.config.database_url,
-            redis_url="unused",
-            **{"rate_pharmacy": Rate(2, BURST), "rate_staff": Rate(2, BURST), **settings},  # type: ignore[arg-type]  # the test's own settings
-        )
-        return create_app(config, runtime=runtime)
+        limits = {"rate_pharmacy": Rate(2, BURST), "rate_staff": Rate(2, BURST), **settings}
+        config = dataclasses.replace(runtime.config, **limits)  # type: ignore[arg-type]  # the test's own settings
+        return create_app(config, runtime=dataclasses.replace(runtime, config=config))
 
     try:
         yield make
@@ -166,3 +163,58 @@ def test_each_kind_of_credential_has_its_rate_from_the_environment():
     assert Rate(30, 100).limit() == "100 per 4 second"  # never above 30/s sustained
     with pytest.raises(ValueError, match="ADJUDICATOR_RATE_STAFF"):
         Config.from_env({"ADJUDICATOR_RATE_STAFF": "100,20"})
+
+
+# --- the undecided-claims cap ------------------------------------------------------
+
+
+def test_a_pharmacy_with_too_many_undecided_claims_gets_429_for_async_ones_only(
+    make_app, runtime, enqueued
+):
+    # The claims are stored and published (`enqueued`), never decided: no worker runs.
+    client = make_app(max_undecided=3, rate_pharmacy=Rate(100, 100)).test_client()
+    npi = valid_npi()
+    key = identity.add_pharmacy(runtime.ledger, npi, "Flooding Pharmacy", "accredo")["api_key"]
+    pharmacy = {"Authorization": f"Bearer {key}", "Prefer": "respond-async"}
+    cardholder = enroll(runtime)["cardholder_id"]
+
+    accepted = [
+        client.post("/v1/claims", json=claim_payload(cardholder, npi), headers=pharmacy)
+        for _ in range(3)
+    ]
+    refused = client.post("/v1/claims", json=claim_payload(cardholder, npi), headers=pharmacy)
+
+    assert [a.status_code for a in accepted] == [202] * 3
+    assert refused.status_code == 429
+    assert refused.mimetype == "application/problem+json"
+    assert refused.json["title"] == "Too Many Requests"
+    assert "3 claims still waiting for a decision" in refused.json["detail"]
+    assert refused.headers["Retry-After"] == "1"
+    assert len(enqueued) == 3  # the refused claim was neither stored nor published
+
+    # Another pharmacy is not held back; an identical resubmission answers the claim it repeats.
+    other = _pharmacy(runtime) | {"Prefer": "respond-async"}
+    other_npi = identity.authenticate(runtime.ledger, other["Authorization"][7:]).npi  # type: ignore[union-attr]  # just created
+    assert (
+        client.post(
+            "/v1/claims", json=claim_payload(cardholder, other_npi), headers=other
+        ).status_code
+        == 202
+    )
+    first = claim_payload(cardholder, npi)
+    assert client.post("/v1/claims", json=first, headers=pharmacy).status_code == 429
+    # Once one of them is decided, the pharmacy may send again.
+    adjudication.adjudicate(runtime, enqueued[0])
+    assert client.post("/v1/claims", json=first, headers=pharmacy).status_code == 202
+
+
+def test_the_undecided_count_reads_the_partial_index(runtime):
+    with runtime.engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            pytest.skip("the plan is SQLite's to show here")
+        plan = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM (SELECT seq FROM claims "
+            "WHERE pharmacy_npi = ? AND status = 'received' LIMIT ?)",
+            ("1234567893", 1000),
+        ).all()
+    assert any("ix_claims_undecided" in str(row) for row in plan), plan
