@@ -25,23 +25,6 @@ DEMO_USERS = (
 )
 
 
-# The web server: waitress reads each request whole (headers and body, in its I/O thread)
-# before a worker thread runs the app, so a client that trickles its bytes holds a socket,
-# never a thread (docs/decisions.md #90). The same options in Procfile, docker-compose.yml
-# and the Dockerfile.
-WEB_SERVER_OPTIONS = (
-    "--threads=32",  # requests the app runs at once (a claim waits up to 10 s for its decision)
-    "--connection-limit=1000",  # open connections, slow ones included, before accept pauses
-    "--asyncore-use-poll",  # poll(), not select(): no limit of 1,024 descriptors
-    "--channel-timeout=30",  # a connection that sends nothing for 30 s is closed
-    "--cleanup-interval=10",  # how often that is checked
-    "--max-request-header-size=32768",  # the app's own limits are far below these two
-    "--max-request-body-size=1048576",  # the app answers 413 over 64 KiB itself
-    "--no-expose-tracebacks",
-    "--ident=adjudicator",
-)
-
-
 def run_all(config: Config, host: str, port: int) -> int:
     from adjudicator.adapters.embedded_redis import EmbeddedRedis
     from adjudicator.services.setup import migrate
@@ -81,8 +64,18 @@ def run_all(config: Config, host: str, port: int) -> int:
 
 def _commands(config: Config, host: str, port: int) -> list[list[str]]:
     bin_dir = os.path.dirname(sys.executable)
-    web = [os.path.join(bin_dir, "waitress-serve"), f"--listen={host}:{port}", *WEB_SERVER_OPTIONS]
-    web.append("adjudicator.web.wsgi:app")
+    web = [
+        os.path.join(bin_dir, "gunicorn"),
+        "--bind",
+        f"{host}:{port}",
+        "--worker-class",
+        "adjudicator.web.server.WaitressWorker",  # reads requests whole: decisions.md #90
+        "--workers",
+        "2",
+        "--log-level",
+        "warning",
+        "adjudicator.web.wsgi:app",
+    ]
     worker = [
         os.path.join(bin_dir, "celery"),
         "-A",

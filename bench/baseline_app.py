@@ -2,7 +2,7 @@
 
 What is left between it and the real service (auth, the ledger, Celery, the worker,
 Redis, the decision's dump) is what the end-to-end numbers pay for. Served by
-`bench.claims` with the same web server command line as `adjudicator run`.
+`bench.claims` with the same gunicorn command line as `adjudicator run`.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@
          --redis-url redis://127.0.0.1:6379/13   (an empty database: flushed afterwards)
 
 1. Baseline: `bench.baseline_app` (Flask + ClaimRequestSchema only) under the very
-   command line `adjudicator run` uses for the web server.
-2. Two skeletons (closed loop only, no bar), under `adjudicator run`'s web server and
+   gunicorn command line `adjudicator run` uses for the web server.
+2. Two skeletons (closed loop only, no bar), under `adjudicator run`'s gunicorn and
    worker command lines: `bench.skeleton_app`, the baseline plus a Celery round trip
    through a task that only wakes the request; and `bench.skeleton_ledger_app`, which
    adds the SQL and Redis work the architecture asks of every claim (stored `received`
@@ -201,7 +201,7 @@ def _bench_baseline(
     _step(
         "baseline again: closed loop, after the end-to-end runs"
         if again
-        else "baseline: bare Flask + ClaimRequestSchema, same web server settings"
+        else "baseline: bare Flask + ClaimRequestSchema, same gunicorn settings"
     )
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
@@ -341,7 +341,7 @@ def _service_env(
 def _bench_end_to_end(
     args: argparse.Namespace, scratch: Path, servers: list[Stoppable]
 ) -> dict[str, Any]:
-    _step("end to end: adjudicator run (waitress + Celery worker + Redis + SQL)")
+    _step("end to end: adjudicator run (gunicorn + Celery worker + Redis + SQL)")
     port = free_port()
     data_dir = scratch / "data"
     env = _service_env(args, data_dir, servers)

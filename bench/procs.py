@@ -190,8 +190,6 @@ def _role(command: str, parent: str) -> str:
             return child if program in parent else master
     if "redis-server" in command:
         return "redis-server"
-    if "waitress-serve" in command:
-        return "web server"
     if "adjudicator run" in command:
         return "launcher"
     return command.split(" ", 1)[0].rsplit("/", 1)[-1] or "?"

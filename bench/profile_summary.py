@@ -40,8 +40,6 @@ def _role(processes: list[str]) -> str:
     command = innermost.group(2) if innermost else ""
     if "gunicorn" in command:
         return "web worker (gunicorn)" if depth >= 3 else "web master (gunicorn)"
-    if "waitress-serve" in command:
-        return "web server (waitress)"
     if "celery" in command:
         return "Celery child (prefork)" if depth >= 3 else "Celery master + beat"
     if "adjudicator run" in command:

@@ -3,7 +3,7 @@
 Flask loads the claim with ClaimRequestSchema (as the baseline does), publishes one task
 onto the `claims` queue the way the intake does (tasks.publish.TaskPublisher), and waits
 for the worker's push with BLPOP, as the intake waits for a decision. No auth, no ledger,
-no rules, no accumulator. Under the same web server and Celery command lines as `adjudicator
+no rules, no accumulator. Under the same gunicorn and Celery command lines as `adjudicator
 run`, it measures the floor the fixed shape (Flask, Celery prefork, Redis) sets on this
 machine: the end-to-end service can come near it but not pass it.
 """

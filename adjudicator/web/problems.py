@@ -62,9 +62,10 @@ def _http_exception(error: HTTPException) -> Response:
     return response
 
 
-# The 413 answer says "keep-alive", but gunicorn drops a connection whose unread body
-# exceeds 64 KiB, so the client's next request on it would fail. Read a moderately
-# oversized body away here; beyond this the connection still closes.
+# The 413 answer says "keep-alive", but a server that streams the body to the app (gunicorn
+# did) drops a connection whose unread body exceeds 64 KiB, so the client's next request on
+# it would fail. Read a moderately oversized body away here (waitress has it buffered
+# already: this only empties its buffer); beyond this the connection still closes.
 _DISCARD_MAX_BYTES = 1024 * 1024
 
 

@@ -1,4 +1,4 @@
-"""The WSGI entry point: `waitress-serve adjudicator.web.wsgi:app` (adjudicator/launcher.py)."""
+"""The WSGI entry point: `gunicorn ... adjudicator.web.wsgi:app` (adjudicator/launcher.py)."""
 
 from adjudicator.web import create_app
 
