@@ -74,11 +74,9 @@ class Config:
             secret_key=env.get("ADJUDICATOR_SECRET_KEY", ""),
             sweep_after_seconds=int(env.get("ADJUDICATOR_SWEEP_AFTER", "30")),
             proxy_hops=_hops(env.get("ADJUDICATOR_PROXY_HOPS", "0")),
-            **{
-                f"rate_{kind}": Rate.parse(env[name], name)
-                for kind in ("pharmacy", "staff", "switch")
-                if (name := f"ADJUDICATOR_RATE_{kind.upper()}") in env
-            },
+            rate_pharmacy=_rate(env, "ADJUDICATOR_RATE_PHARMACY", cls.rate_pharmacy),
+            rate_staff=_rate(env, "ADJUDICATOR_RATE_STAFF", cls.rate_staff),
+            rate_switch=_rate(env, "ADJUDICATOR_RATE_SWITCH", cls.rate_switch),
             max_undecided=_positive(env.get("ADJUDICATOR_MAX_UNDECIDED", "1000"), "MAX_UNDECIDED"),
         )
 
@@ -98,6 +96,10 @@ def _hops(value: str) -> int:
     if hops < 0:
         raise ValueError("ADJUDICATOR_PROXY_HOPS must be 0 or more")
     return hops
+
+
+def _rate(env: dict[str, str], name: str, default: Rate) -> Rate:
+    return Rate.parse(env[name], name) if name in env else default
 
 
 def _positive(value: str, name: str) -> int:

@@ -39,7 +39,7 @@ OPTIONS: dict[str, Any] = {
 HEARTBEAT_SECONDS = 1.0
 
 
-class WaitressWorker(Worker):  # type: ignore[misc]  # gunicorn is untyped
+class WaitressWorker(Worker):
     """A gunicorn worker whose requests waitress reads and serves."""
 
     def run(self) -> None:
