@@ -97,6 +97,11 @@ def server(
         "REDIS_URL": redis_url,
         "ADJUDICATOR_DATA_DIR": str(data_dir / "server"),
         "ADJUDICATOR_SWEEP_AFTER": "5",
+        # These tests share one demo pharmacy key and one reviewer token, polling as they
+        # go: far past a credential's default rate (test_floods_and_slow_clients.py shows
+        # the defaults at work; tests/integration/test_rate_limits.py the limits in full).
+        "ADJUDICATOR_RATE_PHARMACY": "1000,10000",
+        "ADJUDICATOR_RATE_STAFF": "1000,10000",
     }
     with running_service(env, data_dir / "server.log") as running:
         yield running

@@ -19,6 +19,7 @@ import requests
 from tests.e2e.conftest import Server, running_service
 from tests.e2e.helpers import (
     DEMO_PHARMACY_KEY,
+    REVIEWER_TOKEN,
     claim_payload,
     enroll,
     new_pharmacy,
@@ -149,6 +150,18 @@ def test_slow_clients_do_not_stop_health_checks_and_claims(service):
     late = [answer for answer in answers if answer[1] != 200 or answer[2] >= ANSWER_WITHIN]
     assert late == [], f"(request, status, seconds) over {ANSWER_WITHIN}s: {late}"
     assert sum(client.still_open() for client in slow) >= SLOW_CLIENTS // 2  # still trickling
+
+
+def test_a_staff_token_past_its_default_burst_gets_429_with_retry_after(service):
+    # Last in this module: the reviewer token is spent for the next 5 seconds.
+    server, _broker = service
+    answers = [server.call("GET", "/v1/terms", REVIEWER_TOKEN) for _ in range(101)]
+
+    refused = [answer for answer in answers if answer.status_code == 429]
+    assert refused, "101 requests at once, and none refused"
+    assert refused[0].headers["Content-Type"] == "application/problem+json"
+    assert 1 <= int(refused[0].headers["Retry-After"]) <= 5
+    assert server.call("GET", "/healthz").status_code == 200  # no credential: not limited
 
 
 class _SlowClient:
