@@ -16,7 +16,6 @@ import time
 
 from flask import Flask, Response, g
 from flask_limiter import Limiter, RateLimitExceeded
-from limits.storage import RedisStorage
 
 from adjudicator.services.runtime import Runtime
 from adjudicator.web.problems import problem
@@ -65,8 +64,3 @@ def init_app(app: Flask, rt: Runtime) -> Limiter:
 
     app.register_error_handler(RateLimitExceeded, too_many)
     return limiter
-
-
-def storage(rt: Runtime) -> RedisStorage:
-    """The `limits` storage on the Runtime's Redis, for limits of our own (the sign-in's)."""
-    return RedisStorage("redis://", connection_pool=rt.redis.connection_pool)
