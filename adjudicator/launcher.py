@@ -69,7 +69,7 @@ def _commands(config: Config, host: str, port: int) -> list[list[str]]:
         "--bind",
         f"{host}:{port}",
         "--worker-class",
-        "adjudicator.web.server.WaitressWorker",  # reads requests whole: decisions.md #90
+        "adjudicator.web.server.WaitressWorker",  # reads requests whole: decisions.md #96
         "--workers",
         "2",
         "--log-level",

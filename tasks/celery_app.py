@@ -32,7 +32,7 @@ def make_celery(config: Config) -> Celery:
             "visibility_timeout": 300,
             # BRPOP the worker's queues in its `-Q` order every time (`claims` before
             # `claims-async`), not round robin: a waiting claim is taken before any claim
-            # nobody waits for, however many of those are queued (docs/decisions.md #88).
+            # nobody waits for, however many of those are queued (docs/decisions.md #94).
             "queue_order_strategy": "priority",
         },
         task_serializer="json",

@@ -81,7 +81,7 @@ def _begin(connection: Any) -> None:
     The lock is tried every millisecond, every writer alike, rather than by SQLite's busy
     handler, which sleeps up to 100 ms between tries while a writer that has just arrived
     tries at once: under a flood of asynchronous claims the web's newcomers took the lock
-    again and again while a worker's decision slept (1.2 s seen; docs/decisions.md #88)."""
+    again and again while a worker's decision slept (1.2 s seen; docs/decisions.md #94)."""
     driver = connection.driver_connection
     if connection.info.get(_READ_ONLY):
         driver.execute("BEGIN DEFERRED")

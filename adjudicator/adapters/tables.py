@@ -106,7 +106,7 @@ claims = Table(
         postgresql_where=text(RELEASE_PENDING_SQL),
     ),
     # Partial: only the claims not yet decided, a pharmacy's count of which caps its
-    # asynchronous claims (decisions.md #87); a claim leaves it when it is decided.
+    # asynchronous claims (decisions.md #93); a claim leaves it when it is decided.
     Index(
         "ix_claims_undecided",
         "pharmacy_npi",

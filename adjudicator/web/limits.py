@@ -2,7 +2,7 @@
 
 Each credential, once authenticated, has a budget of its own by its kind (config.Rate):
 by default 100 requests in any 5 seconds, which is 20/s sustained with bursts of 100
-(docs/decisions.md #86). The limit is checked after the bearer token is known (web/auth.py
+(docs/decisions.md #92). The limit is checked after the bearer token is known (web/auth.py
 runs first) and before the view reads the body; requests without a credential (/healthz,
 /readyz, /openapi.json, /docs, the console's pages) are not limited here. Over the limit:
 429 problem+json with `Retry-After`. If Redis cannot be reached, each web process limits

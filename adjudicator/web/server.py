@@ -6,7 +6,7 @@ time out). waitress reads each request whole, headers and body, in its I/O threa
 hands a thread only a complete request: a slow client holds a socket, never a thread.
 gunicorn still does what it does well: the listening socket, a process per core, a new
 worker when one dies, graceful restarts. `gunicorn --worker-class
-adjudicator.web.server.WaitressWorker` (decisions.md #90) in `make run`, the Procfile,
+adjudicator.web.server.WaitressWorker` (decisions.md #96) in `make run`, the Procfile,
 docker-compose.yml and the Dockerfile alike.
 """
 

@@ -169,7 +169,7 @@ def test_after_five_wrong_passwords_even_the_right_one_waits(
 def test_the_sign_in_counters_are_kept_as_the_api_rate_limits_are(
     elsewhere: FlaskClient, runtime: Runtime, reviewer: str
 ):
-    # One mechanism for both (docs/decisions.md #89): the `limits` library's fixed windows
+    # One mechanism for both (docs/decisions.md #95): the `limits` library's fixed windows
     # in Redis, each starting at its first attempt and lasting 15 minutes.
     address = elsewhere.environ_base["REMOTE_ADDR"]
     sign_in(elsewhere, reviewer, "a guess")
