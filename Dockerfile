@@ -7,4 +7,4 @@ COPY schemas schemas
 RUN pip install --no-cache-dir .
 USER nobody
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "adjudicator.web.wsgi:app"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--worker-class", "adjudicator.web.server.WaitressWorker", "adjudicator.web.wsgi:app"]

@@ -2,9 +2,48 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A credential's rate limit: `per_second` sustained, with bursts of `burst`."""
+
+    per_second: int
+    burst: int
+
+    @classmethod
+    def parse(cls, value: str, name: str) -> Rate:
+        """`20,100`: 20 requests a second sustained, bursts of 100."""
+        try:
+            per_second, burst = (int(part) for part in value.split(","))
+        except ValueError:
+            raise ValueError(f"{name} must be `per second,burst`, e.g. 20,100") from None
+        if not 0 < per_second <= burst:
+            raise ValueError(f"{name}: 0 < per second <= burst")
+        return cls(per_second, burst)
+
+    @property
+    def window_seconds(self) -> int:
+        """The moving window that gives this rate: `burst` requests in any window this
+        long. Whole seconds, rounded up, so the sustained rate is never above the one set."""
+        return math.ceil(self.burst / self.per_second)
+
+    def limit(self) -> str:
+        """As the `limits` library writes it: `100 per 5 second`."""
+        return f"{self.burst} per {self.window_seconds} second"
+
+
+# Every kind of credential has a limit of its own (API.md): by the principal's role.
+CREDENTIAL_KINDS = {
+    "pharmacy": "pharmacy",
+    "reviewer": "staff",
+    "admin": "staff",
+    "switch": "switch",
+}
 
 
 @dataclass(frozen=True)
@@ -17,6 +56,10 @@ class Config:
     secret_key: str = field(default="", repr=False)
     sweep_after_seconds: int = 30  # a claim still `received` this long is re-enqueued
     proxy_hops: int = 0  # reverse proxies in front of the web whose X-Forwarded-* to trust
+    rate_pharmacy: Rate = Rate(20, 100)
+    rate_staff: Rate = Rate(20, 100)
+    rate_switch: Rate = Rate(200, 1000)  # switches do not exist yet: their limit is ready
+    max_undecided: int = 1000  # claims still `received` before a pharmacy's async ones get 429
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -31,6 +74,17 @@ class Config:
             secret_key=env.get("ADJUDICATOR_SECRET_KEY", ""),
             sweep_after_seconds=int(env.get("ADJUDICATOR_SWEEP_AFTER", "30")),
             proxy_hops=_hops(env.get("ADJUDICATOR_PROXY_HOPS", "0")),
+            rate_pharmacy=_rate(env, "ADJUDICATOR_RATE_PHARMACY", cls.rate_pharmacy),
+            rate_staff=_rate(env, "ADJUDICATOR_RATE_STAFF", cls.rate_staff),
+            rate_switch=_rate(env, "ADJUDICATOR_RATE_SWITCH", cls.rate_switch),
+            max_undecided=_positive(env.get("ADJUDICATOR_MAX_UNDECIDED", "1000"), "MAX_UNDECIDED"),
+        )
+
+    def rate_for(self, role: str) -> Rate:
+        """The rate limit of a credential with this role."""
+        kind = CREDENTIAL_KINDS[role]
+        return {"pharmacy": self.rate_pharmacy, "staff": self.rate_staff}.get(
+            kind, self.rate_switch
         )
 
     def with_redis(self, redis_url: str) -> Config:
@@ -42,6 +96,17 @@ def _hops(value: str) -> int:
     if hops < 0:
         raise ValueError("ADJUDICATOR_PROXY_HOPS must be 0 or more")
     return hops
+
+
+def _rate(env: dict[str, str], name: str, default: Rate) -> Rate:
+    return Rate.parse(env[name], name) if name in env else default
+
+
+def _positive(value: str, name: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"ADJUDICATOR_{name} must be 1 or more")
+    return number
 
 
 def normalize_database_url(url: str) -> str:

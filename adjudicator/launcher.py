@@ -69,11 +69,9 @@ def _commands(config: Config, host: str, port: int) -> list[list[str]]:
         "--bind",
         f"{host}:{port}",
         "--worker-class",
-        "gthread",
+        "adjudicator.web.server.WaitressWorker",  # reads requests whole: decisions.md #96
         "--workers",
         "2",
-        "--threads",
-        "16",
         "--log-level",
         "warning",
         "adjudicator.web.wsgi:app",
@@ -85,7 +83,7 @@ def _commands(config: Config, host: str, port: int) -> list[list[str]]:
         "worker",
         "--beat",
         "--queues",
-        "claims,batch",
+        "claims,claims-async,batch",  # in this order: tasks/celery_app.py
         "--pool",
         "prefork",
         "--concurrency",

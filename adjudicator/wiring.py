@@ -38,35 +38,49 @@ def build_runtime(
     celery: Any = None,
     enqueue: Callable[[str], None] | None = None,
     send_job: Callable[[str], None] | None = None,
+    claim_queues: tuple[str, str] | None = None,
 ) -> Runtime:
     """Connections are opened on first use, never here: build it after fork.
 
-    `enqueue` and `send_job` replace the Celery publishers (tests that run no worker)."""
+    `enqueue` and `send_job` replace the Celery publishers (tests that run no worker);
+    `claim_queues` (waited, unwaited) replace `claims` and `claims-async` (tests whose
+    worker must take only their own messages)."""
     if not config.redis_url:
         raise RuntimeError("REDIS_URL is not set; start the embedded Redis first")
     client = redis.Redis.from_url(config.redis_url, max_connections=64)
     if enqueue is None or send_job is None:
         celery = celery or celery_app(config)
+    if enqueue is not None:
+        decisions = DecisionChannel(client, config.sync_timeout, enqueue)
+    else:
+        from tasks.celery_app import CLAIMS_ASYNC_QUEUE, CLAIMS_QUEUE
+
+        waited, unwaited = claim_queues or (CLAIMS_QUEUE, CLAIMS_ASYNC_QUEUE)
+        decisions = DecisionChannel(
+            client,
+            config.sync_timeout,
+            _claim_publisher(celery, client, waited),
+            _claim_publisher(celery, client, unwaited),
+            queues=(waited, unwaited),
+        )
     return Runtime(
         config=config,
         ledger=SqlLedger.from_url(config.database_url),
         redis=client,
         accumulator=Accumulator(client),
-        decisions=DecisionChannel(
-            client, config.sync_timeout, enqueue or _claim_publisher(celery, client)
-        ),
+        decisions=decisions,
         send_job=send_job or _job_sender(celery),
     )
 
 
-def _claim_publisher(celery: Any, client: redis.Redis) -> Callable[[str], None]:
-    """Publishes `adjudicate_claim` to the `claims` queue over the Runtime's own client."""
-    from tasks.celery_app import ADJUDICATE_CLAIM, CLAIMS_QUEUE
+def _claim_publisher(celery: Any, client: redis.Redis, queue: str) -> Callable[[str], None]:
+    """Publishes `adjudicate_claim` to `queue` over the Runtime's own client."""
+    from tasks.celery_app import ADJUDICATE_CLAIM
 
     publisher = TaskPublisher(celery, client)
 
     def publish(claim_id: str) -> None:
-        publisher.publish(ADJUDICATE_CLAIM, [claim_id], CLAIMS_QUEUE)
+        publisher.publish(ADJUDICATE_CLAIM, [claim_id], queue)
 
     return publish
 

@@ -323,6 +323,9 @@ def _service_env(
         if k not in ("REDIS_URL", "DATABASE_URL") and not k.startswith("ADJUDICATOR_")
     }
     env["ADJUDICATOR_DATA_DIR"] = str(data_dir)
+    # One pharmacy key sends every claim and one staff token enrolls every patient, far
+    # past the default rate limits: the limits are still checked, on budgets that hold.
+    env["ADJUDICATOR_RATE_PHARMACY"] = env["ADJUDICATOR_RATE_STAFF"] = "100000,100000"
     if args.database_url:
         url, schema = stores.database_url(args.database_url)
         if schema is not None:

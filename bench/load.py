@@ -78,7 +78,7 @@ class Run:
 class Client:
     """One keep-alive connection; reconnects when idle long enough to be closed."""
 
-    IDLE_LIMIT = 1.0  # seconds; below gunicorn's default keep-alive of 2 s
+    IDLE_LIMIT = 1.0  # seconds; well below the web server's 30 s idle time-out
 
     def __init__(self, target: Target, timeout: float = 30.0) -> None:
         self.target, self.timeout = target, timeout

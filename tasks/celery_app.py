@@ -8,7 +8,8 @@ from celery.signals import setup_logging, worker_init
 from adjudicator.config import Config
 from tasks.broker import broker_url
 
-CLAIMS_QUEUE = "claims"
+CLAIMS_QUEUE = "claims"  # claims a request waits for: workers take these first
+CLAIMS_ASYNC_QUEUE = "claims-async"  # `Prefer: respond-async` claims and the sweep's
 ADJUDICATE_CLAIM = "adjudicator.adjudicate_claim"  # the task's name, which messages carry
 BATCH_QUEUE = "batch"
 READJUDICATE = "adjudicator.readjudicate"
@@ -27,7 +28,13 @@ def make_celery(config: Config) -> Celery:
         task_ignore_result=True,  # decisions live in the ledger, not a result backend
         worker_prefetch_multiplier=1,  # one claim reserved per child: docs/decisions.md #53
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 300},
+        broker_transport_options={
+            "visibility_timeout": 300,
+            # BRPOP the worker's queues in its `-Q` order every time (`claims` before
+            # `claims-async`), not round robin: a waiting claim is taken before any claim
+            # nobody waits for, however many of those are queued (docs/decisions.md #94).
+            "queue_order_strategy": "priority",
+        },
         task_serializer="json",
         accept_content=["json"],
         beat_schedule={
@@ -43,7 +50,7 @@ def make_celery(config: Config) -> Celery:
     return app
 
 
-# The worker's entry point: `celery -A tasks.celery_app worker -Q claims`.
+# The worker's entry point: `celery -A tasks.celery_app worker -Q claims,claims-async`.
 app = make_celery(Config.from_env())
 
 

@@ -190,6 +190,10 @@ class MemoryClaims:
             and c.status == ClaimStatus.PAID
         )
 
+    def undecided(self, npi: str, at_most: int) -> int:
+        received = (c for c in self._t.claims.values() if c.status == ClaimStatus.RECEIVED)
+        return min(at_most, sum(c.pharmacy_npi == npi for c in received))
+
     def stale_received(self, before: datetime, limit: int = 500) -> list[str]:
         received = (c for c in self._t.claims.values() if c.status == ClaimStatus.RECEIVED)
         stale = [c.claim_id for c in received if c.created_at and c.created_at < before]
@@ -489,14 +493,21 @@ class MemoryDecisions:
 
     def __init__(self) -> None:
         self.published: list[str] = []
+        self.waited: list[str] = []  # those published on the queue workers take first
         self.worker: Callable[[str], None] | None = None  # runs a published claim at once
+        self.queued = 0  # what backlog() answers
         self._answers: dict[str, deque[bytes]] = {}
 
-    def publish(self, claim_id: str) -> bool:
+    def publish(self, claim_id: str, *, waited: bool = False) -> bool:
         self.published.append(claim_id)
+        if waited:
+            self.waited.append(claim_id)
         if self.worker is not None:
             self.worker(claim_id)
         return True
+
+    def backlog(self) -> int:
+        return self.queued
 
     def announce(self, claim_id: str, answer: str | None = None) -> None:
         self._answers.setdefault(claim_id, deque()).append(answer.encode() if answer else DONE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +69,36 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
     return engine
 
 
+# How often a writer tries SQLite's write lock again while another holds it.
+WRITE_LOCK_POLL_SECONDS = 0.001
+WRITE_LOCK_WAIT_SECONDS = 30.0  # as busy_timeout: then "database is locked"
+
+
 def _begin(connection: Any) -> None:
     """IMMEDIATE takes the write lock up front, so a read-then-write transaction never
-    fails half way with "database is locked"; connections from reading() opt out."""
-    mode = "DEFERRED" if connection.info.get(_READ_ONLY) else "IMMEDIATE"
-    connection.driver_connection.execute(f"BEGIN {mode}")
+    fails half way with "database is locked"; connections from reading() opt out.
+
+    The lock is tried every millisecond, every writer alike, rather than by SQLite's busy
+    handler, which sleeps up to 100 ms between tries while a writer that has just arrived
+    tries at once: under a flood of asynchronous claims the web's newcomers took the lock
+    again and again while a worker's decision slept (1.2 s seen; docs/decisions.md #94)."""
+    driver = connection.driver_connection
+    if connection.info.get(_READ_ONLY):
+        driver.execute("BEGIN DEFERRED")
+        return
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + WRITE_LOCK_WAIT_SECONDS
+        while True:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(WRITE_LOCK_POLL_SECONDS)
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={int(WRITE_LOCK_WAIT_SECONDS * 1000)}")
 
 
 def upgrade(engine: Engine) -> None:

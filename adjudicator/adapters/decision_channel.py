@@ -1,7 +1,8 @@
 """The decision channel: a stored claim goes to the workers, and its decision comes back
 to the request waiting for it, both over Redis.
 
-- publish: one LPUSH of Celery's own task message onto the `claims` queue;
+- publish: one LPUSH of Celery's own task message onto the `claims` queue, or onto
+  `claims-async` when no request waits for the decision (the workers take `claims` first);
 - announce: the worker RPUSHes the rendered decision (or a bare "decided" token) onto a
   short-lived list named after the claim;
 - await_answer: the request BLPOPs that list until the decision or its timeout.
@@ -29,21 +30,44 @@ BLPOP_SLICE = 1.0  # seconds; below any sane Redis client socket timeout
 
 class DecisionChannel:
     def __init__(
-        self, client: redis.Redis, sync_timeout: float, publish: Callable[[str], None]
+        self,
+        client: redis.Redis,
+        sync_timeout: float,
+        publish: Callable[[str], None],
+        publish_unwaited: Callable[[str], None] | None = None,
+        queues: tuple[str, ...] = (),
     ) -> None:
+        """`publish` sends a claim a request waits for, `publish_unwaited` one nobody waits
+        for (by default `publish` too); `queues` are the lists they push onto."""
         self._client = client
         self._sync_timeout = sync_timeout
         self._publish = publish
+        self._publish_unwaited = publish_unwaited or publish
+        self._queues = queues
 
-    def publish(self, claim_id: str) -> bool:
-        """Hand a stored claim to the workers; False if Redis is unreachable just now
-        (the claim is in the ledger: the sweep publishes it once Redis is back)."""
+    def publish(self, claim_id: str, *, waited: bool = False) -> bool:
+        """Hand a stored claim to the workers, on the queue they take first if a request
+        `waited` for it; False if Redis is unreachable just now (the claim is in the
+        ledger: the sweep publishes it once Redis is back)."""
         try:
-            self._publish(claim_id)
+            (self._publish if waited else self._publish_unwaited)(claim_id)
         except redis.RedisError:
             log.warning("enqueue failed: left to the sweep", extra={"claim_id": claim_id})
             return False
         return True
+
+    def backlog(self) -> int:
+        """How many claims wait in the queues, not yet taken by a worker (0 if Redis is
+        unreachable: then nothing can be published either)."""
+        if not self._queues:
+            return 0
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                for queue in self._queues:
+                    pipe.llen(queue)
+                return sum(pipe.execute())
+        except redis.RedisError:
+            return 0
 
     def announce(self, claim_id: str, answer: str | None = None) -> None:
         """Wake the request waiting for this claim, with the rendered decision if given."""

@@ -22,6 +22,7 @@ from sqlalchemy import (
 
 from adjudicator.adapters.tables import (
     RELEASE_PENDING_SQL,
+    UNDECIDED_SQL,
     claims,
     enrollments,
     events,
@@ -236,6 +237,21 @@ def paid_in_year(conn: Connection, cardholder_id: str, enrollment_id: str) -> in
         claims.c.status == "paid",
     )
     return int(conn.execute(query).scalar_one())
+
+
+# A pharmacy's undecided claims, counted up to a cap, from ix_claims_undecided alone: its
+# condition is spelled as the index spells it, so both SQLite and PostgreSQL use it.
+_UNDECIDED = select(func.count()).select_from(
+    select(claims.c.seq)
+    .where(claims.c.pharmacy_npi == bindparam("npi"), text(UNDECIDED_SQL))
+    .limit(bindparam("at_most"))
+    .subquery()
+)
+
+
+def undecided(conn: Connection, npi: str, at_most: int) -> int:
+    """How many of the pharmacy's claims are still `received`, counting up to `at_most`."""
+    return int(conn.execute(_UNDECIDED, {"npi": npi, "at_most": at_most}).scalar_one())
 
 
 def stale_received(conn: Connection, before: datetime, limit: int = 500) -> list[str]:

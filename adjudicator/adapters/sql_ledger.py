@@ -193,6 +193,9 @@ class SqlClaims:
     def paid_in_year(self, cardholder_id: str, enrollment_id: str) -> int:
         return ledger.paid_in_year(self._conn, cardholder_id, enrollment_id)
 
+    def undecided(self, npi: str, at_most: int) -> int:
+        return ledger.undecided(self._conn, npi, at_most)
+
     def stale_received(self, before: datetime, limit: int = 500) -> list[str]:
         return ledger.stale_received(self._conn, before, limit)
 

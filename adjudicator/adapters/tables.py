@@ -18,6 +18,7 @@ from sqlalchemy import (
 
 metadata = MetaData()
 RELEASE_PENDING_SQL = "reversed_at IS NOT NULL AND released_at IS NULL"
+UNDECIDED_SQL = "status = 'received'"
 
 # BigInteger autoincrement keys stay INTEGER PRIMARY KEY on SQLite (rowid).
 _Serial = BigInteger().with_variant(Integer(), "sqlite")
@@ -105,6 +106,14 @@ claims = Table(
         "reversed_at",
         sqlite_where=text(RELEASE_PENDING_SQL),
         postgresql_where=text(RELEASE_PENDING_SQL),
+    ),
+    # Partial: only the claims not yet decided, a pharmacy's count of which caps its
+    # asynchronous claims (decisions.md #93); a claim leaves it when it is decided.
+    Index(
+        "ix_claims_undecided",
+        "pharmacy_npi",
+        sqlite_where=text(UNDECIDED_SQL),
+        postgresql_where=text(UNDECIDED_SQL),
     ),
 )
 

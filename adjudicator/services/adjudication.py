@@ -248,11 +248,17 @@ def sweep(rt: Runtime) -> int:
     (a lost message or a dead worker); how many were re-enqueued."""
     accumulators.heal_if_lost(rt)
     reversals.finish_pending(rt)
+    if backlog := rt.decisions.backlog():
+        # Claims older than the cutoff may just be waiting their turn behind a flood of
+        # asynchronous ones: publishing them again would only lengthen the queue. Once
+        # it has drained, a claim still `received` is one whose message was lost.
+        log.info("sweep deferred: claims are queued", extra={"count": backlog})
+        return 0
     cutoff = rt.ledger.now() - timedelta(seconds=rt.config.sweep_after_seconds)
     with rt.ledger.reading() as uow:
         stale = uow.claims.stale_received(cutoff)
     for claim_id in stale:
-        rt.decisions.publish(claim_id)
+        rt.decisions.publish(claim_id)  # on `claims-async`: no request waits for it now
     if stale:
         log.warning("re-enqueued received claims", extra={"count": len(stale)})
     return len(stale)

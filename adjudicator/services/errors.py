@@ -27,6 +27,14 @@ class Forbidden(ServiceError):
     title = "Forbidden"
 
 
+class TooManyUndecided(ServiceError):
+    """A pharmacy's asynchronous claim while too many of its claims wait for a decision."""
+
+    status = 429
+    title = "Too Many Requests"
+    retry_after = 1  # seconds: the workers decide far more than one claim a second
+
+
 class Invalid(ServiceError):
     """A request that passed the schema but fails a check that needs the ledger."""
 

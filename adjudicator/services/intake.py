@@ -14,6 +14,7 @@ from adjudicator.adapters.decision_channel import DONE
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey
 from adjudicator.domain.records import ClaimRecord
 from adjudicator.services import records
+from adjudicator.services.errors import TooManyUndecided
 from adjudicator.services.history import claim_event
 from adjudicator.services.runtime import Runtime
 from adjudicator.services.unit_of_work import KeyedClaim, UnitOfWork
@@ -51,6 +52,8 @@ def submit_claim(rt: Runtime, data: dict[str, Any], *, wait: float | None) -> Su
     digest = records.request_hash(request)
     with rt.ledger.writing() as uow:
         earlier = _identical_earlier_claim(uow, request, digest)
+        if earlier is None and wait is None:
+            _refuse_past_the_undecided_cap(rt, uow, request["service_provider_id"])
         if earlier is None:
             claim = records.received_claim(uuid.uuid4().hex, data, request, digest)
             uow.claims.add(claim)
@@ -58,10 +61,22 @@ def submit_claim(rt: Runtime, data: dict[str, Any], *, wait: float | None) -> Su
     if earlier is not None:
         return _repeated(rt, earlier, wait)
     log.debug("claim received", extra={"claim_id": claim.claim_id})
-    queued = rt.decisions.publish(claim.claim_id)
+    queued = rt.decisions.publish(claim.claim_id, waited=wait is not None)
     if wait is None or not queued:  # not queued: the sweep will; answer 202 now
         return Submission(claim.claim_id, Answer.ACCEPTED, claim, new=True)
     return _awaited(rt, claim, wait)
+
+
+def _refuse_past_the_undecided_cap(rt: Runtime, uow: UnitOfWork, npi: str) -> None:
+    """429 for an asynchronous claim of a pharmacy whose claims still undecided reach the cap
+    (API.md): a flood it does not wait for must not pile up without end. Counted in the
+    transaction that stores the claim, from a partial index of undecided claims."""
+    cap = rt.config.max_undecided
+    if uow.claims.undecided(npi, cap) >= cap:
+        raise TooManyUndecided(
+            f"This pharmacy has {cap} claims still waiting for a decision; send asynchronous "
+            "claims again once some are decided, or wait for each claim's decision."
+        )
 
 
 def _awaited(rt: Runtime, claim: ClaimRecord, wait: float) -> Submission:

@@ -1,7 +1,8 @@
 """Console sign-in throttling: attempts are counted in Redis *before* the password is
 checked, and past a limit sign-in is refused for the rest of the window.
 
-Two counters, each a fixed window that starts at its first attempt:
+The same mechanism as the API's rate limits (web/limits.py): the `limits` library and its
+Redis storage, here with fixed windows that start at their first attempt. Two counters:
 - per username *and* client address, cleared by a right password: a few tries, so
   guessing one staff member's password is slow, while someone guessing from elsewhere
   cannot lock them out;
@@ -14,41 +15,48 @@ is recorded.
 from __future__ import annotations
 
 import hashlib
+import math
+import time
 
 import redis
+from limits import RateLimitItem, RateLimitItemPerMinute
+from limits.storage import RedisStorage
+from limits.strategies import FixedWindowRateLimiter
 
 FAILURES_PER_USER = 5  # tries per username and address with no right password between
 ATTEMPTS_PER_ADDRESS = 100  # tries per address, whatever the username
-WINDOW_SECONDS = 15 * 60
-
-# One key per script, so it runs on Redis Cluster too. The expiry is set with the first
-# count, and set again should the key ever have lost it.
-_COUNT = """
-local count = redis.call('INCR', KEYS[1])
-if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return {count, redis.call('TTL', KEYS[1])}
-"""
+WINDOW_MINUTES = 15
+NAMESPACE = "login-attempts"
 
 
 def attempt(client: redis.Redis, username: str, address: str) -> int:
     """Count a sign-in attempt; how many seconds it must wait (0: check the password)."""
-    count = client.register_script(_COUNT)
+    limiter = _limiter(client)
     waits = []
-    for key, limit in zip(
-        _keys(username, address), (FAILURES_PER_USER, ATTEMPTS_PER_ADDRESS), strict=True
-    ):
-        tries, ttl = count(keys=[key], args=[WINDOW_SECONDS])
-        if int(tries) > limit:
-            waits.append(max(int(ttl), 1))
+    for item, key in zip(_items(), _keys(username, address), strict=True):
+        if not limiter.hit(item, key):
+            frees_at = limiter.get_window_stats(item, key).reset_time
+            waits.append(max(1, math.ceil(frees_at - time.time())))
     return max(waits, default=0)
 
 
 def succeeded(client: redis.Redis, username: str, address: str) -> None:
     """A right password forgets this user's tries from this address (not the address's)."""
-    client.delete(_keys(username, address)[0])
+    _limiter(client).clear(_items()[0], _keys(username, address)[0])
+
+
+def _limiter(client: redis.Redis) -> FixedWindowRateLimiter:
+    return FixedWindowRateLimiter(RedisStorage("redis://", connection_pool=client.connection_pool))
+
+
+def _items() -> tuple[RateLimitItem, RateLimitItem]:
+    return (
+        RateLimitItemPerMinute(FAILURES_PER_USER, WINDOW_MINUTES, namespace=NAMESPACE),
+        RateLimitItemPerMinute(ATTEMPTS_PER_ADDRESS, WINDOW_MINUTES, namespace=NAMESPACE),
+    )
 
 
 def _keys(username: str, address: str) -> tuple[str, str]:
     # Hashed: bounded keys whatever was typed as a username.
     pair = hashlib.sha256(f"{username}\0{address}".encode()).hexdigest()[:32]
-    return f"login-attempts:user:{pair}", f"login-attempts:address:{address}"
+    return f"user:{pair}", f"address:{address}"

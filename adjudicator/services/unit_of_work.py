@@ -130,6 +130,9 @@ class Claims(Protocol):
     def paid_in_year(self, cardholder_id: str, enrollment_id: str) -> int:
         """What the ledger has paid in one enrollment year, in cents."""
 
+    def undecided(self, npi: str, at_most: int) -> int:
+        """How many of the pharmacy's claims are still `received` (counted up to `at_most`)."""
+
     def stale_received(self, before: datetime, limit: int = 500) -> list[str]:
         """Ids of claims still `received` since before `before`, oldest first."""
 

@@ -12,11 +12,13 @@ from adjudicator.adapters.accumulator import ensure_no_eviction
 from adjudicator.config import Config
 from adjudicator.services.runtime import Runtime
 from adjudicator.web import (
+    auth,
     claims,
     console,
     docs_page,
     enrollments,
     headers,
+    limits,
     operations,
     paths,
     problems,
@@ -59,6 +61,8 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
         api.register_blueprint(module.blp, url_prefix="/v1")
     api.register_blueprint(operations.blp)
     problems.register(app)  # after Api, so problem+json replaces its error format
+    auth.register(app)  # the caller is known before its rate limit is counted
+    limits.init_app(app, rt)  # per credential, after auth's hook
     docs_page.register(app)  # Swagger UI's own files, not a CDN's
     headers.register(app)  # nosniff, HSTS over https, no-store on /v1, /docs's policy
     console.init_app(app, config)  # the hub console's pages at /console

@@ -38,8 +38,15 @@ def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(ProblemAbort, lambda e: e.response)
     app.register_error_handler(Invalid, lambda e: validation_problem(e.errors, REFUSED))
-    app.register_error_handler(ServiceError, lambda e: problem(e.status, e.title, e.detail))
+    app.register_error_handler(ServiceError, _service_error)
     app.register_error_handler(Exception, _unexpected)
+
+
+def _service_error(error: ServiceError) -> Response:
+    response = problem(error.status, error.title, error.detail)
+    if (retry_after := getattr(error, "retry_after", None)) is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _http_exception(error: HTTPException) -> Response:
@@ -55,9 +62,10 @@ def _http_exception(error: HTTPException) -> Response:
     return response
 
 
-# The 413 answer says "keep-alive", but gunicorn drops a connection whose unread body
-# exceeds 64 KiB, so the client's next request on it would fail. Read a moderately
-# oversized body away here; beyond this the connection still closes.
+# The 413 answer says "keep-alive", but a server that streams the body to the app (gunicorn
+# did) drops a connection whose unread body exceeds 64 KiB, so the client's next request on
+# it would fail. Read a moderately oversized body away here (waitress has it buffered
+# already: this only empties its buffer); beyond this the connection still closes.
 _DISCARD_MAX_BYTES = 1024 * 1024
 
 

@@ -1,4 +1,4 @@
-"""gunicorn entry point: `gunicorn adjudicator.web.wsgi:app`."""
+"""The WSGI entry point: `gunicorn ... adjudicator.web.wsgi:app` (adjudicator/launcher.py)."""
 
 from adjudicator.web import create_app
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,8 @@ class Server:
         headers = dict(kwargs.pop("headers", {}))
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        return self.session.request(
-            method, self.base_url + path, headers=headers, timeout=30, **kwargs
-        )
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, self.base_url + path, headers=headers, **kwargs)
 
     def cli(self, *args: str) -> dict[str, Any]:
         """Run the `adjudicator` command against this server's ledger; its JSON output."""
@@ -91,15 +91,28 @@ def fresh_accumulators(database_url: str, redis_url: str) -> None:
 def server(
     database_url: str, redis_url: str, data_dir: Path, fresh_accumulators: None
 ) -> Iterator[Server]:
-    port = _free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "ADJUDICATOR_DATA_DIR": str(data_dir / "server"),
         "ADJUDICATOR_SWEEP_AFTER": "5",
+        # These tests share one demo pharmacy key and one reviewer token, polling as they
+        # go: far past a credential's default rate (test_floods_and_slow_clients.py shows
+        # the defaults at work; tests/integration/test_rate_limits.py the limits in full).
+        "ADJUDICATOR_RATE_PHARMACY": "1000,10000",
+        "ADJUDICATOR_RATE_STAFF": "1000,10000",
     }
-    log_path = data_dir / "server.log"
+    with running_service(env, data_dir / "server.log") as running:
+        yield running
+
+
+@contextmanager
+def running_service(env: dict[str, str], log_path: Path) -> Iterator[Server]:
+    """`adjudicator run` with `env` on a free port, until the block ends. Without REDIS_URL
+    it starts its own embedded Redis, which the server's `cli` and Celery ping then use."""
+    port = _free_port()
+    embedded = f"unix://{Path(env['ADJUDICATOR_DATA_DIR']) / 'redis' / 'redis.sock'}?db=0"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [str(BIN / "adjudicator"), "run", "--port", str(port)],
@@ -107,7 +120,7 @@ def server(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    running = Server(f"http://127.0.0.1:{port}", env)
+    running = Server(f"http://127.0.0.1:{port}", {"REDIS_URL": embedded, **env})
     try:
         _wait_ready(running, process, log_path)
         yield running

@@ -15,13 +15,16 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from celery import Celery
+from sqlalchemy import select
 
 from adjudicator.adapters.decision_channel import DONE, TaskPublisher
+from adjudicator.adapters.tables import events as events_table
 from adjudicator.services import adjudication, claim_queries, intake
 from adjudicator.services.intake import Answer
 from adjudicator.services.runtime import Runtime
@@ -56,8 +59,17 @@ class Worker:
 def worker(
     database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Worker]:
-    folder = tmp_path_factory.mktemp("celery-worker")
     queue = f"claims-it-{uuid.uuid4().hex[:12]}"
+    folder = tmp_path_factory.mktemp("celery-worker")
+    with _running_worker(database_url, redis_url, folder, queue) as running:
+        yield running
+
+
+@contextmanager
+def _running_worker(
+    database_url: str, redis_url: str, folder: Path, queue: str
+) -> Iterator[Worker]:
+    """A solo worker on `queue` (comma-separated queues: in that order of preference)."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -65,7 +77,8 @@ def worker(
         "ADJUDICATOR_DATA_DIR": str(folder),
     }
     command = [str(BIN / "celery"), "-A", "tasks.celery_app", "worker", "-Q", queue]
-    command += ["--pool", "solo", "--loglevel", "INFO", "--hostname", f"{queue}@%h"]
+    hostname = f"{queue.split(',')[0]}@%h"
+    command += ["--pool", "solo", "--loglevel", "INFO", "--hostname", hostname]
     command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     log = folder / "worker.log"
     with open(log, "wb") as out:
@@ -154,6 +167,47 @@ def test_a_redelivered_task_changes_nothing(via_celery):
     claim_events = events(via_celery, "claim", submitted.claim_id)
     assert [e.type for e in claim_events] == ["received", "decided"]
     assert via_celery.accumulator.used(member["cardholder_id"], member["enrollment_id"]) == 150_000
+
+
+def test_a_worker_takes_every_waited_claim_before_any_queued_unwaited_one(
+    runtime, database_url, redis_url, tmp_path
+):
+    # Queued before the worker starts: 6 claims nobody waits for, then 3 a request waits for.
+    # Taken round robin (kombu's default) the waited ones would alternate with the others.
+    waited_queue, unwaited_queue = (f"claims-it-{uuid.uuid4().hex[:12]}" for _ in range(2))
+    rt = build_runtime(runtime.config, claim_queues=(waited_queue, unwaited_queue))
+    try:
+        member = enroll(rt)
+        npi = pharmacy(rt)
+        unwaited = [
+            submit(rt, claim_payload(member["cardholder_id"], npi, responsibility="10.00")).claim_id
+            for _ in range(6)
+        ]
+        waited = [
+            intake.submit_claim(
+                rt,
+                load_claim(claim_payload(member["cardholder_id"], npi, responsibility="10.00")),
+                wait=0.01,
+            ).claim_id
+            for _ in range(3)
+        ]
+        queues = f"{waited_queue},{unwaited_queue}"
+        with _running_worker(database_url, redis_url, tmp_path, queues):
+            for claim_id in unwaited + waited:
+                assert decided_claim(rt, claim_id, DECISION_TIMEOUT) is not None
+    finally:
+        rt.close()
+
+    with runtime.engine.connect() as conn:
+        order = list(
+            conn.execute(
+                select(events_table.c.entity_id)
+                .where(events_table.c.type == "decided")
+                .where(events_table.c.entity_id.in_(unwaited + waited))
+                .order_by(events_table.c.seq)
+            ).scalars()
+        )
+    assert set(order[:3]) == set(waited)
 
 
 def test_a_claim_whose_message_was_lost_is_decided_after_a_sweep(runtime, via_celery, enqueued):

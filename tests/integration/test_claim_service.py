@@ -576,6 +576,26 @@ def test_sweep_re_enqueues_claims_left_received(runtime, enqueued, member, npi):
     assert count == len(enqueued)
 
 
+def test_sweep_waits_while_claims_are_queued_then_re_enqueues(runtime, enqueued, member, npi):
+    # A claim older than the threshold may only be waiting its turn behind a flood of
+    # asynchronous claims: the sweep publishes nothing again until the queues are empty.
+    queue = f"claims-sweep-{uuid.uuid4().hex[:8]}"
+    stuck = submit(runtime, claim_payload(member["cardholder_id"], npi)).claim_id
+    config = dataclasses.replace(runtime.config, sweep_after_seconds=0)
+    channel = DecisionChannel(runtime.redis, config.sync_timeout, enqueued.append, queues=(queue,))
+    sweeping = dataclasses.replace(runtime, config=config, decisions=channel)
+    enqueued.clear()
+    runtime.redis.lpush(queue, "a message not yet taken")
+    try:
+        assert adjudication.sweep(sweeping) == 0
+        assert enqueued == []
+    finally:
+        runtime.redis.delete(queue)
+
+    assert adjudication.sweep(sweeping) >= 1
+    assert stuck in enqueued
+
+
 def test_sweep_leaves_claims_younger_than_the_threshold_alone(runtime, enqueued, member, npi):
     fresh = submit(runtime, claim_payload(member["cardholder_id"], npi)).claim_id
     backdated = submit(runtime, claim_payload(member["cardholder_id"], npi)).claim_id

@@ -166,6 +166,19 @@ def test_after_five_wrong_passwords_even_the_right_one_waits(
     assert sign_in(app.test_client(), reviewer, PASSWORD).status_code == 302
 
 
+def test_the_sign_in_counters_are_kept_as_the_api_rate_limits_are(
+    elsewhere: FlaskClient, runtime: Runtime, reviewer: str
+):
+    # One mechanism for both (docs/decisions.md #95): the `limits` library's fixed windows
+    # in Redis, each starting at its first attempt and lasting 15 minutes.
+    address = elsewhere.environ_base["REMOTE_ADDR"]
+    sign_in(elsewhere, reviewer, "a guess")
+
+    key = f"LIMITS:login-attempts/address:{address}/100/15/minute"
+    assert runtime.redis.get(key) == b"1"
+    assert 14 * 60 < runtime.redis.ttl(key) <= 15 * 60
+
+
 def test_simultaneous_guesses_get_no_more_tries_than_one_after_another(
     app: Flask, elsewhere: FlaskClient, reviewer: str
 ):

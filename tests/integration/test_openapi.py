@@ -21,7 +21,7 @@ import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 
-from adjudicator.config import Config
+from adjudicator.config import Config, Rate
 from adjudicator.services import identity, readjudication
 from adjudicator.services.runtime import Runtime
 from adjudicator.web import create_app
@@ -61,7 +61,15 @@ def fuzzed(tmp_path: Path, redis_url: str) -> Iterator[tuple[Runtime, list[str]]
     """
     trouble: list[str] = []
     with fresh_ledger(tmp_path, "fuzz") as url:
-        config = Config(data_dir=tmp_path, database_url=url, redis_url=redis_url, sync_timeout=1)
+        unlimited = Rate(10_000, 10_000)  # the fuzzer checks the document, not rate limits
+        config = Config(
+            data_dir=tmp_path,
+            database_url=url,
+            redis_url=redis_url,
+            sync_timeout=1,
+            rate_pharmacy=unlimited,
+            rate_staff=unlimited,
+        )
         rt = build_runtime(
             config,
             enqueue=lambda claim_id: _decide(rt, claim_id, trouble),

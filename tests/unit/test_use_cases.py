@@ -66,6 +66,16 @@ def test_a_new_claim_is_stored_received_and_published(rt, member, npi):
     assert rt.decisions.published == [submitted.claim_id]  # type: ignore[attr-defined]  # the fake's own
 
 
+def test_a_claim_a_request_waits_for_goes_on_the_queue_workers_take_first(rt, member, npi):
+    unwaited = _submit(rt, claim_payload(member["cardholder_id"], npi, rx_number="RXA"))
+    waited = intake.submit_claim(
+        rt, load_claim(claim_payload(member["cardholder_id"], npi, rx_number="RXW")), wait=0.01
+    )
+
+    assert rt.decisions.published == [unwaited.claim_id, waited.claim_id]  # type: ignore[attr-defined]  # the fake's own
+    assert rt.decisions.waited == [waited.claim_id]  # type: ignore[attr-defined]  # the fake's own
+
+
 def test_adjudicating_pays_within_the_annual_maximum(rt, member, npi):
     first = _pay(rt, claim_payload(member["cardholder_id"], npi, responsibility="11000.00"))
     second = _pay(rt, claim_payload(member["cardholder_id"], npi, responsibility="1500.00"))
