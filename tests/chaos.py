@@ -88,6 +88,9 @@ class Service:
             "ADJUDICATOR_DATA_DIR": str(root / "data"),
             "ADJUDICATOR_SWEEP_AFTER": "5",
             "ADJUDICATOR_SYNC_TIMEOUT": "3",
+            # One pharmacy key and one staff token carry the whole load and the checks.
+            "ADJUDICATOR_RATE_PHARMACY": "1000,10000",
+            "ADJUDICATOR_RATE_STAFF": "1000,10000",
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.http = requests.Session()
