@@ -3,12 +3,15 @@ against the fake and against the real one (SQLite or PostgreSQL; Redis)."""
 
 from __future__ import annotations
 
+import random
 import uuid
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
+from adjudicator.adapters.accumulator import accumulator_key
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey, ReviewState
 from adjudicator.domain.records import ClaimRecord, EnrollmentRecord, PharmacyRecord
 from adjudicator.services.unit_of_work import ClaimFilter, DuplicatePaidKey, Ledger
@@ -18,6 +21,13 @@ from tests.integration.builders import valid_npi
 pytestmark = pytest.mark.integration
 
 DAY = date(2024, 3, 1)
+CONTRACT = "contract-"  # the accumulator contract's cardholders
+
+
+def _member_id() -> str:
+    """A cardholder id as enrollments make them (IC and ten digits): the e2e session's
+    fixture drops the accumulators of such ids a later ledger does not know."""
+    return f"IC{random.randrange(10**10):010d}"
 
 
 @pytest.fixture(params=["memory", "sql"])
@@ -28,10 +38,16 @@ def ledger(request: pytest.FixtureRequest) -> Ledger:
 
 
 @pytest.fixture(params=["memory", "redis"])
-def accumulator(request: pytest.FixtureRequest) -> Any:
+def accumulator(request: pytest.FixtureRequest) -> Iterator[Any]:
     if request.param == "memory":
-        return MemoryAccumulator()
-    return request.getfixturevalue("runtime").accumulator
+        yield MemoryAccumulator()
+        return
+    runtime = request.getfixturevalue("runtime")
+    yield runtime.accumulator
+    # A REDIS_URL outlives the session: leave no cardholder the next session's ledger lacks.
+    for cardholder_id in list(runtime.accumulator.cardholders()):
+        if cardholder_id.startswith(CONTRACT):
+            runtime.redis.delete(accumulator_key(cardholder_id))
 
 
 def _pharmacy(ledger: Ledger, chain: str = "accredo") -> str:
@@ -45,7 +61,7 @@ def _claim(npi: str, cardholder_id: str = "", **values: Any) -> ClaimRecord:
     fields: dict[str, Any] = {
         "claim_id": uuid.uuid4().hex,
         "pharmacy_npi": npi,
-        "cardholder_id": cardholder_id or f"IC{uuid.uuid4().hex[:10]}",
+        "cardholder_id": cardholder_id or _member_id(),
         "rx_number": f"RX{uuid.uuid4().hex[:8]}",
         "fill_number": 0,
         "date_of_service": DAY,
@@ -156,7 +172,7 @@ def test_one_claim_at_most_is_paid_under_an_ncpdp_key(ledger: Ledger):
 
 def test_what_a_year_has_paid_counts_paid_claims_only(ledger: Ledger):
     npi = _pharmacy(ledger)
-    cardholder = f"IC{uuid.uuid4().hex[:10]}"
+    cardholder = _member_id()
     claims = [_claim(npi, cardholder) for _ in range(3)]
     _store(ledger, *claims)
     with ledger.writing() as uow:
@@ -182,7 +198,7 @@ def test_what_a_year_has_paid_counts_paid_claims_only(ledger: Ledger):
 
 def test_listings_are_newest_first_the_review_queue_oldest_first(ledger: Ledger):
     npi = _pharmacy(ledger)
-    cardholder = f"IC{uuid.uuid4().hex[:10]}"
+    cardholder = _member_id()
     claims = [_claim(npi, cardholder) for _ in range(3)]
     _store(ledger, *claims)
     with ledger.writing() as uow:
@@ -206,7 +222,7 @@ def test_listings_are_newest_first_the_review_queue_oldest_first(ledger: Ledger)
 
 
 def test_a_members_years_read_back_oldest_first_and_change_in_place(ledger: Ledger):
-    cardholder = f"IC{uuid.uuid4().hex[:10]}"
+    cardholder = _member_id()
     facts: dict[str, Any] = {"patient": {}, "weight_kg": None}
     years = [
         EnrollmentRecord(
@@ -265,7 +281,7 @@ def test_events_read_back_in_the_order_written(ledger: Ledger):
 
 
 def _cardholder() -> str:
-    return f"contract-{uuid.uuid4().hex[:12]}"
+    return f"{CONTRACT}{uuid.uuid4().hex[:12]}"
 
 
 def test_a_reservation_is_granted_once_per_claim_within_the_maximum(accumulator):
