@@ -96,6 +96,9 @@ class MemoryMembers:
         years = [y for y in self._t.enrollments.values() if y.cardholder_id == cardholder_id]
         return sorted(years, key=lambda y: y.period_start)
 
+    def lock_year(self, enrollment_id: str) -> None:
+        return None  # one writer at a time already
+
     def enrollment(self, enrollment_id: str, *, lock: bool = False) -> EnrollmentRecord | None:
         return self._t.enrollments.get(enrollment_id)
 

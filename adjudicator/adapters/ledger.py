@@ -153,6 +153,19 @@ def enrollment(conn: Connection, enrollment_id: str, *, lock: bool = False) -> R
     return conn.execute(query.with_for_update() if lock else query).first()
 
 
+_LOCK_ENROLLMENT = (
+    select(enrollments.c.enrollment_id)
+    .where(enrollments.c.enrollment_id == bindparam("id"))
+    .with_for_update()
+)
+
+
+def lock_enrollment(conn: Connection, enrollment_id: str) -> None:
+    """FOR UPDATE on one enrollment year's row, its key alone read (PostgreSQL; SQLite's
+    writers are serialized already and ignore FOR UPDATE)."""
+    conn.execute(_LOCK_ENROLLMENT, {"id": enrollment_id})
+
+
 def insert_enrollment(conn: Connection, **values: Any) -> None:
     stamp = now()
     conn.execute(insert(enrollments).values(created_at=stamp, updated_at=stamp, **values))

@@ -118,6 +118,9 @@ class SqlMembers:
     def years_of(self, cardholder_id: str) -> list[EnrollmentRecord]:
         return [enrollment_record(r) for r in ledger.enrollments_of(self._conn, cardholder_id)]
 
+    def lock_year(self, enrollment_id: str) -> None:
+        ledger.lock_enrollment(self._conn, enrollment_id)
+
     def enrollment(self, enrollment_id: str, *, lock: bool = False) -> EnrollmentRecord | None:
         row = ledger.enrollment(self._conn, enrollment_id, lock=lock)
         return enrollment_record(row) if row is not None else None

@@ -31,6 +31,7 @@ class ReviewState(StrEnum):
 DECIDED = frozenset({ClaimStatus.PAID, ClaimStatus.REJECTED})  # what re-adjudication replays
 REVERSIBLE = frozenset({ClaimStatus.PAID, ClaimStatus.REVERSED})  # reversing again is a no-op
 SETTLED_ELSEWHERE = frozenset({ClaimStatus.REJECTED, ClaimStatus.DUPLICATE})  # hold no grant
+HOLD_NO_GRANT = SETTLED_ELSEWHERE | {ClaimStatus.REVERSED}  # decided; hold no grant now
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,11 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from adjudicator.domain.outcomes import ClaimStatus
+from adjudicator.domain.outcomes import HOLD_NO_GRANT, ClaimStatus
 from adjudicator.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 HEAL_BATCH = 200  # patient-years rewritten per Redis round trip
-# What a claim of the ledger holds no grant for (a received one may be in flight).
-SETTLED_WITHOUT_GRANT = frozenset(
-    {ClaimStatus.REJECTED, ClaimStatus.DUPLICATE, ClaimStatus.REVERSED}
-)
 
 
 def _ledger_state(rt: Runtime) -> dict[str, dict[str, Any]]:
@@ -113,5 +109,5 @@ def heal_year(rt: Runtime, cardholder_id: str, enrollment_id: str) -> int:
     paid = {
         c.claim_id: (c.program_paid, c.used_before) for c in claims if c.status == ClaimStatus.PAID
     }
-    settled = [c.claim_id for c in claims if c.status in SETTLED_WITHOUT_GRANT]
+    settled = [c.claim_id for c in claims if c.status in HOLD_NO_GRANT]
     return rt.accumulator.commit_replay_many([(cardholder_id, enrollment_id, paid, settled)])[0]

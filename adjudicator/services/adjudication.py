@@ -191,7 +191,7 @@ def _within_ledger(
     year = evaluation.year
     if decision.status != ClaimStatus.PAID or year is None:
         return decision
-    uow.members.enrollment(year.enrollment_id, lock=True)
+    uow.members.lock_year(year.enrollment_id)
     paid = uow.claims.paid_in_year(record.cardholder_id, year.enrollment_id)
     return within_ledger(evaluation, decision, paid)
 

@@ -130,3 +130,9 @@ def listing(rt: Runtime, query: dict[str, Any], *, npi: str | None) -> dict[str,
     page = rows[:limit]
     next_cursor = cursors.encode(page[-1].seq or 0) if len(rows) > limit else None
     return {"items": [present(rt, row, npi=npi) for row in page], "next_cursor": next_cursor}
+
+
+def read_claim(rt: Runtime, claim_id: str) -> ClaimRecord | None:
+    """The claim as the ledger has it now."""
+    with rt.ledger.reading() as uow:
+        return uow.claims.get(claim_id)

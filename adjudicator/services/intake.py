@@ -14,6 +14,7 @@ from adjudicator.adapters.decision_channel import DONE
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey
 from adjudicator.domain.records import ClaimRecord
 from adjudicator.services import records
+from adjudicator.services.claim_queries import read_claim
 from adjudicator.services.errors import TooManyUndecided
 from adjudicator.services.history import claim_event
 from adjudicator.services.runtime import Runtime
@@ -130,8 +131,3 @@ def _poll_until_decided(rt: Runtime, claim_id: str, timeout: float) -> ClaimReco
         if claim.status != ClaimStatus.RECEIVED or time.monotonic() >= deadline:
             return claim
         time.sleep(POLL_SECONDS)
-
-
-def read_claim(rt: Runtime, claim_id: str) -> ClaimRecord | None:
-    with rt.ledger.reading() as uow:
-        return uow.claims.get(claim_id)

@@ -10,9 +10,9 @@ import redis
 
 from adjudicator.domain.outcomes import REVERSIBLE, ClaimStatus, NcpdpKey, reversed_benefit
 from adjudicator.domain.records import JSON, ClaimRecord
+from adjudicator.services.claim_queries import read_claim
 from adjudicator.services.errors import Conflict, NotFound
 from adjudicator.services.history import claim_event
-from adjudicator.services.intake import read_claim
 from adjudicator.services.runtime import Runtime
 from adjudicator.services.unit_of_work import ClaimRef, UnitOfWork
 

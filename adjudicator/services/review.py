@@ -7,9 +7,9 @@ from typing import Any
 from adjudicator.domain.outcomes import ClaimStatus, ReviewState
 from adjudicator.domain.records import ClaimRecord
 from adjudicator.services import adjudication
+from adjudicator.services.claim_queries import read_claim
 from adjudicator.services.errors import Conflict, NotFound
 from adjudicator.services.history import claim_event
-from adjudicator.services.intake import read_claim
 from adjudicator.services.runtime import Runtime
 
 

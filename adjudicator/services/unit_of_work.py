@@ -99,6 +99,10 @@ class Members(Protocol):
     def years_of(self, cardholder_id: str) -> list[EnrollmentRecord]:
         """Every enrollment year of the member, oldest first."""
 
+    def lock_year(self, enrollment_id: str) -> None:
+        """Hold the year until the unit of work ends: payments of one year are recorded one
+        after the other (PostgreSQL's row lock; SQLite serializes writers already)."""
+
     def enrollment(self, enrollment_id: str, *, lock: bool = False) -> EnrollmentRecord | None: ...
 
     def add_enrollment(self, year: EnrollmentRecord) -> None: ...

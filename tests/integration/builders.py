@@ -25,7 +25,7 @@ from flask.testing import FlaskClient
 
 from adjudicator.config import Config
 from adjudicator.domain.records import ClaimRecord, EventRecord
-from adjudicator.services import adjudication, enrollments, identity, intake
+from adjudicator.services import adjudication, claim_queries, enrollments, identity, intake
 from adjudicator.services.intake import Submission
 from adjudicator.services.runtime import Runtime
 from adjudicator.web import create_app
@@ -154,7 +154,7 @@ def pay(rt: Runtime, payload: dict[str, Any]) -> ClaimRecord:
 
 
 def claim_row(rt: Runtime, claim_id: str) -> ClaimRecord:
-    claim = intake.read_claim(rt, claim_id)
+    claim = claim_queries.read_claim(rt, claim_id)
     assert claim is not None, claim_id
     return claim
 

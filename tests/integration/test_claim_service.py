@@ -128,7 +128,7 @@ def test_adjudicating_an_unknown_claim_id_does_nothing(runtime):
 
     decided = adjudication.adjudicate(runtime, claim_id)  # a stale message: no error, no row
 
-    assert decided is None and intake.read_claim(runtime, claim_id) is None
+    assert decided is None and claim_queries.read_claim(runtime, claim_id) is None
     assert events(runtime, "claim", claim_id) == []
     assert accumulators.check(runtime)["mismatches"] == used_before
 

@@ -128,7 +128,7 @@ def test_adjudicating_twice_decides_once(rt, member, npi):
 
 def test_adjudicating_an_unknown_claim_changes_nothing(rt):
     assert adjudication.adjudicate(rt, "no-such-claim") is None
-    assert intake.read_claim(rt, "no-such-claim") is None
+    assert claim_queries.read_claim(rt, "no-such-claim") is None
 
 
 def test_a_reversal_gives_the_amount_back_once(rt, member, npi):
