@@ -33,6 +33,15 @@ pharmacies = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# Switches bill for any registered pharmacy, over POST /ncpdp/d0 or the D.0 socket.
+switches = Table(
+    "switches",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("api_key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 users = Table(
     "users",
     metadata,
@@ -95,6 +104,10 @@ claims = Table(
     # the sweep finishes every reversal still pending (decisions.md #78).
     Column("reversed_at", DateTime(timezone=True)),
     Column("released_at", DateTime(timezone=True)),
+    # The door the claim came through: "json" (POST /v1/claims) or "ncpdp" (D.0).
+    Column("channel", String(10), nullable=False, server_default="json"),
+    # A B3 rebill: the paid claim it replaces, reversed in the transaction that pays it.
+    Column("rebill_of", String(40)),
     Index("ix_claims_key", "pharmacy_npi", "rx_number", "fill_number", "date_of_service"),
     Index("ix_claims_cardholder", "cardholder_id", "seq"),
     # A year's paid sum, for the ledger guard on every payment (migration 0004).
