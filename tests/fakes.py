@@ -159,6 +159,15 @@ class MemoryClaims:
             if c.key == key
         ]
 
+    def discard(self, claim_id: str) -> bool:
+        claim = self._t.claims.get(claim_id)
+        if claim is None or claim.status != ClaimStatus.RECEIVED:
+            return False
+        del self._t.claims[claim_id]
+        kept = [e for e in self._t.events if (e.entity_type, e.entity_id) != ("claim", claim_id)]
+        self._t.events[:] = kept
+        return True
+
     def set_outcome(
         self, claim_id: str, from_status: ClaimStatus, *, review_open: bool = False, **values: Any
     ) -> bool:

@@ -86,6 +86,8 @@ class Accumulator:
         self._release = client.register_script(_lua("release.lua"))
         self._replay_hold = client.register_script(_lua("replay_hold.lua"))
         self._replay_commit = client.register_script(_lua("replay_commit.lua"))
+        self._rebill = client.register_script(_lua("rebill.lua"))
+        self._unrebill = client.register_script(_lua("unrebill.lua"))
 
     def reserve(
         self,
@@ -106,6 +108,38 @@ class Accumulator:
             keys=[accumulator_key(cardholder_id)], args=args
         )
         return Reservation(int(used_before), int(granted), bool(replayed))
+
+    def rebill(
+        self,
+        cardholder_id: str,
+        enrollment_id: str,
+        claim_id: str,
+        requested_cents: int,
+        annual_max_cents: int,
+        replaces: str,
+    ) -> Reservation:
+        """Reserve for a B3's new claim with the claim it `replaces` given back, in one
+        step; nothing changes when nothing is granted. Once per claim id."""
+        args: list[str | int] = [
+            enrollment_id,
+            claim_id,
+            _cents(requested_cents),
+            _cents(annual_max_cents),
+            replaces,
+        ]
+        replayed, used_before, granted = self._rebill(
+            keys=[accumulator_key(cardholder_id)], args=args
+        )
+        return Reservation(int(used_before), int(granted), bool(replayed))
+
+    def undo_rebill(
+        self, cardholder_id: str, claim_id: str, replaces: str, *, restore: bool
+    ) -> tuple[int, int]:
+        """Forget a rebill's new grant and, with `restore`, give the replaced claim its
+        grant back: (cents forgotten, cents restored)."""
+        args = [claim_id, replaces, "1" if restore else "0"]
+        forgotten, restored = self._unrebill(keys=[accumulator_key(cardholder_id)], args=args)
+        return int(forgotten), int(restored)
 
     def release(self, cardholder_id: str, claim_id: str) -> Release:
         """Give a claim's grant back to its own enrollment year, at most once."""

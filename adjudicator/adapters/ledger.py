@@ -12,6 +12,7 @@ from sqlalchemy import (
     Row,
     and_,
     bindparam,
+    delete,
     func,
     insert,
     or_,
@@ -184,6 +185,18 @@ def update_enrollment(conn: Connection, enrollment_id: str, **values: Any) -> No
 
 def insert_claim(conn: Connection, **values: Any) -> None:
     conn.execute(_INSERT_CLAIM, {"created_at": now(), **values})
+
+
+def discard_received_claim(conn: Connection, claim_id: str) -> bool:
+    """Delete a claim still `received` and its events; False when it is decided already."""
+    gone = conn.execute(
+        delete(claims).where(claims.c.claim_id == claim_id, claims.c.status == "received")
+    ).rowcount
+    if gone:
+        conn.execute(
+            delete(events).where(events.c.entity_type == "claim", events.c.entity_id == claim_id)
+        )
+    return gone == 1
 
 
 def claim(conn: Connection, claim_id: str, *, lock: bool = False) -> Row[Any] | None:

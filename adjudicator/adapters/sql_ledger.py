@@ -184,6 +184,9 @@ class SqlClaims:
         except IntegrityError as error:
             raise DuplicatePaidKey(claim_id) from error
 
+    def discard(self, claim_id: str) -> bool:
+        return ledger.discard_received_claim(self._conn, claim_id)
+
     def reversals_to_release(self, limit: int = 500) -> list[ClaimRef]:
         return [
             ClaimRef(r.claim_id, r.cardholder_id)

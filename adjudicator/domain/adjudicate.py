@@ -94,6 +94,24 @@ def within_ledger(evaluation: Evaluation, decision: Decision, ledger_used: Cents
     return decide(evaluation, used_before=ledger_used, granted=min(paid, left))
 
 
+def not_processed(claim: Claim, terms_version: str) -> Decision:
+    """A claim nobody decided while its D.0 transaction waited (85 Claim Not Processed):
+    the pharmacy was told it is rejected, so it is, whatever a worker would have found.
+    It tells nothing of the patient's coverage: no rule ran."""
+    owed = sum(line.patient_responsibility for line in claim.lines)
+    code = reject("not_processed", "85")
+    return Decision(
+        status=ClaimStatus.REJECTED,
+        reject_codes=(code,),
+        amounts=Amounts(owed, 0, program_paid=0, patient_pay=owed),
+        benefit=None,
+        cash_pay=False,
+        trace=(TraceEntry(code.rule, "rejected", code.message),),
+        messages=(),
+        terms_version=terms_version,
+    )
+
+
 # --- rules ----------------------------------------------------------------------
 
 

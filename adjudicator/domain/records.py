@@ -56,6 +56,8 @@ class ClaimRecord:
     decided_at: datetime | None = None
     reversed_at: datetime | None = None
     released_at: datetime | None = None
+    channel: str = "json"  # the door it came through: "json" or "ncpdp"
+    rebill_of: str | None = None  # a B3: the paid claim it replaces when it is paid
 
     @property
     def key(self) -> NcpdpKey:

@@ -33,6 +33,8 @@ NCPDP_MESSAGES = {
     "60": "Product/Service Not Covered For Patient Age",
     "88": "DUR Reject Error",
     "76": "Plan Limitations Exceeded",
+    "84": "Claim Has Not Been Paid/Captured",
+    "85": "Claim Not Processed",
 }
 
 

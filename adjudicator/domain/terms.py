@@ -33,6 +33,15 @@ class GovernmentPayer:
 
 
 @dataclass(frozen=True)
+class Routing:
+    """Where the card routes D.0 claims (NCPDP.md, Routing): BIN, PCN and group."""
+
+    bin: str
+    pcn: str
+    group_id: str
+
+
+@dataclass(frozen=True)
 class Terms:
     program_id: str
     version: str

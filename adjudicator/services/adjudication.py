@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import redis
 
@@ -18,12 +16,12 @@ from adjudicator.domain.model import Claim, ClaimContext, Decision, Evaluation
 from adjudicator.domain.outcomes import (
     SETTLED_ELSEWHERE,
     ClaimStatus,
-    ReviewState,
     approved_overrides,
 )
 from adjudicator.domain.records import ClaimRecord, ClaimToDecide
 from adjudicator.domain.terms import Terms
-from adjudicator.services import accumulators, records, reversals, terms
+from adjudicator.services import accumulators, rebills, reversals, terms
+from adjudicator.services.decided import outcome_columns
 from adjudicator.services.history import claim_event
 from adjudicator.services.runtime import Runtime
 from adjudicator.services.unit_of_work import DuplicatePaidKey, UnitOfWork
@@ -61,7 +59,8 @@ def _load(uow: UnitOfWork, found: ClaimToDecide) -> _Loaded:
         member_exists=bool(years) or uow.members.exists(record.cardholder_id),
         years=years,
         pharmacy_chain=found.pharmacy_chain,
-        other_paid_claim_with_same_key=found.paid_twin_id is not None,
+        # A rebill's twin is the claim it replaces: no duplicate of it (NCPDP.md, B3).
+        other_paid_claim_with_same_key=found.paid_twin_id not in (None, record.rebill_of),
         overrides=approved_overrides(record.review),
     )
     in_force = terms.for_claim_at_generation(uow, claim.date_of_service, found.terms_generation)
@@ -73,6 +72,8 @@ def _decide_and_record(rt: Runtime, found: ClaimToDecide, loaded: _Loaded) -> Cl
     if found.repeats_paid_twin:
         _record_duplicate(rt, found)
         return None  # a duplicate answers as its original: the request reads it
+    if record.rebill_of is not None:
+        return rebills.decide(rt, found, loaded.claim, loaded.context, loaded.terms)
     evaluation = evaluate(loaded.claim, loaded.context, loaded.terms)
     decision = _apply_annual_max(rt, record, evaluation)
     try:
@@ -162,7 +163,7 @@ def _record(
     """The claim as recorded; None if another attempt recorded it first."""
     with rt.ledger.writing() as uow:
         settled = _within_ledger(uow, record, evaluation, decision)
-        values = _outcome(rt, record, evaluation, settled)
+        values = outcome_columns(rt, record, evaluation, settled)
         recorded = uow.claims.set_outcome(record.claim_id, ClaimStatus.RECEIVED, **values)
         if recorded:
             if settled.status != ClaimStatus.PAID:
@@ -196,26 +197,6 @@ def _within_ledger(
     return within_ledger(evaluation, decision, paid)
 
 
-def _outcome(
-    rt: Runtime, record: ClaimRecord, evaluation: Evaluation, decision: Decision
-) -> dict[str, Any]:
-    """The claim's columns for its decision."""
-    paid = decision.status == ClaimStatus.PAID
-    values: dict[str, Any] = {
-        "status": decision.status,
-        "decision": records.decision_record(decision),
-        "enrollment_id": evaluation.year.enrollment_id if evaluation.year else None,
-        "program_paid": decision.amounts.program_paid,
-        "authorization_number": _authorization_number() if paid else None,
-        "paid_key": record.key.paid_key() if paid else None,
-        "decided_at": rt.ledger.now(),
-    }
-    if not paid and decision.reviewable_rules:
-        values["review_state"] = ReviewState.OPEN
-        values["review"] = {"state": ReviewState.OPEN, "rules": list(decision.reviewable_rules)}
-    return values
-
-
 def _heal_after_correction(
     rt: Runtime, record: ClaimRecord, evaluation: Evaluation, reserved: Decision, paid: Decision
 ) -> None:
@@ -236,10 +217,6 @@ def _heal_after_correction(
         accumulators.heal_year(rt, record.cardholder_id, year.enrollment_id)
     except redis.RedisError:  # the decision stands; the sweep's heal catches up
         log.warning("healing a year after a correction failed", extra={"claim_id": record.claim_id})
-
-
-def _authorization_number() -> str:
-    return secrets.token_hex(6).upper()
 
 
 def sweep(rt: Runtime) -> int:

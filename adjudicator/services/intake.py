@@ -3,6 +3,7 @@ for its decision. The worker's side is adjudicator/services/adjudication.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -11,9 +12,10 @@ from enum import Enum
 from typing import Any
 
 from adjudicator.adapters.decision_channel import DONE
+from adjudicator.domain.adjudicate import not_processed
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey
 from adjudicator.domain.records import ClaimRecord
-from adjudicator.services import records
+from adjudicator.services import records, terms
 from adjudicator.services.claim_queries import read_claim
 from adjudicator.services.errors import TooManyUndecided
 from adjudicator.services.history import claim_event
@@ -46,9 +48,19 @@ class Submission:
         return self.answer is Answer.DUPLICATE
 
 
-def submit_claim(rt: Runtime, data: dict[str, Any], *, wait: float | None) -> Submission:
+def submit_claim(
+    rt: Runtime,
+    data: dict[str, Any],
+    *,
+    wait: float | None,
+    channel: str = "json",
+    rebill_of: str | None = None,
+    actor: str | None = None,
+) -> Submission:
     """Store the claim (unless it repeats an earlier one) and wait up to `wait` seconds
-    for its decision; `wait` None answers at once."""
+    for its decision; `wait` None answers at once. `channel` is the door it came through
+    ("json", "ncpdp"); `rebill_of` the paid claim a B3 replaces; `actor` who sent it
+    (the pharmacy, unless a switch did)."""
     request = records.normalized_claim_request(data)
     digest = records.request_hash(request)
     with rt.ledger.writing() as uow:
@@ -56,9 +68,11 @@ def submit_claim(rt: Runtime, data: dict[str, Any], *, wait: float | None) -> Su
         if earlier is None and wait is None:
             _refuse_past_the_undecided_cap(rt, uow, request["service_provider_id"])
         if earlier is None:
-            claim = records.received_claim(uuid.uuid4().hex, data, request, digest)
+            claim = records.received_claim(
+                uuid.uuid4().hex, data, request, digest, channel=channel, rebill_of=rebill_of
+            )
             uow.claims.add(claim)
-            claim_event(uow, claim, "received", f"pharmacy:{claim.pharmacy_npi}")
+            claim_event(uow, claim, "received", actor or f"pharmacy:{claim.pharmacy_npi}")
     if earlier is not None:
         return _repeated(rt, earlier, wait)
     log.debug("claim received", extra={"claim_id": claim.claim_id})
@@ -98,6 +112,8 @@ def _repeated(rt: Runtime, earlier: KeyedClaim, wait: float | None) -> Submissio
     if earlier.status == ClaimStatus.PAID:
         return Submission(earlier.claim_id, Answer.DUPLICATE, read_claim(rt, earlier.claim_id))
     claim = _poll_until_decided(rt, earlier.claim_id, wait or 0.0)
+    if claim is None:  # a rebill that did not pay: nothing of it was kept
+        return Submission(earlier.claim_id, Answer.ACCEPTED, None)
     if claim.status == ClaimStatus.RECEIVED:
         return Submission(claim.claim_id, Answer.ACCEPTED, claim)
     paid = claim.status == ClaimStatus.PAID  # decided meanwhile: this one repeats it
@@ -123,11 +139,39 @@ def _identical_earlier_claim(
     return None
 
 
-def _poll_until_decided(rt: Runtime, claim_id: str, timeout: float) -> ClaimRecord:
+def _poll_until_decided(rt: Runtime, claim_id: str, timeout: float) -> ClaimRecord | None:
+    """The claim once decided or when the wait runs out; None if it is gone (only a
+    rebill that did not pay is ever deleted)."""
     deadline = time.monotonic() + timeout
     while True:
         claim = read_claim(rt, claim_id)
-        assert claim is not None  # claims are never deleted
-        if claim.status != ClaimStatus.RECEIVED or time.monotonic() >= deadline:
+        if claim is None or claim.status != ClaimStatus.RECEIVED or time.monotonic() >= deadline:
             return claim
         time.sleep(POLL_SECONDS)
+
+
+def give_up(rt: Runtime, claim_id: str) -> ClaimRecord | None:
+    """A D.0 transaction's wait ran out (NCPDP.md, Time and failure): the claim is set
+    rejected 85 at once, unless a worker recorded its decision first, which then stands.
+    A rebill is discarded instead (nothing of it is kept). The claim as it now stands;
+    None when it is gone."""
+    with rt.ledger.writing() as uow:
+        claim = uow.claims.get(claim_id, lock=True)
+        if claim is None or claim.status != ClaimStatus.RECEIVED:
+            return claim
+        if claim.rebill_of is not None:
+            uow.claims.discard(claim_id)
+            return None
+        version = terms.in_force(uow, claim.date_of_service).version
+        decision = not_processed(claim.claim(), version)
+        values: dict[str, Any] = {
+            "status": decision.status,
+            "decision": records.decision_record(decision),
+            "program_paid": 0,
+            "decided_at": rt.ledger.now(),
+        }
+        uow.claims.set_outcome(claim_id, ClaimStatus.RECEIVED, **values)
+        data = {"before": {"status": ClaimStatus.RECEIVED}, "after": {"status": decision.status}}
+        claim_event(uow, claim, "decided", "system", {**data, "not_processed": True})
+    log.warning("claim not decided in time: rejected 85", extra={"claim_id": claim_id})
+    return dataclasses.replace(claim, **values)

@@ -64,7 +64,13 @@ def request_hash(normalized: dict[str, Any]) -> str:
 
 
 def received_claim(
-    claim_id: str, data: dict[str, Any], request: dict[str, Any], digest: str | None = None
+    claim_id: str,
+    data: dict[str, Any],
+    request: dict[str, Any],
+    digest: str | None = None,
+    *,
+    channel: str = "json",
+    rebill_of: str | None = None,
 ) -> ClaimRecord:
     """A new claim as the intake stores it, `received`: `data` as the schema loads it,
     `request` normalized from it, `digest` its request_hash() if already computed."""
@@ -79,6 +85,8 @@ def received_claim(
         request_hash=digest or request_hash(request),
         status=ClaimStatus.RECEIVED,
         program_paid=0,
+        channel=channel,
+        rebill_of=rebill_of,
     )
 
 

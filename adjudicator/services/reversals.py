@@ -47,18 +47,35 @@ def reverse(rt: Runtime, claim_id: str, npi: str, actor: str) -> ClaimRecord:
     return read_claim(rt, claim_id)  # type: ignore[return-value]  # claims are never deleted
 
 
-def _write_reversal(uow: UnitOfWork, claim: ClaimRecord, actor: str, now: datetime) -> None:
+def _write_reversal(
+    uow: UnitOfWork,
+    claim: ClaimRecord,
+    actor: str,
+    now: datetime,
+    *,
+    rebilled_by: str | None = None,
+) -> None:
     values: dict[str, Any] = {
         "status": ClaimStatus.REVERSED,
         "paid_key": None,
         "decision": _reversed_decision(uow, claim),
     }
+    if rebilled_by is not None:  # the rebill's Redis step gave the grant back already
+        values["released_at"] = now
     uow.claims.set_outcome(claim.claim_id, ClaimStatus.PAID, reversed_at=now, **values)
-    data = {
+    data: dict[str, Any] = {
         "before": {"status": ClaimStatus.PAID, "program_paid": claim.program_paid},
         "after": {"status": ClaimStatus.REVERSED, "released": claim.program_paid},
     }
+    if rebilled_by is not None:
+        data["rebilled_by"] = rebilled_by
     claim_event(uow, claim, "reversed", actor, data)
+
+
+def write_rebilled(uow: UnitOfWork, claim: ClaimRecord, new_claim_id: str, now: datetime) -> None:
+    """Reverse a paid claim a B3 replaces, in the transaction that pays the new claim;
+    its event names the new claim."""
+    _write_reversal(uow, claim, "system", now, rebilled_by=new_claim_id)
 
 
 def finish(rt: Runtime, claim: ClaimRecord | ClaimRef) -> None:

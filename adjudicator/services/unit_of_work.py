@@ -127,6 +127,10 @@ class Claims(Protocol):
         writing the given columns; False when another writer got there first. Raises
         DuplicatePaidKey when another claim is paid under the same `paid_key`."""
 
+    def discard(self, claim_id: str) -> bool:
+        """Delete a claim still `received`, and its events: a B3 rebill whose content did
+        not pay, of which NCPDP.md keeps nothing. False when it is no longer `received`."""
+
     def reversals_to_release(self, limit: int = 500) -> list[ClaimRef]:
         """Reversed claims whose grant Redis has not given back yet."""
 

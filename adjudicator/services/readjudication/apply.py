@@ -20,7 +20,6 @@ it still is (the same script), which undoes the hold.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from adjudicator.domain.outcomes import ReviewState
 from adjudicator.domain.replay import Outcome, Window, YearReplay
 from adjudicator.domain.terms import Terms
 from adjudicator.services import records
+from adjudicator.services.decided import authorization_number
 from adjudicator.services.readjudication.load import (
     NOTHING,
     CardholderReplay,
@@ -271,7 +271,7 @@ def _claim_values(outcome: Outcome) -> dict[str, Any]:
         "enrollment_id": outcome.enrollment_id,
         "program_paid": decision.amounts.program_paid,
         "paid_key": claim.key.paid_key() if paid else None,
-        "authorization_number": (claim.authorization_number or _authorization_number())
+        "authorization_number": (claim.authorization_number or authorization_number())
         if paid
         else None,
     }
@@ -283,7 +283,3 @@ def _claim_values(outcome: Outcome) -> dict[str, Any]:
             review={"state": ReviewState.OPEN, "rules": list(decision.reviewable_rules)},
         )
     return values
-
-
-def _authorization_number() -> str:
-    return secrets.token_hex(6).upper()
