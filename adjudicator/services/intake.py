@@ -15,7 +15,7 @@ from adjudicator.adapters.decision_channel import DONE
 from adjudicator.domain.adjudicate import not_processed
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey
 from adjudicator.domain.records import ClaimRecord
-from adjudicator.services import records, terms
+from adjudicator.services import rebills, records, terms
 from adjudicator.services.claim_queries import read_claim
 from adjudicator.services.errors import TooManyUndecided
 from adjudicator.services.history import claim_event
@@ -159,19 +159,29 @@ def give_up(rt: Runtime, claim_id: str) -> ClaimRecord | None:
         claim = uow.claims.get(claim_id, lock=True)
         if claim is None or claim.status != ClaimStatus.RECEIVED:
             return claim
-        if claim.rebill_of is not None:
+        if claim.rebill_of is None:
+            values = _not_processed(rt, uow, claim)
+        else:
             uow.claims.discard(claim_id)
-            return None
-        version = terms.in_force(uow, claim.date_of_service).version
-        decision = not_processed(claim.claim(), version)
-        values: dict[str, Any] = {
-            "status": decision.status,
-            "decision": records.decision_record(decision),
-            "program_paid": 0,
-            "decided_at": rt.ledger.now(),
-        }
-        uow.claims.set_outcome(claim_id, ClaimStatus.RECEIVED, **values)
-        data = {"before": {"status": ClaimStatus.RECEIVED}, "after": {"status": decision.status}}
-        claim_event(uow, claim, "decided", "system", {**data, "not_processed": True})
+    if claim.rebill_of is not None:
+        # A worker may have taken the rebill's Redis step and died: give back what it took.
+        rebills.undo(rt, claim, claim.rebill_of)
+        return None
     log.warning("claim not decided in time: rejected 85", extra={"claim_id": claim_id})
     return dataclasses.replace(claim, **values)
+
+
+def _not_processed(rt: Runtime, uow: UnitOfWork, claim: ClaimRecord) -> dict[str, Any]:
+    """Record the claim rejected 85 (the caller holds it locked, still `received`)."""
+    version = terms.in_force(uow, claim.date_of_service).version
+    decision = not_processed(claim.claim(), version)
+    values: dict[str, Any] = {
+        "status": decision.status,
+        "decision": records.decision_record(decision),
+        "program_paid": 0,
+        "decided_at": rt.ledger.now(),
+    }
+    uow.claims.set_outcome(claim.claim_id, ClaimStatus.RECEIVED, **values)
+    data = {"before": {"status": ClaimStatus.RECEIVED}, "after": {"status": decision.status}}
+    claim_event(uow, claim, "decided", "system", {**data, "not_processed": True})
+    return values

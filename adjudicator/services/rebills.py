@@ -50,7 +50,7 @@ def decide(
     try:
         values = _record(rt, record, evaluation, decision, replaced)
     except _NotPaid as refused:
-        _undo(rt, record, replaced)
+        undo(rt, record, replaced)
         return _refused(rt, record, refused.decision) if refused.decision else None
     log.info("claim rebilled", extra={"claim_id": record.claim_id, "replaced": replaced})
     return dataclasses.replace(record, **values)
@@ -103,7 +103,7 @@ def _record(
     return values
 
 
-def _undo(rt: Runtime, record: ClaimRecord, replaced: str) -> None:
+def undo(rt: Runtime, record: ClaimRecord, replaced: str) -> None:
     """Give Redis back what the rebill's step took, as the ledger now stands: nothing when
     another attempt paid the new claim; the old grant only while the ledger pays it."""
     with rt.ledger.reading() as uow:

@@ -13,13 +13,13 @@ import pytest
 
 from adjudicator.config import Config
 from adjudicator.domain.outcomes import ClaimStatus
-from adjudicator.services import claim_queries, identity, ncpdp
+from adjudicator.services import accumulators, claim_queries, identity, intake, ncpdp
 from adjudicator.services.errors import Forbidden
 from adjudicator.services.identity import Principal
 from adjudicator.services.runtime import Runtime
 from adjudicator.wiring import build_runtime
 from tasks.claims import decide_and_announce
-from tests.integration.builders import enroll, pharmacy
+from tests.integration.builders import claim_payload, enroll, load_claim, pharmacy
 from tests.ledgers import forget_accumulators
 from tests.ncpdp_builders import billing, messages, parsed, pricing, reversal, status
 
@@ -50,10 +50,18 @@ def d0_fixture(private_ledger_url: str, redis_url: str, tmp_path: Path) -> Itera
         rt.close()
 
 
+@pytest.fixture(name="held_back")
+def held_back_fixture() -> list[str]:
+    """The claims sent to the held-back worker of `held`."""
+    return []
+
+
 @pytest.fixture(name="held")
-def held_fixture(private_ledger_url: str, redis_url: str, tmp_path: Path) -> Iterator[Runtime]:
+def held_fixture(
+    private_ledger_url: str, redis_url: str, tmp_path: Path, held_back: list[str]
+) -> Iterator[Runtime]:
     """A runtime whose worker is held back: nothing is decided, and the wait is short."""
-    rt = _runtime(private_ledger_url, redis_url, tmp_path, lambda claim_id: None)
+    rt = _runtime(private_ledger_url, redis_url, tmp_path, held_back.append)
     rt.config = dataclasses.replace(rt.config, sync_timeout=0.3)
     try:
         yield rt
@@ -168,6 +176,7 @@ def test_b3_reverses_the_paid_claim_and_pays_the_new_content_in_one_step(d0):
     old = claim_queries.get(d0, claims["reversed"]["claim_id"], with_events=True)
     assert old["events"][-1]["data"]["rebilled_by"] == claims["paid"]["claim_id"]
     assert _used(d0, member) == 90_000
+    assert accumulators.check(d0)["mismatches"] == []
 
 
 def test_b3_at_the_annual_cap_sees_the_old_amount_given_back(d0):
@@ -182,6 +191,7 @@ def test_b3_at_the_annual_cap_sees_the_old_amount_given_back(d0):
     assert pricing(answer)["FK"] == 50_000
     assert pricing(answer)["FE"] == 0
     assert _used(d0, member) == 1_200_000
+    assert accumulators.check(d0)["mismatches"] == []
 
 
 def test_a_b3_that_rejects_keeps_the_old_claim_paid_and_stores_nothing(d0):
@@ -223,3 +233,48 @@ def test_a_switch_bills_for_the_pharmacy_its_header_names(d0):
     ncpdp.answer(d0, SWITCH, billing(member, npi))
     [claim] = _claims(d0, member)
     assert claim_queries.get(d0, claim["claim_id"], npi=npi)["status"] == ClaimStatus.PAID
+
+
+def test_a_b3_not_decided_in_time_answers_85_and_keeps_the_old_claim_paid(d0, held):
+    member, npi = _member(d0), pharmacy(d0)
+    ncpdp.answer(d0, SWITCH, billing(member, npi))  # paid, by the worker of `d0`
+    answer = ncpdp.answer(held, SWITCH, billing(member, npi, code="B3", owed=90_000))
+    assert answer is not None
+    assert status(answer).every("FB") == ["85"]
+    [claim] = _claims(d0, member)
+    assert claim["status"] == ClaimStatus.PAID and claim["amounts"]["program_paid"] == 150_000
+    assert _used(d0, member) == 150_000
+
+
+def test_a_late_worker_finds_a_discarded_rebill_and_changes_nothing(d0, held, held_back):
+    member, npi = _member(d0), pharmacy(d0)
+    ncpdp.answer(d0, SWITCH, billing(member, npi))
+    ncpdp.answer(held, SWITCH, billing(member, npi, code="B3", owed=90_000))
+    assert len(held_back) == 1
+    decide_and_announce(held, held_back[0])
+    [claim] = _claims(d0, member)
+    assert claim["status"] == ClaimStatus.PAID
+    assert _used(d0, member) == 150_000
+    assert accumulators.check(d0)["mismatches"] == []
+
+
+def test_giving_up_on_a_rebill_gives_back_what_a_dead_worker_took_in_redis(d0, held):
+    member, npi = _member(d0), pharmacy(d0)
+    ncpdp.answer(d0, SWITCH, billing(member, npi))
+    [old] = _claims(d0, member)
+    data = load_claim(
+        claim_payload(member, npi, rx_number=old["rx_number"], responsibility="900.00")
+    )
+    submitted = intake.submit_claim(
+        held, data, wait=None, channel="ncpdp", rebill_of=old["claim_id"]
+    )
+    year = d0.accumulator.snapshot(member)["grants"][old["claim_id"]][0]
+    # The worker's Redis step, then it dies before its ledger transaction.
+    held.accumulator.rebill(
+        member, year, submitted.claim_id, 90_000, 1_200_000, replaces=old["claim_id"]
+    )
+    assert _used(d0, member) == 90_000
+    assert intake.give_up(held, submitted.claim_id) is None
+    assert claim_queries.read_claim(d0, submitted.claim_id) is None
+    assert _used(d0, member) == 150_000
+    assert accumulators.check(d0)["mismatches"] == []
