@@ -129,4 +129,5 @@ TERMS: dict[str, Any] = {
     "minimum_age_years": 2,
     "max_dose_mg_per_kg_per_day": "0.24",
     "concentration_mg_per_ml": "10",
+    "routing": {"bin": "999999", "pcn": "IPSENCARES", "group_id": "IPSENCARES"},
 }
