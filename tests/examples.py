@@ -93,6 +93,7 @@ DECISION: dict[str, Any] = {
     "messages": ["This benefit may not be submitted to an FSA, HSA or HRA for reimbursement."],
     "terms_version": "2020-01",
     "review": None,
+    "channel": "json",
     "links": {"self": "/v1/claims/clm_1"},
 }
 

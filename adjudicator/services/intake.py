@@ -46,9 +46,12 @@ class Submission:
         return self.answer is Answer.DUPLICATE
 
 
-def submit_claim(rt: Runtime, data: dict[str, Any], *, wait: float | None) -> Submission:
+def submit_claim(
+    rt: Runtime, data: dict[str, Any], *, wait: float | None, channel: str = "json"
+) -> Submission:
     """Store the claim (unless it repeats an earlier one) and wait up to `wait` seconds
-    for its decision; `wait` None answers at once."""
+    for its decision; `wait` None answers at once. `channel`: the door it came through
+    ("json" or "ncpdp"); an identical claim from the other door is still its duplicate."""
     request = records.normalized_claim_request(data)
     digest = records.request_hash(request)
     with rt.ledger.writing() as uow:
@@ -56,7 +59,7 @@ def submit_claim(rt: Runtime, data: dict[str, Any], *, wait: float | None) -> Su
         if earlier is None and wait is None:
             _refuse_past_the_undecided_cap(rt, uow, request["service_provider_id"])
         if earlier is None:
-            claim = records.received_claim(uuid.uuid4().hex, data, request, digest)
+            claim = records.received_claim(uuid.uuid4().hex, data, request, digest, channel=channel)
             uow.claims.add(claim)
             claim_event(uow, claim, "received", f"pharmacy:{claim.pharmacy_npi}")
     if earlier is not None:
