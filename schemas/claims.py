@@ -9,7 +9,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, post_load, pre_dump, validate, validates_schema
 
 from adjudicator.domain.money import MAX_CENTS
-from adjudicator.domain.outcomes import ClaimStatus, ReviewState
+from adjudicator.domain.outcomes import CHANNELS, ClaimStatus, ReviewState
 from schemas.common import ReasonSchema, StrictSchema, text
 from schemas.enrollments import BIN_MESSAGE, BIN_PATTERN, PCN_MESSAGE, PCN_PATTERN
 from schemas.fields import (
@@ -301,6 +301,7 @@ class DecisionSchema(StrictSchema):
                     "by": str | None, "at": datetime | ISO str | None} | None,
                    # a pharmacy's view: state and at only (claim_queries.pharmacy_view)
          # optional:
+         "channel": "json" | "ncpdp",   # default "json"
          "links": {"self": str},   # default {"self": "/v1/claims/<claim_id>"}
          "events": [{"at": datetime | ISO str, "type": str, "actor": str | None,
                      "data": dict (JSON-ready: str/int/bool/None/lists/dicts)}]}
@@ -325,6 +326,14 @@ class DecisionSchema(StrictSchema):
     messages = fields.List(fields.String(), required=True)
     terms_version = fields.String(required=True, allow_none=True)
     review = fields.Nested(ReviewSchema, required=True, allow_none=True)
+    channel = fields.String(
+        dump_default="json",
+        validate=validate.OneOf(CHANNELS),
+        metadata={
+            "description": "The door the claim came through: this JSON API, or NCPDP D.0 "
+            "(a pharmacy system through a switch). One claim, whichever door it used."
+        },
+    )
     links = fields.Nested(LinksSchema, required=True)
     events = fields.List(fields.Nested(EventSchema))
 

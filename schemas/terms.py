@@ -17,7 +17,7 @@ from schemas.fields import (
     Text,
 )
 
-__all__ = ["GovernmentPayerSchema", "TermsDocumentSchema", "TermsListSchema"]
+__all__ = ["GovernmentPayerSchema", "RoutingSchema", "TermsDocumentSchema", "TermsListSchema"]
 
 _SLUG = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 _SLUG_MESSAGE = "Letters, digits, '.', '_' and '-', starting with a letter or digit."
@@ -38,14 +38,33 @@ class GovernmentPayerSchema(StrictSchema):
     pcn = Code(PCN_PATTERN, message=PCN_MESSAGE, load_default=None)
 
 
+class RoutingSchema(StrictSchema):
+    """Where pharmacies send this program's NCPDP D.0 claims: the BIN, PCN and group
+    printed on the copay card. A D.0 header must name this BIN and PCN (else 01, 04)."""
+
+    bin = Code(BIN_PATTERN, message=BIN_MESSAGE, required=True, metadata={"example": "999999"})
+    pcn = Code(PCN_PATTERN, message=PCN_MESSAGE, required=True, metadata={"example": "IPSENCARES"})
+    # Printable ASCII without spaces: D.0 pads 301-C1 with spaces. Kept as posted.
+    group_id = Code(
+        r"[!-~]{1,15}",
+        message='A group id is 1 to 15 characters without spaces, e.g. "IPSENCARES".',
+        upper=False,
+        required=True,
+        metadata={"example": "IPSENCARES"},
+    )
+
+
 class TermsDocumentSchema(StrictSchema):
-    """One version of the program terms; every field is required.
+    """One version of the program terms.
 
     Loads money as int cents, `max_dose_mg_per_kg_per_day` and
     `concentration_mg_per_ml` as Decimal, dates as date, lists as lists of str
     (NDCs as 11 digits, HCPCS, service codes, states and reject codes upper case),
-    `government_payers` as [{"bin": str, "pcn": str | None}]. Dumps the same dict
-    back to the JSON document.
+    `government_payers` as [{"bin": str, "pcn": str | None}], `routing` as
+    {"bin", "pcn", "group_id"} (PCN upper case). Dumps the same dict back to the JSON
+    document. Every field is required but `routing`: a version posted without it takes
+    the routing of the latest version effective on or before its effective date (the
+    earliest version's when none is), stored with it, so reading it always shows one.
     """
 
     program_id = Code(_SLUG, message=_SLUG_MESSAGE, upper=False, required=True)
@@ -75,6 +94,7 @@ class TermsDocumentSchema(StrictSchema):
         places=6, integer_digits=6, example="0.24", required=True
     )
     concentration_mg_per_ml = DecimalString(places=6, integer_digits=6, example="10", required=True)
+    routing = fields.Nested(RoutingSchema)
 
 
 class TermsSummarySchema(StrictSchema):

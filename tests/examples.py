@@ -93,6 +93,7 @@ DECISION: dict[str, Any] = {
     "messages": ["This benefit may not be submitted to an FSA, HSA or HRA for reimbursement."],
     "terms_version": "2020-01",
     "review": None,
+    "channel": "json",
     "links": {"self": "/v1/claims/clm_1"},
 }
 
@@ -129,4 +130,5 @@ TERMS: dict[str, Any] = {
     "minimum_age_years": 2,
     "max_dose_mg_per_kg_per_day": "0.24",
     "concentration_mg_per_ml": "10",
+    "routing": {"bin": "999999", "pcn": "IPSENCARES", "group_id": "IPSENCARES"},
 }

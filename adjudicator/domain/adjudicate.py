@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 from adjudicator.domain.model import (
-    REVIEWABLE_RULES,
     Amounts,
     Benefit,
     Claim,
     ClaimContext,
     Decision,
-    EnrollmentYear,
     Evaluation,
     Line,
     RejectCode,
@@ -22,34 +19,33 @@ from adjudicator.domain.money import Cents
 from adjudicator.domain.outcomes import ClaimStatus
 from adjudicator.domain.rules import (
     ANSWERED_ALONE,
-    CONCEALING_RULES,
-    RULES,
     ClaimFacts,
-    Rule,
     claim_is_cash_pay,
+    conceals,
     drug_coding,
+    failures,
     reject,
+    reported,
+    year_of_service,
 )
 from adjudicator.domain.terms import Terms
 
-MAX_REJECT_CODES = 5  # NCPDP 511-FB repeats at most 5 times
 PAID_MESSAGES = ("This benefit may not be submitted to an FSA, HSA or HRA for reimbursement.",)
 
 
 def evaluate(claim: Claim, ctx: ClaimContext, terms: Terms) -> Evaluation:
     """Run rules 1-10 in order and compute the amounts, before the annual maximum."""
-    facts = ClaimFacts(claim, ctx, terms, _year_of_service(claim, ctx))
-    failures = tuple(_failures(facts))
-    alone = [failure for failure in failures if failure.rule == ANSWERED_ALONE]
-    failures = tuple(alone) or failures
-    conceals = any(failure.rule in CONCEALING_RULES for failure in failures)
+    facts = ClaimFacts(claim, ctx, terms, year_of_service(claim, ctx))
+    failed = failures(facts)
+    alone = any(failure.rule == ANSWERED_ALONE for failure in failed)
+    hidden = conceals(failed)
     # What the answer may tell of the patient's year: nothing, after a 40 or a 09.
-    shown = replace(facts, year=None) if conceals else facts
+    shown = replace(facts, year=None) if hidden else facts
     excluded = () if alone else _exclusions(shown)
-    cash_pay = not conceals and claim_is_cash_pay(claim, facts.year, terms)
+    cash_pay = not hidden and claim_is_cash_pay(claim, facts.year, terms)
     return Evaluation(
-        rejects=_reported(failures),
-        trace=tuple(TraceEntry(r.rule, "rejected", r.message) for r in failures) + excluded,
+        rejects=reported(failed),
+        trace=tuple(TraceEntry(r.rule, "rejected", r.message) for r in failed) + excluded,
         year=facts.year,
         cash_pay=cash_pay,
         patient_responsibility=sum(line.patient_responsibility for line in claim.lines),
@@ -57,7 +53,7 @@ def evaluate(claim: Claim, ctx: ClaimContext, terms: Terms) -> Evaluation:
         per_rx_max=terms.cash_pay_per_rx_max if cash_pay else None,
         terms_version=terms.version,
         annual_max=terms.annual_max,
-        discloses_coverage=not conceals,
+        discloses_coverage=not hidden,
     )
 
 
@@ -110,39 +106,6 @@ def not_processed(claim: Claim, terms_version: str) -> Decision:
         messages=(),
         terms_version=terms_version,
     )
-
-
-# --- rules ----------------------------------------------------------------------
-
-
-def _year_of_service(claim: Claim, ctx: ClaimContext) -> EnrollmentYear | None:
-    if not ctx.member_exists:
-        return None
-    return next((y for y in ctx.years if y.contains(claim.date_of_service)), None)
-
-
-def _failures(facts: ClaimFacts) -> Iterator[RejectCode]:
-    """Every failing rule in order; skipped: what lacks the member or year, and overrides."""
-    for rule in RULES:
-        if _runs(rule, facts) and (failure := rule.check(facts)) is not None:
-            yield failure
-
-
-def _runs(rule: Rule, facts: ClaimFacts) -> bool:
-    # Only reviewable rules can be approved away; an override of any other rule is ignored.
-    if rule.id in facts.ctx.overrides & REVIEWABLE_RULES:
-        return False
-    if rule.needs == "member":
-        return facts.ctx.member_exists
-    return rule.needs != "year" or facts.year is not None
-
-
-def _reported(failures: tuple[RejectCode, ...]) -> tuple[RejectCode, ...]:
-    """The first MAX_REJECT_CODES failures, each code once."""
-    reported: dict[str, RejectCode] = {}
-    for failure in failures:
-        reported.setdefault(failure.code, failure)
-    return tuple(reported.values())[:MAX_REJECT_CODES]
 
 
 # --- amounts --------------------------------------------------------------------

@@ -28,6 +28,7 @@ class ReviewState(StrEnum):
     DENIED = "denied"
 
 
+CHANNELS = ("json", "ncpdp")  # the doors a claim comes through: API.md's JSON, NCPDP D.0
 DECIDED = frozenset({ClaimStatus.PAID, ClaimStatus.REJECTED})  # what re-adjudication replays
 REVERSIBLE = frozenset({ClaimStatus.PAID, ClaimStatus.REVERSED})  # reversing again is a no-op
 SETTLED_ELSEWHERE = frozenset({ClaimStatus.REJECTED, ClaimStatus.DUPLICATE})  # hold no grant

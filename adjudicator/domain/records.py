@@ -56,8 +56,8 @@ class ClaimRecord:
     decided_at: datetime | None = None
     reversed_at: datetime | None = None
     released_at: datetime | None = None
-    channel: str = "json"  # the door it came through: "json" or "ncpdp"
-    rebill_of: str | None = None  # a B3: the paid claim it replaces when it is paid
+    channel: str = "json"  # the door it came through: "json" (API.md) or "ncpdp" (D.0)
+    rebill_of: str | None = None  # a B3 rebill: the paid claim it replaces
 
     @property
     def key(self) -> NcpdpKey:

@@ -1,15 +1,18 @@
-"""Claim rules 1-10 of PROGRAM_TERMS.md: one small function each, registered in order."""
+"""Claim rules 1-10 of PROGRAM_TERMS.md: one small function each, registered in order, and
+how their failures are reported. Claims (adjudicate.py) and NCPDP E1 eligibility
+inquiries (inquiry.py) run them through `failures`."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
 from adjudicator.domain.model import (
+    REVIEWABLE_RULES,
     Claim,
     ClaimContext,
     EnrollmentYear,
@@ -176,6 +179,51 @@ RULES: tuple[Rule, ...] = (
 CONCEALING_RULES = frozenset({"date_of_birth", "network"})
 #: A claim from a pharmacy outside the network is answered with this rule's code alone.
 ANSWERED_ALONE = "network"
+MAX_REJECT_CODES = 5  # NCPDP 511-FB repeats at most 5 times
+
+
+# --- running them ---------------------------------------------------------------
+
+
+def year_of_service(claim: Claim, ctx: ClaimContext) -> EnrollmentYear | None:
+    """The member's enrollment year that contains the date of service, if any."""
+    if not ctx.member_exists:
+        return None
+    return next((y for y in ctx.years if y.contains(claim.date_of_service)), None)
+
+
+def failures(facts: ClaimFacts, rules: Iterable[Rule] = RULES) -> tuple[RejectCode, ...]:
+    """Every failing rule of `rules`, in order; skipped: what lacks the member or year, and
+    overrides. A failing ANSWERED_ALONE rule is answered alone."""
+    found = tuple(
+        failure
+        for rule in rules
+        if runs(rule, facts) and (failure := rule.check(facts)) is not None
+    )
+    alone = tuple(failure for failure in found if failure.rule == ANSWERED_ALONE)
+    return alone or found
+
+
+def runs(rule: Rule, facts: ClaimFacts) -> bool:
+    # Only reviewable rules can be approved away; an override of any other rule is ignored.
+    if rule.id in facts.ctx.overrides & REVIEWABLE_RULES:
+        return False
+    if rule.needs == "member":
+        return facts.ctx.member_exists
+    return rule.needs != "year" or facts.year is not None
+
+
+def conceals(failed: Iterable[RejectCode]) -> bool:
+    """Whether the answer must tell nothing of the patient's coverage (a 40 or a 09)."""
+    return any(failure.rule in CONCEALING_RULES for failure in failed)
+
+
+def reported(failed: Iterable[RejectCode]) -> tuple[RejectCode, ...]:
+    """The first MAX_REJECT_CODES failures, each code once."""
+    first: dict[str, RejectCode] = {}
+    for failure in failed:
+        first.setdefault(failure.code, failure)
+    return tuple(first.values())[:MAX_REJECT_CODES]
 
 
 # --- helpers --------------------------------------------------------------------

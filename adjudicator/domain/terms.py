@@ -19,6 +19,8 @@ _DECIMAL = re.compile(r"[0-9]{1,6}(\.[0-9]{1,6})?")  # plain digits only, so str
 _NDC = re.compile(r"[0-9]{11}")
 _STATE = re.compile(r"[A-Z]{2}")
 _BIN = re.compile(r"[0-9]{6}")
+_PCN = re.compile(r"[A-Za-z0-9]{1,10}")
+_GROUP = re.compile(r"[!-~]{1,15}")  # printable ASCII without spaces: D.0 pads with spaces
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class GovernmentPayer:
 
 @dataclass(frozen=True)
 class Routing:
-    """Where the card routes D.0 claims (NCPDP.md, Routing): BIN, PCN and group."""
+    """Where a pharmacy sends a D.0 claim for this program: the card's BIN, PCN and group."""
 
     bin: str
     pcn: str
@@ -60,6 +62,7 @@ class Terms:
     minimum_age_years: int
     max_dose_mg_per_kg_per_day: Decimal
     concentration_mg_per_ml: Decimal
+    routing: Routing
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> Terms:
@@ -89,6 +92,11 @@ class Terms:
             "minimum_age_years": self.minimum_age_years,
             "max_dose_mg_per_kg_per_day": str(self.max_dose_mg_per_kg_per_day),
             "concentration_mg_per_ml": str(self.concentration_mg_per_ml),
+            "routing": {
+                "bin": self.routing.bin,
+                "pcn": self.routing.pcn,
+                "group_id": self.routing.group_id,
+            },
         }
 
 
@@ -116,6 +124,18 @@ def terms_for_claim(versions: Iterable[Terms], on: date) -> Terms:
     if versions and all(t.effective_date > on for t in versions):
         return min(versions, key=_recency)
     return terms_in_force(versions, on)
+
+
+def routing_on(versions: Iterable[Terms], on: date | None) -> Routing:
+    """The routing of the version in force on `on` (terms_for_claim); the first version's
+    when `on` is None (a date that could not be read) or before every version. It is also
+    what a version posted without a routing takes, `on` being its effective date."""
+    versions = tuple(versions)
+    if on is None:
+        if not versions:
+            raise ValueError("there is no terms version")
+        return min(versions, key=_recency).routing
+    return terms_for_claim(versions, on).routing
 
 
 def _recency(terms: Terms) -> tuple[date, str]:
@@ -196,6 +216,16 @@ def _government_payer(value: Any) -> GovernmentPayer:
     return GovernmentPayer(_BIN_TEXT(value["bin"]), None if pcn is None else _text(pcn))
 
 
+def _routing(value: Any) -> Routing:
+    if not isinstance(value, Mapping) or set(value) != {"bin", "pcn", "group_id"}:
+        raise ValueError('must be {"bin", "pcn", "group_id"}')
+    return Routing(
+        _BIN_TEXT(value["bin"]),
+        _matching(_PCN, "a PCN of 1 to 10 letters or digits")(value["pcn"]),
+        _matching(_GROUP, "a group id of 1 to 15 characters, no spaces")(value["group_id"]),
+    )
+
+
 _BIN_TEXT = _matching(_BIN, "a 6-digit BIN")
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "program_id": _text,
@@ -215,4 +245,5 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "minimum_age_years": _count,
     "max_dose_mg_per_kg_per_day": _positive_decimal,
     "concentration_mg_per_ml": _positive_decimal,
+    "routing": _routing,
 }

@@ -85,6 +85,7 @@ def _view(rt: Runtime, row: ClaimRecord) -> dict[str, Any]:
         "messages": decision.get("messages", []),
         "terms_version": decision.get("terms_version"),
         "review": _review(row.review),
+        "channel": row.channel,
         "links": {"self": f"/v1/claims/{row.claim_id}"},
         "cardholder_id": row.cardholder_id,
         "rx_number": row.rx_number,

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from adjudicator.domain.model import Benefit, Decision
-from adjudicator.domain.outcomes import ClaimStatus
+from adjudicator.domain.outcomes import CHANNELS, ClaimStatus
 from adjudicator.domain.records import ClaimRecord
 
 
@@ -73,7 +73,11 @@ def received_claim(
     rebill_of: str | None = None,
 ) -> ClaimRecord:
     """A new claim as the intake stores it, `received`: `data` as the schema loads it,
-    `request` normalized from it, `digest` its request_hash() if already computed."""
+    `request` normalized from it, `digest` its request_hash() if already computed,
+    `channel` the door it came through ("json" or "ncpdp"), `rebill_of` the paid claim a
+    B3 rebill replaces."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
     return ClaimRecord(
         claim_id=claim_id,
         pharmacy_npi=request["service_provider_id"],

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from typing import Any
 
-from adjudicator.domain.terms import Routing, Terms, bundled_terms, terms_for_claim, terms_in_force
+from adjudicator.domain import terms as domain_terms
+from adjudicator.domain.terms import (
+    Routing,
+    Terms,
+    bundled_terms,
+    terms_for_claim,
+    terms_in_force,
+)
 from adjudicator.services.errors import Conflict, Invalid, NotFound
 from adjudicator.services.unit_of_work import Ledger, UnitOfWork
 
@@ -19,6 +27,12 @@ def all_versions(uow: UnitOfWork) -> tuple[Terms, ...]:
 
 def in_force(uow: UnitOfWork, on: date) -> Terms:
     return terms_in_force(all_versions(uow), on)
+
+
+def routing_on(uow: UnitOfWork, day: date | None) -> Routing:
+    """The routing of the terms version in force on `day`; the earliest version's when
+    `day` is None (unreadable) or before every version (NCPDP.md, Routing)."""
+    return domain_terms.routing_on(all_versions(uow), day)
 
 
 def for_claim_at_generation(uow: UnitOfWork, on: date, generation: object) -> Terms:
@@ -72,25 +86,37 @@ def document(ledger: Ledger, version: str) -> dict[str, Any]:
 
 
 def create(ledger: Ledger, doc: dict[str, Any], actor: str) -> dict[str, Any]:
-    """Store a new version (the JSON document as posted); 409 when the version exists."""
-    try:
-        terms = Terms.from_document(doc)
-    except ValueError as error:
-        field, _, problem = str(error).partition(": ")
-        raise Invalid({field if problem else "_schema": [problem or str(error)]}) from None
+    """Store a new version (the JSON document as posted); 409 when the version exists.
+    A document without `routing` takes the routing of the latest version effective on or
+    before its effective date (the earliest's when none is): resolved now and stored, so
+    the version answers the same routing whatever is posted later."""
+    inherits = doc.get("routing") is None
+    terms = _parsed_or_invalid({**doc, "routing": _ANY_ROUTING} if inherits else doc)
     with ledger.writing() as uow:
+        versions = all_versions(uow)
         if uow.terms.exists(terms.version):
             raise Conflict(f"terms version {terms.version!r} exists; post a new version")
-        programs = {t.program_id for t in all_versions(uow)}
+        programs = {t.program_id for t in versions}
         if programs and terms.program_id not in programs:
             # Every version governs this program's claims: another program's is a mistake.
             runs = f"This adjudicator runs {', '.join(sorted(programs))}."
             raise Invalid({"program_id": [runs]})
+        if inherits:
+            if not versions:
+                raise Invalid({"routing": ["Required: there is no version to take it from."]})
+            routing = domain_terms.routing_on(versions, terms.effective_date)
+            terms = dataclasses.replace(terms, routing=routing)
         uow.terms.add(terms.version, terms.effective_date, terms.to_document(), actor)
     return terms.to_document()
 
 
-def routing_on(uow: UnitOfWork, day: date | None) -> Routing:
-    """The routing of the version in force on `day`; the earliest version's when `day` is
-    None (unreadable) or before every version. (Until the terms carry `routing`: 2020-01's.)"""
-    return Routing("999999", "IPSENCARES", "IPSENCARES")
+# Stands in for a routing not posted while the other fields are checked; never stored.
+_ANY_ROUTING = {"bin": "000000", "pcn": "X", "group_id": "X"}
+
+
+def _parsed_or_invalid(doc: dict[str, Any]) -> Terms:
+    try:
+        return Terms.from_document(doc)
+    except ValueError as error:
+        field, _, problem = str(error).partition(": ")
+        raise Invalid({field if problem else "_schema": [problem or str(error)]}) from None

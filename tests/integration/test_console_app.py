@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 
 from adjudicator.adapters import ledger
 from adjudicator.config import Config
-from adjudicator.services import console_queries, identity, login_throttle
+from adjudicator.services import console_queries, identity, login_throttle, records
 from adjudicator.services.runtime import Runtime
 from adjudicator.web import console
 from adjudicator.web.console import secret
@@ -632,6 +632,28 @@ def test_approving_on_the_claim_page_pays_and_records_the_note(
     assert f"Review approved by {reviewer}" in after and "Confirmed by the MD" in after
     row = builders.claim_row(runtime, claim.claim_id)
     assert row.status == "paid" and row.review["by"] == reviewer
+
+
+def test_the_claim_page_shows_the_door_the_claim_came_through(
+    signed_in: FlaskClient, runtime: Runtime
+):
+    json_claim = under_age_claim(runtime)
+    npi = builders.pharmacy(runtime)
+    data = builders.load_claim(
+        builders.claim_payload(builders.enroll(runtime)["cardholder_id"], npi)
+    )
+    request = records.normalized_claim_request(data)
+    d0_claim = records.received_claim(uuid.uuid4().hex, data, request, channel="ncpdp")
+    with runtime.ledger.writing() as uow:
+        uow.claims.add(d0_claim)
+
+    json_page = signed_in.get(f"/console/claims/{json_claim.claim_id}").text
+    d0_page = signed_in.get(f"/console/claims/{d0_claim.claim_id}").text
+
+    assert "Received through</dt><dd>JSON API</dd>" in json_page
+    assert (
+        "Received through</dt><dd>NCPDP D.0 (a pharmacy system, through a switch)</dd>" in d0_page
+    )
 
 
 def test_a_blank_note_is_an_inline_error_and_changes_nothing(

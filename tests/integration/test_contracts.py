@@ -102,6 +102,24 @@ def test_a_stored_claim_reads_back_typed_as_stored(ledger: Ledger):
     assert (read.date_of_service, read.program_paid, read.decision) == (DAY, 0, None)
 
 
+def test_a_claim_keeps_the_door_it_came_through_and_the_claim_it_rebills(ledger: Ledger):
+    npi = _pharmacy(ledger)
+    plain, rebill = _claim(npi), _claim(npi, channel="ncpdp", rebill_of="c" * 32)
+    _store(ledger, plain, rebill)
+
+    assert (_get(ledger, plain.claim_id).channel, _get(ledger, plain.claim_id).rebill_of) == (
+        "json",
+        None,
+    )
+    assert (_get(ledger, rebill.claim_id).channel, _get(ledger, rebill.claim_id).rebill_of) == (
+        "ncpdp",
+        "c" * 32,
+    )
+    with ledger.reading() as uow:
+        listed = uow.claims.page(ClaimFilter(npi=npi), 10, None)
+    assert [c.channel for c in listed] == ["ncpdp", "json"]
+
+
 def test_a_unit_of_work_that_fails_leaves_nothing_behind(ledger: Ledger):
     claim = _claim(_pharmacy(ledger))
     with pytest.raises(RuntimeError), ledger.writing() as uow:

@@ -46,6 +46,7 @@ def test_the_first_version_is_2020_01_exactly_as_the_spec_writes_it(
     assert document["cash_pay_per_rx_max"] == "1000.00"
     assert document["government_payers"] == [{"bin": "610014", "pcn": "MEDDPRIME"}]
     assert document["max_dose_mg_per_kg_per_day"] == "0.24"
+    assert document["routing"] == {"bin": "999999", "pcn": "IPSENCARES", "group_id": "IPSENCARES"}
 
 
 def test_a_fetched_document_posted_under_a_new_version_is_stored(

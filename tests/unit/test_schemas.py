@@ -856,10 +856,33 @@ def test_the_terms_round_trip_to_the_same_document() -> None:
         ({"government_payers": [{"pcn": "X"}]}, "government_payers.0.bin"),
         ({"version": "2020/01"}, "version"),
         ({"bogus": True}, "bogus"),
+        ({"routing": {"bin": "99999", "pcn": "P", "group_id": "G"}}, "routing.bin"),
+        ({"routing": {"bin": "999999", "pcn": "P-1", "group_id": "G"}}, "routing.pcn"),
+        ({"routing": {"bin": "999999", "pcn": "P", "group_id": "G 1"}}, "routing.group_id"),
+        ({"routing": {"bin": "999999", "pcn": "P", "group_id": "G" * 16}}, "routing.group_id"),
+        ({"routing": {"bin": "999999", "pcn": "P"}}, "routing.group_id"),
+        ({"routing": {"bin": "999999", "pcn": "P", "group_id": "G", "x": 1}}, "routing.x"),
+        ({"routing": None}, "routing"),
     ],
 )
 def test_bad_terms_are_rejected_at_their_path(change: dict[str, Any], path: str) -> None:
     assert list(errors_of(TermsDocumentSchema(), TERMS | change)) == [path]
+
+
+def test_terms_without_routing_load_without_it() -> None:
+    # The service gives such a version the routing of the version in force on its date.
+    terms = {key: value for key, value in TERMS.items() if key != "routing"}
+    schema = TermsDocumentSchema()
+
+    assert "routing" not in schema.load(terms)
+    assert schema.dump(schema.load(terms)) == terms
+
+
+def test_a_routing_pcn_is_stored_upper_case_and_its_group_as_posted() -> None:
+    routing = {"bin": "999999", "pcn": "ipsen", "group_id": "Grp-1"}
+    loaded = TermsDocumentSchema().load(TERMS | {"routing": routing})
+
+    assert loaded["routing"] == {"bin": "999999", "pcn": "IPSEN", "group_id": "Grp-1"}
 
 
 def test_terms_missing_a_field_are_rejected() -> None:

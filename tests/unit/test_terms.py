@@ -15,8 +15,10 @@ import pytest
 import adjudicator
 from adjudicator.domain.terms import (
     GovernmentPayer,
+    Routing,
     Terms,
     bundled_terms,
+    routing_on,
     terms_for_claim,
     terms_in_force,
 )
@@ -66,6 +68,7 @@ def test_the_first_version_holds_exactly_the_values_of_the_program_terms() -> No
         minimum_age_years=2,
         max_dose_mg_per_kg_per_day=Decimal("0.24"),
         concentration_mg_per_ml=Decimal("10"),
+        routing=Routing("999999", "IPSENCARES", "IPSENCARES"),
     )
 
 
@@ -143,6 +146,15 @@ def test_decimals_keep_the_digits_they_were_given() -> None:
         ("max_dose_mg_per_kg_per_day", "NaN"),
         ("concentration_mg_per_ml", "-10"),
         ("concentration_mg_per_ml", "\u0661\u0660"),
+        ("routing", None),
+        ("routing", {"bin": "999999", "pcn": "IPSENCARES"}),
+        ("routing", {"bin": "99999", "pcn": "IPSENCARES", "group_id": "G"}),
+        ("routing", {"bin": "999999", "pcn": "IPSEN-CARES", "group_id": "G"}),
+        ("routing", {"bin": "999999", "pcn": "ABCDEFGHIJK", "group_id": "G"}),
+        ("routing", {"bin": "999999", "pcn": "P", "group_id": "GROUP 1"}),
+        ("routing", {"bin": "999999", "pcn": "P", "group_id": "G" * 16}),
+        ("routing", {"bin": "999999", "pcn": "P", "group_id": ""}),
+        ("routing", {"bin": "999999", "pcn": "P", "group_id": "G", "extra": "x"}),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_field(field: str, value: Any) -> None:
@@ -237,3 +249,34 @@ def test_a_government_payer_matches_on_bin_and_its_pcn(
 def test_a_government_payer_without_a_pcn_matches_the_bin_alone() -> None:
     assert GovernmentPayer("004336").matches("004336", "ANYTHING")
     assert not GovernmentPayer("004336").matches(None, None)
+
+
+# --- routing ----------------------------------------------------------------------
+
+EARLY = replace(FIRST, routing=Routing("999999", "IPSENCARES", "IPSENCARES"))
+LATER = replace(
+    FIRST,
+    version="2026-07",
+    effective_date=date(2026, 7, 1),
+    routing=Routing("610279", "NEWPCN", "G2"),
+)
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (date(2019, 12, 31), EARLY.routing),  # before every version: the earliest's
+        (None, EARLY.routing),  # a date that could not be read: the earliest's
+        (date(2020, 1, 1), EARLY.routing),
+        (date(2026, 6, 30), EARLY.routing),
+        (date(2026, 7, 1), LATER.routing),
+        (date(2031, 1, 1), LATER.routing),
+    ],
+)
+def test_the_routing_is_that_of_the_version_in_force(day: date | None, expected: Routing) -> None:
+    assert routing_on([LATER, EARLY], day) == expected
+
+
+def test_there_is_no_routing_without_a_version() -> None:
+    with pytest.raises(ValueError, match="no terms version"):
+        routing_on([], None)

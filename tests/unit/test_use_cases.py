@@ -4,12 +4,15 @@ tests/integration and tests/e2e)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from adjudicator.services import (
     accumulators,
     adjudication,
     claim_queries,
+    eligibility_inquiry,
     enrollments,
     intake,
     reversals,
@@ -18,6 +21,7 @@ from adjudicator.services import (
 from adjudicator.services.errors import Conflict, NotFound
 from adjudicator.services.intake import Answer
 from adjudicator.services.runtime import Runtime
+from adjudicator.services.unit_of_work import ClaimFilter
 from schemas.claims import decision_json
 from tasks.claims import decide_and_announce
 from tests.fakes import memory_runtime
@@ -193,3 +197,38 @@ def test_when_the_accumulator_forgets_the_ledger_still_holds_the_year_to_its_max
     assert [r["code"] for r in claim_queries.get(rt, refused)["reject_codes"]] == ["76"]
     assert rt.accumulator.corrections() == 1  # the cut; the year was healed after it
     assert rt.accumulator.used(member["cardholder_id"], member["enrollment_id"]) == 1_200_000
+
+
+def test_an_eligibility_inquiry_answers_what_is_left_and_stores_only_its_event(rt, member, npi):
+    _pay(rt, claim_payload(member["cardholder_id"], npi, responsibility="1500.00"))
+
+    answer = eligibility_inquiry.inquire(
+        rt,
+        cardholder_id=member["cardholder_id"],
+        date_of_birth=None,
+        date_of_service=date(2024, 3, 1),
+        pharmacy_npi=npi,
+        actor="switch:test",
+    )
+
+    assert answer == eligibility_inquiry.Inquiry(
+        (), (date(2024, 1, 1), date(2024, 12, 31)), 1_050_000
+    )
+    with rt.ledger.reading() as uow:
+        (event,) = uow.events.of("member", member["cardholder_id"])
+        assert len(uow.claims.page(ClaimFilter(), 10, None)) == 1  # the paid claim alone
+    assert event.data == {"date_of_service": "2024-03-01", "pharmacy_npi": npi, "reject_codes": []}
+
+
+def test_an_eligibility_inquiry_from_outside_the_network_is_40_alone(rt, member):
+    answer = eligibility_inquiry.inquire(
+        rt,
+        cardholder_id=member["cardholder_id"],
+        date_of_birth=date(1990, 1, 1),
+        date_of_service=date(2024, 3, 1),
+        pharmacy_npi=pharmacy(rt, chain="corner drugstore"),
+        actor="switch:test",
+    )
+
+    assert [code for code, _message in answer.reject_codes] == ["40"]
+    assert (answer.benefit_period, answer.remaining) == (None, None)

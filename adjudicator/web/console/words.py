@@ -72,6 +72,10 @@ STATUSES = {
     "succeeded": "Succeeded",
     "failed": "Failed",
 }
+CHANNELS = {
+    "json": "JSON API",
+    "ncpdp": "NCPDP D.0 (a pharmacy system, through a switch)",
+}
 MODES = {
     "dry_run": "Dry run (changes nothing)",
     "apply": "Apply (writes the new decisions)",
@@ -154,6 +158,11 @@ def moment(value: datetime | str | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def channel(value: str | None) -> str:
+    """The door a claim came through, as a reviewer reads it."""
+    return CHANNELS.get(value or "json", value or "")
+
+
 def rule_name(rule: str) -> str:
     return RULES.get(rule, (rule.replace("_", " ").capitalize(), ""))[0]
 
@@ -216,6 +225,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(age, "age")
     app.add_template_filter(day, "day")
     app.add_template_filter(moment, "moment")
+    app.add_template_filter(channel, "channel")
     app.add_template_filter(rule_name, "rule_name")
     app.add_template_filter(rule_text, "rule_text")
     app.add_template_filter(event_text, "event_text")
