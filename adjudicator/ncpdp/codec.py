@@ -95,11 +95,11 @@ def parse_response(text: str | bytes) -> Transmission:
 
 
 def write_request(transmission: Transmission) -> str:
-    return _write(transmission, REQUEST_HEADER)
+    return _write(transmission, REQUEST_HEADER, REQUEST_HEADER_LENGTH)
 
 
 def write_response(transmission: Transmission) -> str:
-    return _write(transmission, RESPONSE_HEADER)
+    return _write(transmission, RESPONSE_HEADER, RESPONSE_HEADER_LENGTH)
 
 
 def is_request(text: str) -> bool:
@@ -170,24 +170,40 @@ def _parse_group(text: str) -> Group:
     return Group(tuple(segments), tuple(malformed))
 
 
-def _write(transmission: Transmission, layout: tuple[tuple[str, int], ...]) -> str:
-    header = "".join(_header_value(transmission.header, name, width) for name, width in layout)
-    groups = "".join(GS + _write_group(group) for group in transmission.groups)
-    body = _write_group(transmission.transmission) + groups
+def _write(transmission: Transmission, layout: tuple[tuple[str, int], ...], length: int) -> str:
+    header = transmission.header
+    head = "".join([header.get(name, "").ljust(width) for name, width in layout])
+    if len(head) != length or not head.isascii():
+        for name, width in layout:  # a value too long for its place: name it
+            _header_value(header, name, width)
+    out: list[str] = []
+    extend = out.extend  # pieces joined once at the end: no string built per field
+    segments = fields = 0
+    odd_id = False
+    for group in (transmission.transmission, *transmission.groups):
+        out.append(GS)
+        for segment in group.segments:
+            extend((RS, FS, "AM", segment.id))
+            odd_id |= len(segment.id) != 2
+            for name, value in segment.fields:
+                extend((FS, name, value))
+                odd_id |= len(name) != 2
+            segments += 1
+            fields += len(segment.fields)
+    out[0] = ""  # the transmission level has no GS before it
+    body = "".join(out)
     # A value holding a separator would change the framing: one count per separator over
-    # the whole text (in C) finds it; only then is the culprit looked for, to name it.
-    every = _every_segment(transmission)
-    fields = len(every) + sum(len(segment.fields) for segment in every)
+    # the body (in C) finds it; only then is the culprit looked for, to name it. The
+    # header is fixed width, read by position: separators there are harmless.
     if (
-        body.count(RS) != len(every)
-        or body.count(FS) != fields
+        odd_id
+        or body.count(RS) != segments
+        or body.count(FS) != segments + fields
         or body.count(GS) != len(transmission.groups)
         or not body.isascii()
-        or any(len(segment.id) != 2 for segment in every)
-        or any(len(name) != 2 for segment in every for name, _ in segment.fields)
     ):
         raise ValueError(_unwritable(transmission))
-    return header + body
+    return head + body
 
 
 def _header_value(header: dict[str, str], name: str, width: int) -> str:
@@ -219,10 +235,3 @@ def _unwritable(transmission: Transmission) -> str:
 
 def _plain(text: str) -> bool:
     return text.isascii() and not (FS in text or GS in text or RS in text)
-
-
-def _write_group(group: Group) -> str:
-    return "".join(
-        RS + FS + "AM" + segment.id + "".join(FS + name + value for name, value in segment.fields)
-        for segment in group.segments
-    )
