@@ -3,6 +3,13 @@ NCPDP.md gives each field read on a B1 (for messages, `decode`, and the mapping)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+from adjudicator.ncpdp.codec import Segment
+
+T = TypeVar("T")
+
 SEGMENT_NAMES = {
     "01": "patient",
     "02": "pharmacy provider",
@@ -133,3 +140,37 @@ def field_error(field_id: str, problem: str) -> str:
     name = FIELD_NAMES.get(field_id, field_id)
     code = MISSING_OR_INVALID.get(field_id)
     return f"{name} (M/I {code}): {problem}" if code else f"{name}: {problem}"
+
+
+class FieldError(ValueError):
+    """A field missing or unreadable, by name and with its M/I code when NCPDP.md gives one."""
+
+    def __init__(self, field_id: str, problem: str) -> None:
+        super().__init__(field_error(field_id, problem))
+        self.field_id = field_id
+        self.code = MISSING_OR_INVALID.get(field_id)
+
+
+def read_field(segment: Segment | None, field_id: str, read: Callable[[str], T]) -> T:
+    """The first copy of a required field, read by `read` (e.g. amounts.read_amount); a
+    missing segment or field, or a ValueError of `read`, is a FieldError naming it."""
+    value = None if segment is None else segment.first(field_id)
+    if value is None:
+        where = "" if segment is None else f" from AM{segment.id}"
+        raise FieldError(field_id, f"missing{where}")
+    return _read(field_id, value, read)
+
+
+def read_optional_field(
+    segment: Segment | None, field_id: str, read: Callable[[str], T]
+) -> T | None:
+    """As read_field, but an absent segment or field is None."""
+    value = None if segment is None else segment.first(field_id)
+    return None if value is None else _read(field_id, value, read)
+
+
+def _read(field_id: str, value: str, read: Callable[[str], T]) -> T:
+    try:
+        return read(value)
+    except ValueError as error:
+        raise FieldError(field_id, f"{value!r} is unreadable ({error})") from None

@@ -393,3 +393,25 @@ def test_a_response_we_write_parses_with_dzero_python_to_the_same_last_copies():
     for name, _ in mine.fields:
         assert status[name] == mine.every(name)[-1]
     assert theirs.transmission_group.segments[0].hash["F4"] == "PROGRAM IPSEN CARES"
+
+
+# --- reading a field by name, with its M/I code ------------------------------------------
+
+
+def test_a_missing_or_unreadable_field_is_named_with_its_m_i_code():
+    from adjudicator.ncpdp.amounts import read_amount
+    from adjudicator.ncpdp.fields import FieldError, read_field, read_optional_field
+
+    pricing = Segment("11", (("DU", "15000{"), ("DQ", "12,00")))
+    assert read_field(pricing, "DU", read_amount) == 150000
+    assert read_optional_field(pricing, "D9", read_amount) is None
+    assert read_optional_field(None, "DU", read_amount) is None
+
+    with pytest.raises(FieldError, match=r"430-DU gross amount due \(M/I DU\): missing") as raised:
+        read_field(None, "DU", read_amount)
+    assert raised.value.code == "DU" and raised.value.field_id == "DU"
+    with pytest.raises(FieldError, match=r"402-D2 .* \(M/I 16\): missing from AM07"):
+        read_field(Segment("07", (("EM", "1"),)), "D2", str)
+    with pytest.raises(FieldError, match=r"426-DQ usual and customary charge: '12,00'") as raised:
+        read_field(pricing, "DQ", read_amount)
+    assert raised.value.code is None
