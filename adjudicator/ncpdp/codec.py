@@ -184,7 +184,7 @@ def _write(transmission: Transmission, layout: tuple[tuple[str, int], ...], leng
         out.append(GS)
         for segment in group.segments:
             extend((RS, FS, "AM", segment.id))
-            odd_id |= len(segment.id) != 2
+            odd_id |= len(segment.id) != 2 or not segment.id.isdigit()  # read back as AMnn
             for name, value in segment.fields:
                 extend((FS, name, value))
                 odd_id |= len(name) != 2
@@ -223,8 +223,8 @@ def _every_segment(transmission: Transmission) -> list[Segment]:
 def _unwritable(transmission: Transmission) -> str:
     """Name the segment id, field id or value that cannot be written."""
     for segment in _every_segment(transmission):
-        if len(segment.id) != 2 or not _plain(segment.id):
-            return f"segment id {segment.id!r}: two ASCII characters, no separator"
+        if len(segment.id) != 2 or not (segment.id.isascii() and segment.id.isdigit()):
+            return f"segment id {segment.id!r}: two digits (AMnn)"
         for name, value in segment.fields:
             if len(name) != 2 or not _plain(name):
                 return f"AM{segment.id}: field id {name!r}: two ASCII characters, no separator"

@@ -262,6 +262,7 @@ def test_a_request_is_told_from_a_response_by_where_its_version_is():
         (Transmission({}, groups=(Group((Segment("07", (("D2", "1\x1d"),)),)),)), "AM07 D2"),
         (Transmission({}, Group((Segment("04", (("C", "X"),)),))), "field id 'C'"),
         (Transmission({}, Group((Segment("4", ()),))), "segment id '4'"),
+        (Transmission({}, groups=(Group((Segment("xy", ()),)),)), "segment id 'xy'"),
         (Transmission({}, Group((Segment("04", (("C2", "é"),)),))), "AM04 C2"),
     ],
 )
