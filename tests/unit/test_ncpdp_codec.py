@@ -3,12 +3,15 @@ and interop with dzero-python (the outside client the tests speak D.0 with)."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from dzero_python import Request, Response
 from dzero_python import segments as dzero_segments
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adjudicator.ncpdp.amounts import read_amount
 from adjudicator.ncpdp.codec import (
     FS,
     GS,
@@ -25,6 +28,8 @@ from adjudicator.ncpdp.codec import (
     write_request,
     write_response,
 )
+from adjudicator.ncpdp.commands import decode
+from adjudicator.ncpdp.fields import FieldError, read_field, read_optional_field
 
 pytestmark = pytest.mark.unit
 
@@ -400,9 +405,6 @@ def test_a_response_we_write_parses_with_dzero_python_to_the_same_last_copies():
 
 
 def test_a_missing_or_unreadable_field_is_named_with_its_m_i_code():
-    from adjudicator.ncpdp.amounts import read_amount
-    from adjudicator.ncpdp.fields import FieldError, read_field, read_optional_field
-
     pricing = Segment("11", (("DU", "15000{"), ("DQ", "12,00")))
     assert read_field(pricing, "DU", read_amount) == 150000
     assert read_optional_field(pricing, "D9", read_amount) is None
@@ -416,3 +418,32 @@ def test_a_missing_or_unreadable_field_is_named_with_its_m_i_code():
     with pytest.raises(FieldError, match=r"426-DQ usual and customary charge: '12,00'") as raised:
         read_field(pricing, "DQ", read_amount)
     assert raised.value.code is None
+
+
+any_ascii_text = st.text(alphabet=st.characters(max_codepoint=127))
+
+
+@settings(max_examples=300)
+@given(any_ascii_text, st.binary())
+def test_anything_after_a_readable_header_parses_and_counts_its_groups(text, raw):
+    for parse, header in (
+        (parse_request, REQUEST_HEADER_TEXT),
+        (parse_response, RESPONSE_HEADER_TEXT),
+    ):
+        parsed = parse(header + text)
+        assert len(parsed.groups) == text.count(GS)
+        for group in (parsed.transmission, *parsed.groups):
+            assert all(len(name) == 2 for segment in group.segments for name, _ in segment.fields)
+        if raw.isascii():
+            assert len(parse(header.encode() + raw).groups) == raw.count(GS.encode())
+        else:
+            with pytest.raises(UnreadableHeader):
+                parse(header.encode() + raw)
+
+
+@settings(max_examples=200)
+@given(st.one_of(any_ascii_text, st.text()))
+def test_decode_of_anything_raises_nothing_but_unreadable_header(text):
+    for candidate in (text, REQUEST_HEADER_TEXT + text, RESPONSE_HEADER_TEXT + text):
+        with contextlib.suppress(UnreadableHeader):
+            decode(candidate)
