@@ -38,8 +38,9 @@ lint: install  ## ruff, mypy, and a reason after every noqa and type: ignore
 		exit 1; \
 	fi
 
-bench: install  ## benchmark end-to-end claims against a bare-Flask baseline, then batch re-adjudication
-	$(BIN)/python -m bench.claims; claims=$$?; $(BIN)/python -m bench.readjudication && exit $$claims
+bench: install  ## benchmark end-to-end claims against a bare-Flask baseline, batch re-adjudication, the D.0 codec
+	$(BIN)/python -m bench.claims; claims=$$?; $(BIN)/python -m bench.readjudication; readjudication=$$?; \
+		$(BIN)/python -m bench.ncpdp_codec && [ $$claims -eq 0 ] && exit $$readjudication
 
 chaos: install  ## the service under load while its parts are killed (CHAOS_ARGS=--short: CI's run)
 	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)

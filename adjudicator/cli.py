@@ -91,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--year", required=True, type=_year, help="the year of service")
     export.add_argument("--output", metavar="PATH", help="write the CSV here (default: stdout)")
     export.set_defaults(handler=_export)
+
+    from adjudicator.ncpdp.commands import add_commands as add_ncpdp_commands
+
+    add_ncpdp_commands(commands)  # `ncpdp encode`, `ncpdp decode`; returns the group
     return parser
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from adjudicator.config import Config
 from adjudicator.domain.outcomes import ClaimStatus
-from adjudicator.services import accumulators, claim_queries, identity, intake, ncpdp
+from adjudicator.services import claim_queries, identity, intake, ncpdp
 from adjudicator.services.errors import Forbidden
 from adjudicator.services.identity import Principal
 from adjudicator.services.runtime import Runtime
@@ -164,6 +164,12 @@ def _used(rt: Runtime, member: str) -> int:
     return sum(rt.accumulator.snapshot(member)["used"].values())
 
 
+def _redis_agrees_with_the_ledger(rt: Runtime, member: str) -> bool:
+    """`accumulators check` for one member (the session's Redis holds other tests' too)."""
+    paid = [c for c in _claims(rt, member) if c["status"] == ClaimStatus.PAID]
+    return _used(rt, member) == sum(c["amounts"]["program_paid"] for c in paid)
+
+
 def test_b3_reverses_the_paid_claim_and_pays_the_new_content_in_one_step(d0):
     member, npi = _member(d0), pharmacy(d0)
     ncpdp.answer(d0, SWITCH, billing(member, npi, owed=150_000))
@@ -176,7 +182,7 @@ def test_b3_reverses_the_paid_claim_and_pays_the_new_content_in_one_step(d0):
     old = claim_queries.get(d0, claims["reversed"]["claim_id"], with_events=True)
     assert old["events"][-1]["data"]["rebilled_by"] == claims["paid"]["claim_id"]
     assert _used(d0, member) == 90_000
-    assert accumulators.check(d0)["mismatches"] == []
+    assert _redis_agrees_with_the_ledger(d0, member)
 
 
 def test_b3_at_the_annual_cap_sees_the_old_amount_given_back(d0):
@@ -191,7 +197,7 @@ def test_b3_at_the_annual_cap_sees_the_old_amount_given_back(d0):
     assert pricing(answer)["FK"] == 50_000
     assert pricing(answer)["FE"] == 0
     assert _used(d0, member) == 1_200_000
-    assert accumulators.check(d0)["mismatches"] == []
+    assert _redis_agrees_with_the_ledger(d0, member)
 
 
 def test_a_b3_that_rejects_keeps_the_old_claim_paid_and_stores_nothing(d0):
@@ -255,7 +261,7 @@ def test_a_late_worker_finds_a_discarded_rebill_and_changes_nothing(d0, held, he
     [claim] = _claims(d0, member)
     assert claim["status"] == ClaimStatus.PAID
     assert _used(d0, member) == 150_000
-    assert accumulators.check(d0)["mismatches"] == []
+    assert _redis_agrees_with_the_ledger(d0, member)
 
 
 def test_giving_up_on_a_rebill_gives_back_what_a_dead_worker_took_in_redis(d0, held):
@@ -277,4 +283,4 @@ def test_giving_up_on_a_rebill_gives_back_what_a_dead_worker_took_in_redis(d0, h
     assert intake.give_up(held, submitted.claim_id) is None
     assert claim_queries.read_claim(d0, submitted.claim_id) is None
     assert _used(d0, member) == 150_000
-    assert accumulators.check(d0)["mismatches"] == []
+    assert _redis_agrees_with_the_ledger(d0, member)
