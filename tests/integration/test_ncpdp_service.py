@@ -21,7 +21,15 @@ from adjudicator.wiring import build_runtime
 from tasks.claims import decide_and_announce
 from tests.integration.builders import claim_payload, enroll, load_claim, pharmacy
 from tests.ledgers import forget_accumulators
-from tests.ncpdp_builders import billing, messages, parsed, pricing, reversal, status
+from tests.ncpdp_builders import (
+    billing,
+    eligibility,
+    messages,
+    parsed,
+    pricing,
+    reversal,
+    status,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -284,3 +292,29 @@ def test_giving_up_on_a_rebill_gives_back_what_a_dead_worker_took_in_redis(d0, h
     assert claim_queries.read_claim(d0, submitted.claim_id) is None
     assert _used(d0, member) == 150_000
     assert _redis_agrees_with_the_ledger(d0, member)
+
+
+def test_e1_answers_a_with_the_benefit_period_and_remaining(d0):
+    member, npi = _member(d0), pharmacy(d0)
+    ncpdp.answer(d0, SWITCH, billing(member, npi))
+    answer = ncpdp.answer(d0, SWITCH, eligibility(member, npi))
+    assert answer is not None
+    assert status(answer).first("AN") == "A"
+    assert messages(answer) == ["BENEFIT PERIOD 20240101-20241231", "BENEFIT REMAINING 10500.00"]
+
+
+def test_e1_for_an_unknown_cardholder_is_52_and_out_of_network_40_alone(d0):
+    member, npi = _member(d0), pharmacy(d0)
+    unknown = ncpdp.answer(d0, SWITCH, eligibility("IC0000000000", npi))
+    assert unknown is not None and status(unknown).every("FB") == ["52"]
+    outside = pharmacy(d0, chain="corner_drugstore")
+    answer = ncpdp.answer(d0, SWITCH, eligibility(member, outside, birth="20000101"))
+    assert answer is not None
+    assert status(answer).every("FB") == ["40"]
+    assert not any(line.startswith("BENEFIT") for line in messages(answer))
+
+
+def test_e1_without_a_cardholder_is_07_and_stores_nothing(d0):
+    npi = pharmacy(d0)
+    answer = ncpdp.answer(d0, SWITCH, eligibility("", npi))
+    assert answer is not None and status(answer).every("FB") == ["07"]
