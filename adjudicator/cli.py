@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     add_pharmacy.add_argument("--chain", required=True)
     add_pharmacy.set_defaults(handler=_pharmacies_add)
 
+    switches = commands.add_parser("switches", help="claims switches' API keys (NCPDP D.0)")
+    add_switch = switches.add_subparsers(required=True).add_parser("add")
+    add_switch.add_argument("--name", required=True, help="also its TLS certificate's CN")
+    add_switch.set_defaults(handler=_switches_add)
+
     users = commands.add_parser("users", help="hub staff users")
     add_user = users.add_subparsers(required=True).add_parser("add")
     add_user.add_argument("--username", required=True)
@@ -163,6 +168,18 @@ def _pharmacies_add(args: argparse.Namespace) -> int:
         print(f"--npi {args.npi!r} is not a valid NPI (10 digits, Luhn check)", file=sys.stderr)
         return 2
     _print(_with_db(lambda ledger: identity.add_pharmacy(ledger, args.npi, args.name, args.chain)))
+    return 0
+
+
+def _switches_add(args: argparse.Namespace) -> int:
+    from adjudicator.services import identity
+
+    try:
+        added = _with_db(lambda ledger: identity.add_switch(ledger, args.name))
+    except ValueError as error:  # the service's checks: the name
+        print(f"adjudicator switches add: {error}", file=sys.stderr)
+        return 2
+    _print(added)
     return 0
 
 

@@ -58,7 +58,7 @@ class Config:
     proxy_hops: int = 0  # reverse proxies in front of the web whose X-Forwarded-* to trust
     rate_pharmacy: Rate = Rate(20, 100)
     rate_staff: Rate = Rate(20, 100)
-    rate_switch: Rate = Rate(200, 1000)  # switches do not exist yet: their limit is ready
+    rate_switch: Rate = Rate(200, 1000)
     max_undecided: int = 1000  # claims still `received` before a pharmacy's async ones get 429
 
     @classmethod

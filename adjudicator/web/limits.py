@@ -29,7 +29,7 @@ def init_app(app: Flask, rt: Runtime) -> Limiter:
     config = rt.config
 
     def caller() -> str:
-        return str(g.principal.actor)  # `pharmacy:<npi>` or `user:<username>`
+        return str(g.principal.actor)  # `pharmacy:<npi>`, `switch:<name>` or `user:<username>`
 
     def caller_limit() -> str:
         return config.rate_for(g.principal.role).limit()

@@ -22,9 +22,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     with op.batch_alter_table("claims") as batch:
-        batch.add_column(
-            sa.Column("channel", sa.String(10), nullable=False, server_default="json")
-        )
+        batch.add_column(sa.Column("channel", sa.String(10), nullable=False, server_default="json"))
         batch.add_column(sa.Column("rebill_of", sa.String(40)))
 
 
