@@ -1,5 +1,5 @@
 """/openapi.json as outside tools use it: every `pattern` is ECMA-262, and schemathesis,
-fuzzing every operation in-process as a pharmacy and as an admin, finds nothing wrong.
+fuzzing every operation in-process as a pharmacy, a switch and an admin, finds nothing wrong.
 
 The pass is short and reproducible: a fixed number of examples per operation and mode,
 derandomized, no example database. What it checks (schemathesis's checks, all but one):
@@ -9,6 +9,7 @@ that breaks the document is refused (negative_data_rejection); a wrong method is
 
 from __future__ import annotations
 
+import inspect
 import logging
 import uuid
 from collections.abc import Iterator
@@ -23,10 +24,12 @@ from hypothesis import HealthCheck, given, settings
 
 from adjudicator.config import Config, Rate
 from adjudicator.services import identity, readjudication
+from adjudicator.services import ncpdp as ncpdp_service
 from adjudicator.services.runtime import Runtime
 from adjudicator.web import create_app
 from adjudicator.wiring import build_runtime
 from tasks.claims import decide_and_announce
+from tests import d0_echo
 from tests.integration.builders import valid_npi
 from tests.ledgers import forget_accumulators, fresh_ledger
 from tests.openapi_patterns import ecma_262_error, patterns
@@ -82,6 +85,15 @@ def fuzzed(tmp_path: Path, redis_url: str) -> Iterator[tuple[Runtime, list[str]]
             rt.close()
 
 
+@pytest.fixture(autouse=True)
+def _d0_service_until_merged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While services/ncpdp.py is the placeholder of the transport branch (it raises
+    NotImplementedError for a readable header), `POST /ncpdp/d0` is fuzzed through the
+    transport tests' stand-in; the real service is fuzzed as it is."""
+    if "NotImplementedError" in inspect.getsource(ncpdp_service.answer):
+        monkeypatch.setattr(ncpdp_service, "answer", lambda _rt, who, body: d0_echo.echo(who, body))
+
+
 def _decide(rt: Runtime, claim_id: str, trouble: list[str]) -> None:
     try:
         decide_and_announce(rt, claim_id)
@@ -120,11 +132,13 @@ def _bearer(rt: Runtime, role: str) -> str:
     if role == "pharmacy":
         pharmacy = identity.add_pharmacy(rt.ledger, valid_npi(), "Fuzzing Pharmacy", "accredo")
         return pharmacy["api_key"]
+    if role == "switch":
+        return identity.add_switch(rt.ledger, f"fuzz-{uuid.uuid4().hex[:8]}")["api_key"]
     username = f"fuzz-{uuid.uuid4().hex[:8]}"
     return identity.add_user(rt.ledger, username, role, None)["api_token"]
 
 
-@pytest.mark.parametrize("role", ["pharmacy", "admin"])
+@pytest.mark.parametrize("role", ["pharmacy", "switch", "admin"])
 def test_schemathesis_finds_nothing_wrong(
     role: str, app: Flask, fuzzed: tuple[Runtime, list[str]]
 ) -> None:
