@@ -37,6 +37,10 @@ class Rate:
         return f"{self.burst} per {self.window_seconds} second"
 
 
+# Where rate limits are counted in Redis: web/limits.py (Flask-Limiter) and the D.0
+# socket (adapters/switch_throttle.py) share each credential's budget under this prefix.
+RATE_KEY_PREFIX = "rate"
+
 # Every kind of credential has a limit of its own (API.md): by the principal's role.
 CREDENTIAL_KINDS = {
     "pharmacy": "pharmacy",

@@ -17,10 +17,11 @@ import time
 from flask import Flask, Response, g
 from flask_limiter import Limiter, RateLimitExceeded
 
+from adjudicator.config import RATE_KEY_PREFIX
 from adjudicator.services.runtime import Runtime
 from adjudicator.web.problems import problem
 
-KEY_PREFIX = "rate"
+KEY_PREFIX = RATE_KEY_PREFIX
 
 
 def init_app(app: Flask, rt: Runtime) -> Limiter:
