@@ -6,7 +6,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,9 +38,7 @@ def serving(
         assert not thread.is_alive(), "the server did not stop"
 
 
-def connect(
-    server: D0Server, tls: ssl.SSLContext | None = None, wrap: Callable[..., Any] | None = None
-) -> socket.socket:
+def connect(server: D0Server, tls: ssl.SSLContext | None = None) -> socket.socket:
     sock = socket.create_connection(server.address, timeout=PATIENCE)
     if tls is not None:
         return tls.wrap_socket(sock, server_hostname="localhost")
