@@ -149,6 +149,20 @@ def test_many_connections_at_once_each_get_their_own_answers_in_order():
         assert server.connections == 0  # none left hanging
 
 
+def test_past_the_connection_limit_a_new_connection_is_closed_and_the_others_go_on():
+    with serving(max_connections=2) as server, connect(server) as first, connect(server) as second:
+        first.sendall(frame(IDS[0]))
+        second.sendall(frame(IDS[1]))
+        assert provider(read_frames(first, 1)[0]) == IDS[0]  # both are being served
+        assert provider(read_frames(second, 1)[0]) == IDS[1]
+        with connect(server) as third:
+            third.sendall(frame(IDS[2]))
+            answers, closed = read_until_closed(third)
+        assert closed and answers == []
+        first.sendall(frame(IDS[3]))
+        assert provider(read_frames(first, 1)[0]) == IDS[3]
+
+
 def test_a_handler_that_fails_closes_its_connection_only():
     def handler(caller: Principal, body: bytes) -> bytes | None:
         if d0_echo.request("6666666666") in body:
