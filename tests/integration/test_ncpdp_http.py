@@ -50,6 +50,8 @@ def test_a_switch_gets_the_response_as_octet_stream(web: FlaskClient, switch):
     assert answer.status_code == 200
     assert answer.mimetype == "application/octet-stream"
     assert d0_echo.served(answer.data) == ("1234567893", f"switch:{name} 56")
+    assert answer.headers["Cache-Control"] == "no-store"  # Rx numbers and money, as /v1
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_a_pharmacy_key_bills_for_its_own_npi_only(web: FlaskClient, pharmacy_api):
