@@ -87,17 +87,18 @@ def _serving(runtime: Runtime, redis_url: str, tmp_path: Path, *args: str) -> It
             process.wait()
 
 
-def test_plain_serving_answers_frames_and_stops_on_sigterm(
+def test_plain_serving_answers_frames_closes_idle_ones_and_stops_on_sigterm(
     runtime: Runtime, redis_url: str, tmp_path: Path
 ):
     import socket
 
     with (
-        _serving(runtime, redis_url, tmp_path) as port,
+        _serving(runtime, redis_url, tmp_path, "--idle-timeout", "1") as port,
         socket.create_connection(("127.0.0.1", port), timeout=PATIENCE) as client,
     ):
         client.sendall(UNREADABLE + b"noise" + UNREADABLE)
         assert read_frames(client, 2) == [b"", b""]
+        assert read_until_closed(client) == ([], True)  # idle for the second given
 
 
 def test_tls_serves_a_registered_switchs_certificate_and_refuses_others(
