@@ -15,6 +15,8 @@ from adjudicator.config import Config
 from adjudicator.services.runtime import Runtime
 from adjudicator.services.unit_of_work import Ledger
 
+D0_PORT = 8010  # `ncpdp serve`'s default port
+
 
 def main(argv: list[str] | None = None) -> int:
     _private_data()
@@ -40,7 +42,28 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="everything a newcomer needs, in the foreground")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8000)
+    run.add_argument(
+        "--ncpdp-port", type=int, metavar="P", help="also serve D.0 over TCP on 127.0.0.1:P"
+    )
     run.set_defaults(handler=_run)
+
+    from adjudicator.ncpdp.commands import add_commands as add_ncpdp_commands
+
+    ncpdp = add_ncpdp_commands(commands)  # `ncpdp encode`, `ncpdp decode`
+    serve = ncpdp.add_parser("serve", help="serve D.0 over TCP until SIGTERM/SIGINT")
+    serve.add_argument("--host", default="127.0.0.1", help="without TLS: loopback only")
+    serve.add_argument("--port", type=int, default=D0_PORT, help="0: any free port")
+    serve.add_argument("--tls-cert", metavar="F", help="the server's certificate (PEM)")
+    serve.add_argument("--tls-key", metavar="F", help="its private key (PEM)")
+    serve.add_argument("--client-ca", metavar="F", help="CA(s) that issue switches' certificates")
+    serve.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="close a connection after this long without a complete frame",
+    )
+    serve.set_defaults(handler=_ncpdp_serve)
 
     db = commands.add_parser("db", help="database migrations").add_subparsers(required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(handler=_db_upgrade)
@@ -51,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     add_pharmacy.add_argument("--name", required=True)
     add_pharmacy.add_argument("--chain", required=True)
     add_pharmacy.set_defaults(handler=_pharmacies_add)
+
+    switches = commands.add_parser("switches", help="claims switches' API keys (NCPDP D.0)")
+    add_switch = switches.add_subparsers(required=True).add_parser("add")
+    add_switch.add_argument("--name", required=True, help="also its TLS certificate's CN")
+    add_switch.set_defaults(handler=_switches_add)
 
     users = commands.add_parser("users", help="hub staff users")
     add_user = users.add_subparsers(required=True).add_parser("add")
@@ -91,10 +119,6 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--year", required=True, type=_year, help="the year of service")
     export.add_argument("--output", metavar="PATH", help="write the CSV here (default: stdout)")
     export.set_defaults(handler=_export)
-
-    from adjudicator.ncpdp.commands import add_commands as add_ncpdp_commands
-
-    add_ncpdp_commands(commands)  # `ncpdp encode`, `ncpdp decode`; returns the group
     return parser
 
 
@@ -167,6 +191,18 @@ def _pharmacies_add(args: argparse.Namespace) -> int:
         print(f"--npi {args.npi!r} is not a valid NPI (10 digits, Luhn check)", file=sys.stderr)
         return 2
     _print(_with_db(lambda ledger: identity.add_pharmacy(ledger, args.npi, args.name, args.chain)))
+    return 0
+
+
+def _switches_add(args: argparse.Namespace) -> int:
+    from adjudicator.services import identity
+
+    try:
+        added = _with_db(lambda ledger: identity.add_switch(ledger, args.name))
+    except ValueError as error:  # the service's checks: the name
+        print(f"adjudicator switches add: {error}", file=sys.stderr)
+        return 2
+    _print(added)
     return 0
 
 
@@ -294,7 +330,55 @@ class _ProgressBar:
 def _run(args: argparse.Namespace) -> int:
     from adjudicator.launcher import run_all
 
-    return run_all(Config.from_env(), args.host, args.port)
+    return run_all(Config.from_env(), args.host, args.port, ncpdp_port=args.ncpdp_port)
+
+
+def _ncpdp_serve(args: argparse.Namespace) -> int:
+    """D.0 over TCP until SIGTERM/SIGINT; 2 for arguments it cannot serve with."""
+    import signal
+    import ssl
+    from pathlib import Path
+
+    from adjudicator import logs
+    from adjudicator.adapters import ncpdp_socket
+    from adjudicator.adapters.switch_throttle import SwitchThrottle
+    from adjudicator.services import identity, ncpdp
+
+    def refuse(message: str, code: int = 2) -> int:
+        print(f"adjudicator ncpdp serve: {message}", file=sys.stderr)
+        return code
+
+    tls_files = (args.tls_cert, args.tls_key, args.client_ca)
+    if any(tls_files) and not all(tls_files):
+        return refuse("--tls-cert, --tls-key and --client-ca are given together or not at all")
+    try:
+        files = ncpdp_socket.TlsFiles(*(Path(f) for f in tls_files)) if all(tls_files) else None
+        tls = ncpdp_socket.tls_context(files) if files else None
+    except (OSError, ssl.SSLError) as error:
+        return refuse(f"the TLS files could not be loaded ({type(error).__name__}: {error})")
+    try:
+        listener = ncpdp_socket.listen(args.host, args.port, loopback_only=tls is None)
+    except ncpdp_socket.RefusedBind as error:
+        return refuse(str(error))
+    except OSError as error:
+        return refuse(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}", 1)
+    logs.configure()
+    with _runtime() as rt:
+        server = ncpdp_socket.D0Server(
+            listener,
+            lambda caller, frame: ncpdp.answer(rt, caller, frame),
+            tls=tls,
+            is_switch=lambda name: identity.switch_named(rt.ledger, name),
+            throttle=SwitchThrottle(rt.redis, rt.config.rate_switch),
+            idle_seconds=args.idle_timeout,
+        )
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda _signum, _frame: server.stop())
+        host, port = server.address
+        kind = "TLS, client certificates of registered switches" if tls else "plain, loopback"
+        print(f"D.0 over TCP on {host}:{port} ({kind})", file=sys.stderr, flush=True)
+        server.serve_forever()
+    return 0
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ class Rate:
         return f"{self.burst} per {self.window_seconds} second"
 
 
+# Where rate limits are counted in Redis: web/limits.py (Flask-Limiter) and the D.0
+# socket (adapters/switch_throttle.py) share each credential's budget under this prefix.
+RATE_KEY_PREFIX = "rate"
+
 # Every kind of credential has a limit of its own (API.md): by the principal's role.
 CREDENTIAL_KINDS = {
     "pharmacy": "pharmacy",
@@ -58,7 +62,7 @@ class Config:
     proxy_hops: int = 0  # reverse proxies in front of the web whose X-Forwarded-* to trust
     rate_pharmacy: Rate = Rate(20, 100)
     rate_staff: Rate = Rate(20, 100)
-    rate_switch: Rate = Rate(200, 1000)  # switches do not exist yet: their limit is ready
+    rate_switch: Rate = Rate(200, 1000)
     max_undecided: int = 1000  # claims still `received` before a pharmacy's async ones get 429
 
     @classmethod

@@ -19,13 +19,14 @@ DEMO_PHARMACY = {
     "chain": "accredo",
     "api_key": "pk_demo_pharmacy_key",
 }
+D0_HOST = "127.0.0.1"
 DEMO_USERS = (
     ("reviewer", "reviewer", "reviewer-demo", "ut_demo_reviewer_token"),
     ("admin", "admin", "admin-demo", "ut_demo_admin_token"),
 )
 
 
-def run_all(config: Config, host: str, port: int) -> int:
+def run_all(config: Config, host: str, port: int, ncpdp_port: int | None = None) -> int:
     from adjudicator.adapters.embedded_redis import EmbeddedRedis
     from adjudicator.services.setup import migrate
 
@@ -42,8 +43,8 @@ def run_all(config: Config, host: str, port: int) -> int:
         "DATABASE_URL": config.database_url,
         "ADJUDICATOR_DATA_DIR": str(config.data_dir),
     }
-    children = [_start(cmd, env) for cmd in _commands(config, host, port)]
-    _announce(host, port, credentials)
+    children = [_start(cmd, env) for cmd in _commands(config, host, port, ncpdp_port)]
+    _announce(host, port, credentials, ncpdp_port)
     stop = _stop_flag()
     redis_gone = None
     try:
@@ -62,7 +63,9 @@ def run_all(config: Config, host: str, port: int) -> int:
     return 1 if (failed or redis_gone is not None) and not stop else 0
 
 
-def _commands(config: Config, host: str, port: int) -> list[list[str]]:
+def _commands(
+    config: Config, host: str, port: int, ncpdp_port: int | None = None
+) -> list[list[str]]:
     bin_dir = os.path.dirname(sys.executable)
     web = [
         os.path.join(bin_dir, "gunicorn"),
@@ -95,7 +98,20 @@ def _commands(config: Config, host: str, port: int) -> list[list[str]]:
         "--schedule",
         str(config.data_dir / "celerybeat-schedule"),
     ]
-    return [web, worker]
+    if ncpdp_port is None:
+        return [web, worker]
+    # Plain TCP, so loopback whatever --host says: a switch from elsewhere comes over TLS
+    # (`adjudicator ncpdp serve --tls-cert ...`) or through a TLS-terminating proxy.
+    ncpdp = [
+        os.path.join(bin_dir, "adjudicator"),
+        "ncpdp",
+        "serve",
+        "--host",
+        D0_HOST,
+        "--port",
+        str(ncpdp_port),
+    ]
+    return [web, worker, ncpdp]
 
 
 def _start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -139,7 +155,9 @@ def _demo_credentials(config: Config) -> dict[str, Any]:
     return {"pharmacy": pharmacy, "users": users, "passwords": passwords}
 
 
-def _announce(host: str, port: int, credentials: dict[str, Any]) -> None:
+def _announce(
+    host: str, port: int, credentials: dict[str, Any], ncpdp_port: int | None = None
+) -> None:
     pharmacy = credentials["pharmacy"]
     lines = [
         "",
@@ -152,5 +170,9 @@ def _announce(host: str, port: int, credentials: dict[str, Any]) -> None:
         password = credentials["passwords"][user["username"]]
         lines.append(f"  {user['role']:<9} user {user['username']} / password {password}")
         lines.append(f"            {user['role'].upper()}_TOKEN={user['api_token']}")
+    if ncpdp_port is not None:
+        lines.append(
+            f"  D.0 TCP   {D0_HOST}:{ncpdp_port} (plain, loopback: acts as switch loopback)"
+        )
     lines.append("Press Ctrl-C to stop.\n")
     print("\n".join(lines), flush=True)

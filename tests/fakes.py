@@ -26,6 +26,7 @@ from adjudicator.domain.records import (
     EnrollmentRecord,
     EventRecord,
     PharmacyRecord,
+    SwitchRecord,
     UserRecord,
 )
 from adjudicator.services.runtime import Runtime
@@ -47,6 +48,7 @@ def _now() -> datetime:
 class _Tables:
     pharmacies: dict[str, PharmacyRecord] = field(default_factory=dict)
     users: dict[str, UserRecord] = field(default_factory=dict)
+    switches: dict[str, SwitchRecord] = field(default_factory=dict)
     members: set[str] = field(default_factory=set)
     enrollments: dict[str, EnrollmentRecord] = field(default_factory=dict)
     claims: dict[str, ClaimRecord] = field(default_factory=dict)  # in the order stored
@@ -80,6 +82,15 @@ class MemoryCredentials:
 
     def save_user(self, user: UserRecord) -> None:
         self._t.users[user.username] = user
+
+    def switch_by_key_hash(self, key_hash: str) -> SwitchRecord | None:
+        return next((s for s in self._t.switches.values() if s.api_key_hash == key_hash), None)
+
+    def switch(self, name: str) -> SwitchRecord | None:
+        return self._t.switches.get(name)
+
+    def save_switch(self, switch: SwitchRecord) -> None:
+        self._t.switches[switch.name] = switch
 
 
 class MemoryMembers:

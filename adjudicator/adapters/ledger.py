@@ -29,6 +29,7 @@ from adjudicator.adapters.tables import (
     events,
     members,
     pharmacies,
+    switches,
     terms_versions,
     users,
 )
@@ -43,6 +44,8 @@ def now() -> datetime:
 _PHARMACY_BY_KEY = select(pharmacies).where(pharmacies.c.api_key_hash == bindparam("h"))
 _USER_BY_TOKEN = select(users).where(users.c.token_hash == bindparam("h"))
 _PHARMACY_BY_NPI = select(pharmacies).where(pharmacies.c.npi == bindparam("npi"))
+_SWITCH_BY_KEY = select(switches).where(switches.c.api_key_hash == bindparam("h"))
+_SWITCH_BY_NAME = select(switches).where(switches.c.name == bindparam("name"))
 _CLAIM_BY_ID = select(claims).where(claims.c.claim_id == bindparam("id"))
 _CLAIMS_WITH_KEY = (
     # Only what the duplicate checks need: every column costs on each call (psycopg
@@ -116,6 +119,21 @@ def upsert_pharmacy(conn: Connection, npi: str, name: str, chain: str, key_hash:
         conn.execute(update(pharmacies).where(pharmacies.c.npi == npi).values(**values))
     else:
         conn.execute(insert(pharmacies).values(npi=npi, created_at=now(), **values))
+
+
+def switch_by_key_hash(conn: Connection, key_hash: str) -> Row[Any] | None:
+    return conn.execute(_SWITCH_BY_KEY, {"h": key_hash}).first()
+
+
+def switch_by_name(conn: Connection, name: str) -> Row[Any] | None:
+    return conn.execute(_SWITCH_BY_NAME, {"name": name}).first()
+
+
+def upsert_switch(conn: Connection, name: str, key_hash: str) -> None:
+    if switch_by_name(conn, name):
+        conn.execute(update(switches).where(switches.c.name == name).values(api_key_hash=key_hash))
+    else:
+        conn.execute(insert(switches).values(name=name, api_key_hash=key_hash, created_at=now()))
 
 
 def upsert_user(

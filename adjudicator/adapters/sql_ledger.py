@@ -23,6 +23,7 @@ from adjudicator.domain.records import (
     EnrollmentRecord,
     EventRecord,
     PharmacyRecord,
+    SwitchRecord,
     UserRecord,
 )
 from adjudicator.services.unit_of_work import (
@@ -57,6 +58,10 @@ def _pharmacy(row: Row[Any] | None) -> PharmacyRecord | None:
     if row is None:
         return None
     return PharmacyRecord(row.npi, row.name, row.chain, row.api_key_hash)
+
+
+def _switch(row: Row[Any] | None) -> SwitchRecord | None:
+    return SwitchRecord(row.name, row.api_key_hash) if row is not None else None
 
 
 def _user(row: Row[Any] | None) -> UserRecord | None:
@@ -103,6 +108,15 @@ class SqlCredentials:
     def save_user(self, user: UserRecord) -> None:
         u = user
         ledger.upsert_user(self._conn, u.username, u.role, u.token_hash, u.password_hash)
+
+    def switch_by_key_hash(self, key_hash: str) -> SwitchRecord | None:
+        return _switch(ledger.switch_by_key_hash(self._conn, key_hash))
+
+    def switch(self, name: str) -> SwitchRecord | None:
+        return _switch(ledger.switch_by_name(self._conn, name))
+
+    def save_switch(self, switch: SwitchRecord) -> None:
+        ledger.upsert_switch(self._conn, switch.name, switch.api_key_hash)
 
 
 class SqlMembers:

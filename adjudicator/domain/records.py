@@ -135,6 +135,14 @@ class PharmacyRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SwitchRecord:
+    """A claims switch: bills D.0 for any registered pharmacy (NCPDP.md, Transports)."""
+
+    name: str  # also the subject CN of its TLS client certificate
+    api_key_hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class UserRecord:
     username: str
     role: str  # "reviewer" | "admin"

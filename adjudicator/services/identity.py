@@ -1,4 +1,4 @@
-"""Who is calling: pharmacy API keys and hub staff tokens, stored only as hashes."""
+"""Who is calling: pharmacy API keys, switch keys and hub staff tokens, stored only as hashes."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from adjudicator.domain.records import PharmacyRecord, UserRecord
+from adjudicator.domain.records import PharmacyRecord, SwitchRecord, UserRecord
 from adjudicator.services.unit_of_work import Ledger
 
 PHARMACY_KEY_PREFIX = "pk_"
+SWITCH_KEY_PREFIX = "sk_"
 USER_TOKEN_PREFIX = "ut_"
 STAFF_ROLES = ("reviewer", "admin")
 _DUMMY_HASH = generate_password_hash("never-a-password")
@@ -22,13 +23,16 @@ _DUMMY_HASH = generate_password_hash("never-a-password")
 
 @dataclass(frozen=True)
 class Principal:
-    role: str  # "pharmacy" | "reviewer" | "admin"
-    name: str  # the pharmacy NPI or the username
-    npi: str | None = None
+    role: str  # "pharmacy" | "switch" | "reviewer" | "admin"
+    name: str  # the pharmacy NPI, the switch's name or the username
+    npi: str | None = None  # a pharmacy's own; a switch bills for any pharmacy
 
     @property
     def actor(self) -> str:
-        return f"pharmacy:{self.npi}" if self.npi else f"user:{self.name}"
+        """Who did it, in events and rate-limit keys: `pharmacy:NPI`, `switch:NAME`, `user:U`."""
+        if self.npi:
+            return f"pharmacy:{self.npi}"
+        return f"switch:{self.name}" if self.role == "switch" else f"user:{self.name}"
 
     def has_role(self, *roles: str) -> bool:
         # Admin can do all a reviewer can.
@@ -81,6 +85,9 @@ def _lookup(ledger: Ledger, token: str, digest: str) -> Principal | None:
         if token.startswith(PHARMACY_KEY_PREFIX):
             pharmacy = uow.credentials.pharmacy_by_key_hash(digest)
             return Principal("pharmacy", pharmacy.npi, pharmacy.npi) if pharmacy else None
+        if token.startswith(SWITCH_KEY_PREFIX):
+            switch = uow.credentials.switch_by_key_hash(digest)
+            return switch_principal(switch.name) if switch else None
         user = uow.credentials.user_by_token_hash(digest)
         return Principal(user.role, user.username) if user else None
 
@@ -132,6 +139,35 @@ def add_pharmacy(
         uow.credentials.save_pharmacy(PharmacyRecord(npi, name, chain, token_hash(api_key)))
     forget_credentials()
     return {"npi": npi, "name": name, "chain": chain, "api_key": api_key}
+
+
+def switch_principal(name: str) -> Principal:
+    """A switch as a caller (its key over HTTP, its certificate's CN over TCP)."""
+    return Principal("switch", name)
+
+
+def switch_named(ledger: Ledger, name: str) -> bool:
+    """Whether a switch of this name is registered (a TLS client certificate's CN)."""
+    with ledger.reading() as uow:
+        return uow.credentials.switch(name) is not None
+
+
+SWITCH_NAME_MAX = 100  # the column's width
+
+
+def add_switch(ledger: Ledger, name: str, api_key: str | None = None) -> dict[str, Any]:
+    """Create or re-key a switch; the new API key is shown once, here."""
+    if not name.strip() or name != name.strip() or len(name) > SWITCH_NAME_MAX:
+        raise ValueError(
+            f"name must be 1 to {SWITCH_NAME_MAX} characters without surrounding spaces"
+        )
+    if not name.isprintable():
+        raise ValueError("name must not hold control characters")
+    api_key = api_key or SWITCH_KEY_PREFIX + secrets.token_urlsafe(32)
+    with ledger.writing() as uow:
+        uow.credentials.save_switch(SwitchRecord(name, token_hash(api_key)))
+    forget_credentials()
+    return {"name": name, "api_key": api_key}
 
 
 def add_user(

@@ -19,6 +19,7 @@ from adjudicator.web import (
     enrollments,
     headers,
     limits,
+    ncpdp,
     operations,
     paths,
     problems,
@@ -60,6 +61,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     for module in (enrollments, claims, review, terms, readjudications):
         api.register_blueprint(module.blp, url_prefix="/v1")
     api.register_blueprint(operations.blp)
+    api.register_blueprint(ncpdp.blp)  # D.0 over HTTP: NCPDP.md, Transports
     problems.register(app)  # after Api, so problem+json replaces its error format
     auth.register(app)  # the caller is known before its rate limit is counted
     limits.init_app(app, rt)  # per credential, after auth's hook

@@ -34,6 +34,11 @@ def load_optional_json(schema: Schema) -> dict[str, Any]:
     return load_json(schema) if _whole_body() else {}
 
 
+def raw_body() -> bytes:
+    """The body as sent, of any content type; 413 past MAX_CONTENT_LENGTH."""
+    return _whole_body()
+
+
 def _not_json() -> ProblemAbort:
     return ProblemAbort(problem(400, "Bad Request", "The request body must be a JSON object."))
 

@@ -31,8 +31,8 @@ def _headers(response: Response) -> Response:
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = HSTS
     path = request.path
-    if path.startswith("/v1/"):
-        # Answers name patients and their money: no browser or proxy keeps a copy.
+    if path.startswith(("/v1/", "/ncpdp/")):
+        # Answers name patients and their money (D.0's too): no browser or proxy keeps a copy.
         response.headers.setdefault("Cache-Control", "no-store")
     elif path == "/docs" or path.startswith("/docs/"):
         response.headers["Content-Security-Policy"] = docs_policy(response)

@@ -17,10 +17,11 @@ import time
 from flask import Flask, Response, g
 from flask_limiter import Limiter, RateLimitExceeded
 
+from adjudicator.config import RATE_KEY_PREFIX
 from adjudicator.services.runtime import Runtime
 from adjudicator.web.problems import problem
 
-KEY_PREFIX = "rate"
+KEY_PREFIX = RATE_KEY_PREFIX
 
 
 def init_app(app: Flask, rt: Runtime) -> Limiter:
@@ -29,7 +30,7 @@ def init_app(app: Flask, rt: Runtime) -> Limiter:
     config = rt.config
 
     def caller() -> str:
-        return str(g.principal.actor)  # `pharmacy:<npi>` or `user:<username>`
+        return str(g.principal.actor)  # `pharmacy:<npi>`, `switch:<name>` or `user:<username>`
 
     def caller_limit() -> str:
         return config.rate_for(g.principal.role).limit()

@@ -65,3 +65,48 @@ def _group_empties(pgid: int, within: float = 15.0) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def test_run_with_an_ncpdp_port_serves_d0_on_loopback_and_stops_it_with_the_rest(
+    tmp_path: Path,
+) -> None:
+    import socket
+
+    port, d0_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env["ADJUDICATOR_DATA_DIR"] = str(tmp_path / "data")
+    run = subprocess.Popen(
+        [str(BIN / "adjudicator"), "run", "--port", str(port), "--ncpdp-port", str(d0_port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_until_ready(port, run)
+        deadline = time.monotonic() + 60
+        while True:  # the D.0 server starts beside the web: it may be a moment later
+            try:
+                client = socket.create_connection(("127.0.0.1", d0_port), timeout=30)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "no D.0 server on the --ncpdp-port"
+                time.sleep(0.3)
+        with client:
+            client.sendall(b"\x02too short\x03")  # unreadable header: answered by the transport
+            answer = b""
+            while not answer.endswith(b"\x03"):
+                chunk = client.recv(100)
+                assert chunk, "closed without an answer"
+                answer += chunk
+        assert answer == b"\x02\x03"
+
+        os.kill(run.pid, signal.SIGTERM)
+        out, _ = run.communicate(timeout=60)
+        assert run.returncode == 0
+        assert f"D.0 TCP   127.0.0.1:{d0_port}".encode() in out
+        assert _group_empties(run.pid)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.communicate()

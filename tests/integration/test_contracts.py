@@ -13,7 +13,7 @@ import pytest
 
 from adjudicator.adapters.accumulator import accumulator_key
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey, ReviewState
-from adjudicator.domain.records import ClaimRecord, EnrollmentRecord, PharmacyRecord
+from adjudicator.domain.records import ClaimRecord, EnrollmentRecord, PharmacyRecord, SwitchRecord
 from adjudicator.services.unit_of_work import ClaimFilter, DuplicatePaidKey, Ledger
 from tests.fakes import MemoryAccumulator, MemoryLedger
 from tests.integration.builders import valid_npi
@@ -293,6 +293,21 @@ def test_events_read_back_in_the_order_written(ledger: Ledger):
         ("decided", {"kind": "decided"}),
     ]
     assert [e.type for e in after_first] == ["decided"]
+
+
+def test_a_switch_is_found_by_its_key_and_by_its_name_and_re_keys_in_place(ledger: Ledger):
+    name, first, second = (f"contract-{uuid.uuid4().hex}" for _ in range(3))
+    with ledger.writing() as uow:
+        uow.credentials.save_switch(SwitchRecord(name, first))
+    with ledger.writing() as uow:
+        uow.credentials.save_switch(SwitchRecord(name, second))
+
+    with ledger.reading() as uow:
+        assert uow.credentials.switch(name) == SwitchRecord(name, second)
+        assert uow.credentials.switch_by_key_hash(second) == SwitchRecord(name, second)
+        assert uow.credentials.switch_by_key_hash(first) is None
+        assert uow.credentials.switch(name + "-unknown") is None
+        assert uow.credentials.pharmacy_by_key_hash(second) is None  # a switch is no pharmacy
 
 
 # --- the accumulator ----------------------------------------------------------------

@@ -219,7 +219,11 @@ def test_every_string_a_request_carries_is_checked_by_a_field_that_publishes_its
     strings = dict(_request_strings(document))
 
     assert len(strings) > 40  # the walk sees bodies, nested objects, lists and queries
+    # A `binary` body (POST /ncpdp/d0, a D.0 transmission) is bytes, not text: its field
+    # separators are control characters by design, and the service reads it (NCPDP.md).
     unchecked = [
-        w for w, node in strings.items() if "pattern" not in node and node.get("format") != "date"
+        w
+        for w, node in strings.items()
+        if "pattern" not in node and node.get("format") not in ("date", "binary")
     ]
     assert unchecked == []

@@ -1,5 +1,5 @@
 """/openapi.json as outside tools use it: every `pattern` is ECMA-262, and schemathesis,
-fuzzing every operation in-process as a pharmacy and as an admin, finds nothing wrong.
+fuzzing every operation in-process as a pharmacy, a switch and an admin, finds nothing wrong.
 
 The pass is short and reproducible: a fixed number of examples per operation and mode,
 derandomized, no example database. What it checks (schemathesis's checks, all but one):
@@ -120,11 +120,13 @@ def _bearer(rt: Runtime, role: str) -> str:
     if role == "pharmacy":
         pharmacy = identity.add_pharmacy(rt.ledger, valid_npi(), "Fuzzing Pharmacy", "accredo")
         return pharmacy["api_key"]
+    if role == "switch":
+        return identity.add_switch(rt.ledger, f"fuzz-{uuid.uuid4().hex[:8]}")["api_key"]
     username = f"fuzz-{uuid.uuid4().hex[:8]}"
     return identity.add_user(rt.ledger, username, role, None)["api_token"]
 
 
-@pytest.mark.parametrize("role", ["pharmacy", "admin"])
+@pytest.mark.parametrize("role", ["pharmacy", "switch", "admin"])
 def test_schemathesis_finds_nothing_wrong(
     role: str, app: Flask, fuzzed: tuple[Runtime, list[str]]
 ) -> None:
