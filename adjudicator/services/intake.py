@@ -173,7 +173,7 @@ def give_up(rt: Runtime, claim_id: str) -> ClaimRecord | None:
 
 def _not_processed(rt: Runtime, uow: UnitOfWork, claim: ClaimRecord) -> dict[str, Any]:
     """Record the claim rejected 85 (the caller holds it locked, still `received`)."""
-    version = terms.in_force(uow, claim.date_of_service).version
+    version = terms.for_claim(uow, claim.date_of_service).version
     decision = not_processed(claim.claim(), version)
     values: dict[str, Any] = {
         "status": decision.status,

@@ -29,6 +29,12 @@ def in_force(uow: UnitOfWork, on: date) -> Terms:
     return terms_in_force(all_versions(uow), on)
 
 
+def for_claim(uow: UnitOfWork, on: date) -> Terms:
+    """The version a claim of date of service `on` is decided under (the first one before
+    every version)."""
+    return terms_for_claim(all_versions(uow), on)
+
+
 def routing_on(uow: UnitOfWork, day: date | None) -> Routing:
     """The routing of the terms version in force on `day`; the earliest version's when
     `day` is None (unreadable) or before every version (NCPDP.md, Routing)."""

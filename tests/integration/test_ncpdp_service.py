@@ -318,3 +318,10 @@ def test_e1_without_a_cardholder_is_07_and_stores_nothing(d0):
     npi = pharmacy(d0)
     answer = ncpdp.answer(d0, SWITCH, eligibility("", npi))
     assert answer is not None and status(answer).every("FB") == ["07"]
+
+
+def test_a_claim_dated_before_every_terms_version_is_still_answered_85_in_time(held):
+    member, npi = _member(held), pharmacy(held)
+    answer = ncpdp.answer(held, SWITCH, billing(member, npi, served="19990101"))
+    assert answer is not None
+    assert status(answer).every("FB") == ["85"]
