@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from adjudicator.adapters.accumulator import Accumulator
 from adjudicator.adapters.embedded_redis import EmbeddedRedis
 
 
@@ -40,3 +41,15 @@ def redis_client(redis_url: str, key_prefix: str) -> Iterator[redis.Redis]:
         for key in client.scan_iter(match=f"*{key_prefix}*", count=1000):
             client.delete(key)  # one key per call: fine on Redis Cluster too
         client.close()
+
+
+@pytest.fixture
+def acc(redis_client: redis.Redis) -> Accumulator:
+    """The accumulator on `redis_client`, whose keys go when the test ends."""
+    return Accumulator(redis_client)
+
+
+@pytest.fixture
+def patient(key_prefix: str) -> str:
+    """A cardholder id of this test's own."""
+    return f"{key_prefix}-patient"

@@ -29,16 +29,6 @@ CAP = 1_200_000  # $12,000.00
 Y2024, Y2025 = "enr-2024", "enr-2025"
 
 
-@pytest.fixture
-def acc(redis_client: redis.Redis) -> Accumulator:
-    return Accumulator(redis_client)
-
-
-@pytest.fixture
-def patient(key_prefix: str) -> str:
-    return f"{key_prefix}-patient"
-
-
 def test_a_reservation_within_the_cap_is_granted_in_full(acc, patient):
     assert acc.reserve(patient, Y2024, "c1", 50_000, CAP) == Reservation(0, 50_000, False)
     assert acc.reserve(patient, Y2024, "c2", 25_000, CAP) == Reservation(50_000, 25_000, False)

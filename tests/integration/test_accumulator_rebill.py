@@ -5,7 +5,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import redis
 
 from adjudicator.adapters.accumulator import Accumulator, Reservation
 
@@ -13,16 +12,6 @@ pytestmark = pytest.mark.integration
 
 CAP = 1_200_000
 YEAR = "enr-2024"
-
-
-@pytest.fixture
-def acc(redis_client: redis.Redis) -> Accumulator:
-    return Accumulator(redis_client)
-
-
-@pytest.fixture
-def patient(key_prefix: str) -> str:
-    return f"{key_prefix}-patient"
 
 
 def _full_year(acc: Accumulator, patient: str) -> None:

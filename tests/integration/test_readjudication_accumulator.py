@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import redis
 
 from adjudicator.adapters.accumulator import Accumulator, ReplayInFlight
 from adjudicator.domain.outcomes import ClaimStatus
@@ -13,11 +12,6 @@ pytestmark = pytest.mark.integration
 YEAR = "year-2021"
 MAX = 1_200_000
 PAID, RECEIVED, REJECTED = ClaimStatus.PAID, ClaimStatus.RECEIVED, ClaimStatus.REJECTED
-
-
-@pytest.fixture
-def acc(redis_client: redis.Redis) -> Accumulator:
-    return Accumulator(redis_client)
 
 
 @pytest.fixture
