@@ -426,6 +426,48 @@ class MemoryAccumulator:
         grants[claim_id] = (enrollment_id, granted, before)
         return Reservation(before, granted, False)
 
+    def rebill(
+        self,
+        cardholder_id: str,
+        enrollment_id: str,
+        claim_id: str,
+        requested_cents: int,
+        annual_max_cents: int,
+        replaces: str,
+    ) -> Reservation:
+        used, grants, released = self._of(cardholder_id)
+        if claim_id in grants:
+            _year, granted, used_before = grants[claim_id]
+            return Reservation(used_before, granted, True)
+        old = grants.get(replaces) if replaces not in released else None
+        before = used.get(enrollment_id, 0) - (old[1] if old and old[0] == enrollment_id else 0)
+        granted = grant(requested_cents, before, annual_max_cents)
+        if granted <= 0:
+            return Reservation(before, 0, False)
+        if old is not None:
+            released.add(replaces)
+            used[old[0]] = used.get(old[0], 0) - old[1]
+        used[enrollment_id] = used.get(enrollment_id, 0) + granted
+        grants[claim_id] = (enrollment_id, granted, before)
+        return Reservation(before, granted, False)
+
+    def undo_rebill(
+        self, cardholder_id: str, claim_id: str, replaces: str, *, restore: bool
+    ) -> tuple[int, int]:
+        used, grants, released = self._of(cardholder_id)
+        forgotten = restored = 0
+        if claim_id in grants:
+            year, granted, _before = grants.pop(claim_id)
+            if claim_id not in released:
+                forgotten = granted
+                used[year] = used.get(year, 0) - granted
+            released.discard(claim_id)
+        if restore and replaces in grants and replaces in released:
+            released.discard(replaces)
+            year, restored, _before = grants[replaces]
+            used[year] = used.get(year, 0) + restored
+        return forgotten, restored
+
     def release(self, cardholder_id: str, claim_id: str) -> Release:
         return self._give_back(cardholder_id, claim_id, forget=False)
 

@@ -120,6 +120,29 @@ def test_a_claim_keeps_the_door_it_came_through_and_the_claim_it_rebills(ledger:
     assert [c.channel for c in listed] == ["ncpdp", "json"]
 
 
+def test_a_received_claim_is_discarded_with_its_events_and_a_decided_one_never(ledger: Ledger):
+    npi = _pharmacy(ledger)
+    received, decided = _claim(npi, rebill_of="c" * 32), _claim(npi)
+    _store(ledger, received, decided)
+    with ledger.writing() as uow:
+        for claim in (received, decided):
+            uow.events.add(
+                actor="system", entity_type="claim", entity_id=claim.claim_id,
+                cardholder_id=claim.cardholder_id, type="received", data={},
+            )  # fmt: skip
+        uow.claims.set_outcome(decided.claim_id, ClaimStatus.RECEIVED, status=ClaimStatus.REJECTED)
+
+    with ledger.writing() as uow:
+        gone = uow.claims.discard(received.claim_id)
+        kept = uow.claims.discard(decided.claim_id)
+
+    assert (gone, kept) == (True, False)
+    with ledger.reading() as uow:
+        assert uow.claims.get(received.claim_id) is None
+        assert uow.events.of("claim", received.claim_id) == []
+        assert len(uow.events.of("claim", decided.claim_id)) == 1
+
+
 def test_a_unit_of_work_that_fails_leaves_nothing_behind(ledger: Ledger):
     claim = _claim(_pharmacy(ledger))
     with pytest.raises(RuntimeError), ledger.writing() as uow:
@@ -349,6 +372,37 @@ def test_a_release_gives_back_once_and_a_cancel_lets_the_claim_reserve_again(acc
     assert (nothing.enrollment_id, nothing.released_cents, nothing.used_after) == (None, 0, None)
     assert accumulator.reserve(cardholder, "y1", "paid", 700, 1_500).replayed  # not again
     assert not accumulator.reserve(cardholder, "y1", "undone", 300, 1_500).replayed
+
+
+def test_a_rebill_gives_the_old_grant_back_and_reserves_the_new_in_one_step(accumulator):
+    cardholder = _cardholder()
+    accumulator.reserve(cardholder, "y1", "old", 1_000, 1_500)
+    accumulator.reserve(cardholder, "y1", "other", 500, 1_500)
+
+    nothing = accumulator.rebill(cardholder, "y1", "zero", 0, 1_500, replaces="old")
+    rebilled = accumulator.rebill(cardholder, "y1", "new", 1_200, 1_500, replaces="old")
+    replayed = accumulator.rebill(cardholder, "y1", "new", 1_200, 1_500, replaces="old")
+
+    assert (nothing.used_before, nothing.granted) == (500, 0)
+    assert (rebilled.used_before, rebilled.granted, rebilled.replayed) == (500, 1_000, False)
+    assert (replayed.granted, replayed.replayed) == (1_000, True)
+    assert accumulator.used(cardholder, "y1") == 1_500
+    assert "old" in accumulator.snapshot(cardholder)["released"]
+
+
+def test_an_undone_rebill_forgets_the_new_grant_and_restores_the_old_when_asked(accumulator):
+    cardholder = _cardholder()
+    accumulator.reserve(cardholder, "y1", "old", 1_000, 1_500)
+    accumulator.rebill(cardholder, "y1", "new", 400, 1_500, replaces="old")
+
+    undone = accumulator.undo_rebill(cardholder, "new", "old", restore=True)
+    again = accumulator.undo_rebill(cardholder, "new", "old", restore=True)
+    accumulator.rebill(cardholder, "y1", "newer", 400, 1_500, replaces="old")
+    kept_released = accumulator.undo_rebill(cardholder, "newer", "old", restore=False)
+
+    assert (undone, again, kept_released) == ((400, 1_000), (0, 0), (400, 0))
+    assert accumulator.used(cardholder, "y1") == 0
+    assert "new" not in accumulator.snapshot(cardholder)["grants"]
 
 
 def test_a_replaced_accumulator_reads_back_as_written(accumulator):

@@ -232,3 +232,59 @@ def test_an_eligibility_inquiry_from_outside_the_network_is_40_alone(rt, member)
 
     assert [code for code, _message in answer.reject_codes] == ["40"]
     assert (answer.benefit_period, answer.remaining) == (None, None)
+
+
+def _rebill(rt: Runtime, payload: dict, replaces: str) -> str:
+    data = load_claim(payload)
+    submitted = intake.submit_claim(rt, data, wait=None, channel="ncpdp", rebill_of=replaces)
+    return submitted.claim_id
+
+
+def _used(rt: Runtime, cardholder: str) -> int:
+    return sum(rt.accumulator.snapshot(cardholder)["used"].values())
+
+
+def test_a_rebill_reverses_the_paid_claim_and_pays_the_new_content(rt, member, npi):
+    cardholder = member["cardholder_id"]
+    payload = claim_payload(cardholder, npi, rx_number="1001")
+    old = _pay(rt, payload)
+    new = _rebill(rt, {**payload, "fill_number": 0, "prescriber_npi": None}, old)
+
+    decided = adjudication.adjudicate(rt, new)
+
+    assert decided is not None and decided.status == "paid"
+    assert claim_queries.read_claim(rt, old).status == "reversed"  # type: ignore[union-attr]  # read back: present
+    assert _used(rt, cardholder) == decided.program_paid
+
+
+def test_a_rebill_that_rejects_leaves_the_old_claim_paid_and_nothing_of_itself(rt, member, npi):
+    cardholder = member["cardholder_id"]
+    payload = claim_payload(cardholder, npi, rx_number="1001")
+    old = _pay(rt, payload)
+    paid = _used(rt, cardholder)
+    refused = {**payload, "cob": {"other_coverage_code": 2}}
+    new = _rebill(rt, refused, old)
+
+    decided = adjudication.adjudicate(rt, new)
+
+    assert decided is not None and decided.status == "rejected"  # the answer, not stored
+    assert claim_queries.read_claim(rt, new) is None
+    assert claim_queries.read_claim(rt, old).status == "paid"  # type: ignore[union-attr]  # read back: present
+    assert _used(rt, cardholder) == paid
+
+
+def test_a_claim_nobody_decided_in_time_is_rejected_85_and_a_rebill_discarded(rt, member, npi):
+    cardholder = member["cardholder_id"]
+    late = _submit(rt, claim_payload(cardholder, npi, rx_number="2002")).claim_id
+    old = _pay(rt, claim_payload(cardholder, npi, rx_number="1001"))
+    changed = claim_payload(cardholder, npi, rx_number="1001", responsibility="900.00")
+    rebill = _rebill(rt, changed, old)
+
+    rejected = intake.give_up(rt, late)
+    discarded = intake.give_up(rt, rebill)
+
+    assert rejected is not None and rejected.status == "rejected"
+    assert [r["code"] for r in rejected.decision["reject_codes"]] == ["85"]  # type: ignore[index]  # decided: a decision
+    assert adjudication.adjudicate(rt, late) is None  # the worker, late, changes nothing
+    assert discarded is None and claim_queries.read_claim(rt, rebill) is None
+    assert claim_queries.read_claim(rt, old).status == "paid"  # type: ignore[union-attr]  # read back: present
