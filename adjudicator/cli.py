@@ -92,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
     acc.add_parser("check", help="compare with the ledger").set_defaults(handler=_acc_check)
     acc.add_parser("rebuild", help="restore from the ledger").set_defaults(handler=_acc_rebuild)
 
+    payments = commands.add_parser("payments", help="money owed to pharmacies (PAYMENTS.md)")
+    pay = payments.add_subparsers(required=True)
+    pay.add_parser(
+        "check", help="every claim's money events add up to what is owed for it now"
+    ).set_defaults(handler=_payments_check)
+
     readjudicate = commands.add_parser(
         "readjudicate", help="re-run a window of claims under today's terms and facts"
     )
@@ -238,6 +244,14 @@ def _acc_check(_args: argparse.Namespace) -> int:
     from adjudicator.services import accumulators
 
     result = _with_runtime(accumulators.check)
+    _print(result)
+    return 1 if result["mismatches"] else 0
+
+
+def _payments_check(_args: argparse.Namespace) -> int:
+    from adjudicator.services import money
+
+    result = _with_runtime(money.check)
     _print(result)
     return 1 if result["mismatches"] else 0
 

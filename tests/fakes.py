@@ -8,7 +8,7 @@ import copy
 import dataclasses
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -19,6 +19,7 @@ from adjudicator.adapters.decision_channel import DONE
 from adjudicator.config import Config
 from adjudicator.domain.adjudicate import grant
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey, ReviewState
+from adjudicator.domain.payments import MoneyEvent, owed_for
 from adjudicator.domain.records import (
     JSON,
     ClaimRecord,
@@ -37,6 +38,7 @@ from adjudicator.services.unit_of_work import (
     ExportedClaim,
     Grant,
     KeyedClaim,
+    MoneyMismatch,
 )
 
 
@@ -54,6 +56,7 @@ class _Tables:
     claims: dict[str, ClaimRecord] = field(default_factory=dict)  # in the order stored
     events: list[EventRecord] = field(default_factory=list)
     terms: dict[str, tuple[date, JSON, datetime]] = field(default_factory=dict)
+    money: list[tuple[datetime, MoneyEvent]] = field(default_factory=list)
     seq: int = 0
 
     def next_seq(self) -> int:
@@ -347,6 +350,30 @@ class MemoryTerms:
         return version in self._t.terms
 
 
+class MemoryMoneyEvents:
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    def add(self, events: Sequence[MoneyEvent]) -> None:
+        self._t.money += [(_now(), event) for event in events]
+
+    def mismatches(self, limit: int = 100) -> list[MoneyMismatch]:
+        totals: dict[str, int] = {}
+        for _at, event in self._t.money:
+            totals[event.claim_id] = totals.get(event.claim_id, 0) + event.amount
+        found = [
+            MoneyMismatch(c.claim_id, totals.get(c.claim_id, 0), owed)
+            for c in self._t.claims.values()
+            if totals.get(c.claim_id, 0) != (owed := owed_for(c.status, c.program_paid))
+        ]
+        found += [
+            MoneyMismatch(claim_id, total, 0)
+            for claim_id, total in totals.items()
+            if claim_id not in self._t.claims and total != 0
+        ]
+        return found[:limit]
+
+
 class MemoryUnitOfWork:
     def __init__(self, tables: _Tables) -> None:
         self.credentials = MemoryCredentials(tables)
@@ -354,6 +381,7 @@ class MemoryUnitOfWork:
         self.claims = MemoryClaims(tables)
         self.events = MemoryEvents(tables)
         self.terms = MemoryTerms(tables)
+        self.money = MemoryMoneyEvents(tables)
 
 
 class MemoryLedger:

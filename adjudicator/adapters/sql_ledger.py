@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adjudicator.adapters import ledger
 from adjudicator.adapters.db import make_engine, reading
+from adjudicator.adapters.money_ledger import SqlMoneyEvents
 from adjudicator.adapters.readjudication import SqlJobs
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey, ReviewState
 from adjudicator.domain.records import (
@@ -301,7 +302,7 @@ class SqlTerms:
 class SqlUnitOfWork:
     """The repositories over one connection (and its transaction, when writing)."""
 
-    __slots__ = ("credentials", "members", "claims", "events", "terms", "jobs")
+    __slots__ = ("credentials", "members", "claims", "events", "terms", "money", "jobs")
 
     def __init__(self, conn: Connection) -> None:
         self.credentials = SqlCredentials(conn)
@@ -309,6 +310,7 @@ class SqlUnitOfWork:
         self.claims = SqlClaims(conn)
         self.events = SqlEvents(conn)
         self.terms = SqlTerms(conn)
+        self.money = SqlMoneyEvents(conn)
         self.jobs = SqlJobs(conn)
 
 

@@ -145,6 +145,22 @@ events = Table(
     Index("ix_events_cardholder", "cardholder_id", "seq"),
 )
 
+# Every change to what the program owes a pharmacy for a claim (PAYMENTS.md), written in
+# the transaction that makes it; a payment cycle takes the ones not yet in a cycle.
+money_events = Table(
+    "money_events",
+    metadata,
+    Column("seq", _Serial, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("claim_id", String(40), nullable=False),
+    Column("pharmacy_npi", String(10), nullable=False),
+    Column("kind", String(20), nullable=False),  # payment | reversal | adjustment
+    Column("amount", BigInteger, nullable=False),  # signed cents
+    Column("cycle_id", String(40)),
+    Index("ix_money_events_claim", "claim_id"),
+    Index("ix_money_events_cycle", "cycle_id", "at"),
+)
+
 terms_versions = Table(
     "terms_versions",
     metadata,

@@ -18,9 +18,10 @@ from adjudicator.domain.outcomes import (
     ClaimStatus,
     approved_overrides,
 )
+from adjudicator.domain.payments import owed_for
 from adjudicator.domain.records import ClaimRecord, ClaimToDecide
 from adjudicator.domain.terms import Terms
-from adjudicator.services import accumulators, rebills, reversals, terms
+from adjudicator.services import accumulators, money, rebills, reversals, terms
 from adjudicator.services.decided import outcome_columns
 from adjudicator.services.history import claim_event
 from adjudicator.services.runtime import Runtime
@@ -166,6 +167,9 @@ def _record(
         values = outcome_columns(rt, record, evaluation, settled)
         recorded = uow.claims.set_outcome(record.claim_id, ClaimStatus.RECEIVED, **values)
         if recorded:
+            money.record(
+                uow, record, before=0, after=owed_for(settled.status, values["program_paid"])
+            )
             if settled.status != ClaimStatus.PAID:
                 _forget_reservation(rt, record)
             data = {

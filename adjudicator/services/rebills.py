@@ -16,7 +16,7 @@ from adjudicator.domain.outcomes import ClaimStatus
 from adjudicator.domain.records import ClaimRecord, ClaimToDecide
 from adjudicator.domain.rules import reject
 from adjudicator.domain.terms import Terms
-from adjudicator.services import records, reversals
+from adjudicator.services import money, records, reversals
 from adjudicator.services.decided import outcome_columns
 from adjudicator.services.history import claim_event
 from adjudicator.services.runtime import Runtime
@@ -94,6 +94,7 @@ def _record(
         values = outcome_columns(rt, record, evaluation, settled)
         if not uow.claims.set_outcome(record.claim_id, ClaimStatus.RECEIVED, **values):
             raise _NotPaid(None)
+        money.record(uow, record, before=0, after=values["program_paid"])
         data = {
             "before": {"status": ClaimStatus.RECEIVED},
             "after": {"status": settled.status, "program_paid": values["program_paid"]},

@@ -10,6 +10,7 @@ import redis
 
 from adjudicator.domain.outcomes import REVERSIBLE, ClaimStatus, NcpdpKey, reversed_benefit
 from adjudicator.domain.records import JSON, ClaimRecord
+from adjudicator.services import money
 from adjudicator.services.claim_queries import read_claim
 from adjudicator.services.errors import Conflict, NotFound
 from adjudicator.services.history import claim_event
@@ -63,6 +64,7 @@ def _write_reversal(
     if rebilled_by is not None:  # the rebill's Redis step gave the grant back already
         values["released_at"] = now
     uow.claims.set_outcome(claim.claim_id, ClaimStatus.PAID, reversed_at=now, **values)
+    money.record(uow, claim, before=claim.program_paid, after=0)
     data: dict[str, Any] = {
         "before": {"status": ClaimStatus.PAID, "program_paid": claim.program_paid},
         "after": {"status": ClaimStatus.REVERSED, "released": claim.program_paid},

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey
+from adjudicator.domain.payments import MoneyEvent
 from adjudicator.domain.records import (
     JSON,
     Change,
@@ -164,6 +165,23 @@ class Claims(Protocol):
         """Decided claims served in `year` (a duplicate's original stands for it)."""
 
 
+@dataclass(frozen=True, slots=True)
+class MoneyMismatch:
+    """A claim whose money events do not add up to what the program owes for it now."""
+
+    claim_id: str
+    events_total: int
+    owed_now: int
+
+
+class MoneyEvents(Protocol):
+    def add(self, events: Sequence[MoneyEvent]) -> None:
+        """Record them, stamped with the transaction's time (UTC)."""
+
+    def mismatches(self, limit: int = 100) -> list[MoneyMismatch]:
+        """Claims (and events without a claim) whose events' sum is not what is owed now."""
+
+
 class Events(Protocol):
     def add(
         self,
@@ -297,6 +315,8 @@ class UnitOfWork(Protocol):
     def events(self) -> Events: ...
     @property
     def terms(self) -> TermsVersions: ...
+    @property
+    def money(self) -> MoneyEvents: ...
     @property
     def jobs(self) -> Jobs: ...
 

@@ -13,6 +13,7 @@ import pytest
 
 from adjudicator.adapters.accumulator import accumulator_key
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey, ReviewState
+from adjudicator.domain.payments import MoneyEvent, MoneyKind
 from adjudicator.domain.records import ClaimRecord, EnrollmentRecord, PharmacyRecord, SwitchRecord
 from adjudicator.services.unit_of_work import ClaimFilter, DuplicatePaidKey, Ledger
 from tests.fakes import MemoryAccumulator, MemoryLedger
@@ -141,6 +142,27 @@ def test_a_received_claim_is_discarded_with_its_events_and_a_decided_one_never(l
         assert uow.claims.get(received.claim_id) is None
         assert uow.events.of("claim", received.claim_id) == []
         assert len(uow.events.of("claim", decided.claim_id)) == 1
+
+
+def test_money_events_add_up_per_claim_and_the_check_names_what_does_not(ledger: Ledger):
+    npi = _pharmacy(ledger)
+    paid, unpaid = _claim(npi), _claim(npi)
+    _store(ledger, paid, unpaid)
+    with ledger.writing() as uow:
+        uow.claims.set_outcome(
+            paid.claim_id, ClaimStatus.RECEIVED, status=ClaimStatus.PAID, program_paid=1_000
+        )
+        uow.money.add([MoneyEvent(paid.claim_id, npi, MoneyKind.PAYMENT, 1_000)])
+    with ledger.reading() as uow:
+        clean = uow.money.mismatches()
+    with ledger.writing() as uow:
+        uow.money.add([MoneyEvent(unpaid.claim_id, npi, MoneyKind.PAYMENT, 300)])
+        uow.money.add([MoneyEvent("no-such-claim", npi, MoneyKind.PAYMENT, 5)])
+    with ledger.reading() as uow:
+        found = {(m.claim_id, m.events_total, m.owed_now) for m in uow.money.mismatches()}
+
+    assert clean == []
+    assert found == {(unpaid.claim_id, 300, 0), ("no-such-claim", 5, 0)}
 
 
 def test_a_unit_of_work_that_fails_leaves_nothing_behind(ledger: Ledger):

@@ -13,7 +13,7 @@ import pytest
 
 from adjudicator.config import Config
 from adjudicator.domain.outcomes import ClaimStatus
-from adjudicator.services import claim_queries, identity, intake, ncpdp
+from adjudicator.services import claim_queries, identity, intake, money, ncpdp
 from adjudicator.services.errors import Forbidden
 from adjudicator.services.identity import Principal
 from adjudicator.services.runtime import Runtime
@@ -190,6 +190,7 @@ def test_b3_reverses_the_paid_claim_and_pays_the_new_content_in_one_step(d0):
     old = claim_queries.get(d0, claims["reversed"]["claim_id"], with_events=True)
     assert old["events"][-1]["data"]["rebilled_by"] == claims["paid"]["claim_id"]
     assert _used(d0, member) == 90_000
+    assert money.check(d0)["mismatches"] == []  # the old one's reversal, the new one's payment
     assert _redis_agrees_with_the_ledger(d0, member)
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from adjudicator.adapters.accumulator import ReplayInFlight
 from adjudicator.domain.outcomes import ReviewState
+from adjudicator.domain.payments import money_moved, owed_for
 from adjudicator.domain.replay import Outcome, Window, YearReplay
 from adjudicator.domain.terms import Terms
 from adjudicator.services import records
@@ -40,7 +41,7 @@ from adjudicator.services.readjudication.load import (
 )
 from adjudicator.services.readjudication.tally import Runner, Tally, merged
 from adjudicator.services.runtime import Runtime
-from adjudicator.services.unit_of_work import DuplicatePaidKey, Jobs
+from adjudicator.services.unit_of_work import DuplicatePaidKey, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,8 @@ class Applier:
                 group = []
         if pending:
             tally = merged(t for _, t in pending)
-            with self._write_lock() as jobs:
-                self.runner.record(jobs, tally, cardholders[-1])
+            with self._write_lock() as uow:
+                self.runner.record(uow.jobs, tally, cardholders[-1])
             done += tally.claims
         return done
 
@@ -101,14 +102,15 @@ class Applier:
         held: Held = []
         tally = merged(t for _, t in pending)
         try:
-            with self._write_lock() as jobs:
+            with self._write_lock() as uow:
+                jobs = uow.jobs
                 locked = fingerprints(jobs, group, self.window)
                 if any(locked.get(c, NOTHING) != first_look[c].fingerprint for c in group):
                     raise _Moved
                 years = [(c, year) for c in group for year in first_look[c].years]
                 self._hold(years, held)
                 tally.add(year for _, year in years)
-                self._write(jobs, tally)
+                self._write(uow, tally)
                 self.runner.record(jobs, tally, reached)
         except (_Moved, ReplayInFlight, DuplicatePaidKey):
             self._undo_holds(held)
@@ -117,8 +119,8 @@ class Applier:
                 done += self._apply_cardholder(cardholder, _take(pending, upto=cardholder))
             if pending:  # unchanged cardholders after the group's last one
                 rest = merged(t for _, t in pending)
-                with self._write_lock() as jobs:
-                    self.runner.record(jobs, rest, reached)
+                with self._write_lock() as uow:
+                    self.runner.record(uow.jobs, rest, reached)
                 done += rest.claims
                 pending.clear()
             return done
@@ -136,14 +138,15 @@ class Applier:
         while True:
             held: Held = []
             try:
-                with self._write_lock() as jobs:
+                with self._write_lock() as uow:
+                    jobs = uow.jobs
                     replay = load_replays(
                         jobs, [cardholder], self.window, self.terms_on, for_update=True
                     )[cardholder]
                     self._hold([(cardholder, year) for year in replay.years], held)
                     tally = Tally()
                     tally.add(replay.years)
-                    self._write(jobs, tally)
+                    self._write(uow, tally)
                     tally.merge(earlier)
                     self.runner.record(jobs, tally, cardholder)
             except (ReplayInFlight, DuplicatePaidKey) as busy:
@@ -163,7 +166,7 @@ class Applier:
             return tally.claims
 
     @contextmanager
-    def _write_lock(self) -> Iterator[Jobs]:
+    def _write_lock(self) -> Iterator[UnitOfWork]:
         """A write transaction; on SQLite, pause as long as it held the lock afterwards.
 
         SQLite has one writer at a time and a waiting writer polls with growing sleeps, so
@@ -171,7 +174,7 @@ class Applier:
         free at least half the time keeps them flowing (PostgreSQL locks rows instead)."""
         began = time.monotonic()
         with self.rt.ledger.writing() as uow:
-            yield uow.jobs
+            yield uow
         if self.rt.ledger.writers_poll:
             time.sleep(min(time.monotonic() - began, MAX_PAUSE))
 
@@ -194,7 +197,8 @@ class Applier:
                 [(c, e, y.grants, y.cleared()) for c, e, y in held]
             )
 
-    def _write(self, jobs: Jobs, tally: Tally) -> None:
+    def _write(self, uow: UnitOfWork, tally: Tally) -> None:
+        jobs = uow.jobs
         # Claims that stop paying first: a claim paid now may take the NCPDP key they free.
         outcomes = sorted(tally.outcomes, key=lambda o: o.pays)
         decisions = [
@@ -225,6 +229,21 @@ class Applier:
                 }
                 for o in outcomes
             ],
+        )
+        uow.money.add(
+            [
+                moved
+                for o in outcomes
+                if (
+                    moved := money_moved(
+                        o.claim.claim_id,
+                        o.claim.pharmacy_npi,
+                        owed_for(o.claim.status, o.claim.program_paid),
+                        owed_for(o.decision.status, o.after_paid),
+                    )
+                )
+                is not None
+            ]
         )
 
     def _undo_holds(self, held: Held) -> None:
