@@ -121,10 +121,8 @@ def test_migration_0008_gives_claims_decided_before_it_their_events(tmp_path):
             config = _alembic(url)
             config.attributes["connection"] = conn
             command.upgrade(config, "0007")
-            pharmacy_row = {"npi": "1234567893", "name": "P", "chain": "accredo"}
-            conn.execute(
-                insert(pharmacies).values(**pharmacy_row, api_key_hash="h", created_at=now)
-            )
+            pharmacy = {"npi": "1234567893", "name": "P", "chain": "accredo"}
+            conn.execute(insert(pharmacies).values(**pharmacy, api_key_hash="h", created_at=now))
             for n, (status, paid, reversed_at) in enumerate(rows):
                 conn.execute(insert(claims).values(
                     claim_id=f"c{n}", pharmacy_npi="1234567893", cardholder_id="IC1",
