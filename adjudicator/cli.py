@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from adjudicator.config import Config
@@ -97,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     pay.add_parser(
         "check", help="every claim's money events add up to what is owed for it now"
     ).set_defaults(handler=_payments_check)
+    close = pay.add_parser("close", help="close a payment cycle: one remittance per pharmacy")
+    close.add_argument(
+        "--through", type=_moment, metavar="T", help="RFC 3339 with an offset (default: now)"
+    )
+    close.set_defaults(handler=_payments_close)
 
     readjudicate = commands.add_parser(
         "readjudicate", help="re-run a window of claims under today's terms and facts"
@@ -253,7 +258,27 @@ def _payments_check(_args: argparse.Namespace) -> int:
 
     result = _with_runtime(money.check)
     _print(result)
-    return 1 if result["mismatches"] else 0
+    return 1 if result["mismatches"] or result["pharmacies"] else 0
+
+
+def _payments_close(args: argparse.Namespace) -> int:
+    from adjudicator.services import payments
+    from adjudicator.services.errors import ServiceError
+
+    try:
+        _print(_with_runtime(lambda rt: payments.close(rt, args.through, "cli")))
+    except ServiceError as error:
+        print(f"adjudicator payments close: {error.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _moment(text: str) -> datetime:
+    """An RFC 3339 moment with its offset (a bare time is ambiguous: refused)."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("give the offset, e.g. 2026-03-07T23:59:59Z")
+    return moment
 
 
 def _acc_rebuild(_args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from adjudicator.adapters import ledger
 from adjudicator.adapters.db import make_engine, reading
 from adjudicator.adapters.money_ledger import SqlMoneyEvents
+from adjudicator.adapters.payments_ledger import SqlPayments
 from adjudicator.adapters.readjudication import SqlJobs
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey, ReviewState
 from adjudicator.domain.records import (
@@ -302,7 +303,9 @@ class SqlTerms:
 class SqlUnitOfWork:
     """The repositories over one connection (and its transaction, when writing)."""
 
-    __slots__ = ("credentials", "members", "claims", "events", "terms", "money", "jobs")
+    __slots__ = (
+        "credentials", "members", "claims", "events", "terms", "money", "payments", "jobs",
+    )  # fmt: skip
 
     def __init__(self, conn: Connection) -> None:
         self.credentials = SqlCredentials(conn)
@@ -311,6 +314,7 @@ class SqlUnitOfWork:
         self.events = SqlEvents(conn)
         self.terms = SqlTerms(conn)
         self.money = SqlMoneyEvents(conn)
+        self.payments = SqlPayments(conn)
         self.jobs = SqlJobs(conn)
 
 

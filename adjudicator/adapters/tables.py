@@ -161,6 +161,37 @@ money_events = Table(
     Index("ix_money_events_cycle", "cycle_id", "at"),
 )
 
+# A payment cycle: the money events recorded through a moment, closed once.
+payment_cycles = Table(
+    "payment_cycles",
+    metadata,
+    Column("seq", _Serial, primary_key=True, autoincrement=True),
+    Column("cycle_id", String(40), nullable=False, unique=True),
+    Column("through", DateTime(timezone=True), nullable=False, unique=True),
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    Column("closed_by", String(120), nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("pharmacies", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),  # signed cents
+    Column("sent", BigInteger, nullable=False),
+)
+
+# One per pharmacy with events in a cycle; its lines are the cycle's events of its claims.
+remittances = Table(
+    "remittances",
+    metadata,
+    Column("seq", _Serial, primary_key=True, autoincrement=True),
+    Column("remittance_id", String(40), nullable=False, unique=True),
+    Column("cycle_id", String(40), nullable=False),
+    Column("npi", String(10), nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("balance_forward", BigInteger, nullable=False),
+    Column("payment", BigInteger, nullable=False),
+    Column("owed", BigInteger, nullable=False),
+    Index("ix_remittances_cycle", "cycle_id", "npi", unique=True),
+    Index("ix_remittances_npi", "npi", "seq"),
+)
+
 terms_versions = Table(
     "terms_versions",
     metadata,

@@ -4,6 +4,7 @@ claim is one, recorded in the transaction that makes the change."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 
 from adjudicator.domain.money import Cents
@@ -41,3 +42,68 @@ def money_moved(claim_id: str, npi: str, before: Cents, after: Cents) -> MoneyEv
     else:
         kind = MoneyKind.ADJUSTMENT
     return MoneyEvent(claim_id, npi, kind, after - before)
+
+
+@dataclass(frozen=True, slots=True)
+class RemittanceTotals:
+    """A pharmacy's remittance in one cycle (PAYMENTS.md), in cents."""
+
+    total: Cents  # the sum of its lines
+    balance_forward: Cents  # what it still owed from its previous remittance (<= 0)
+    payment: Cents  # the money sent: max(0, total + balance_forward)
+    owed: Cents  # carried to its next remittance: min(0, total + balance_forward)
+
+    @property
+    def recovered(self) -> Cents:
+        """What of an earlier debt this remittance paid off."""
+        return max(0, self.owed - self.balance_forward)
+
+
+def remittance_totals(total: Cents, balance_forward: Cents) -> RemittanceTotals:
+    if balance_forward > 0:
+        raise ValueError("a balance forward is what a pharmacy owes: zero or negative")
+    due = total + balance_forward
+    return RemittanceTotals(total, balance_forward, max(0, due), min(0, due))
+
+
+@dataclass(frozen=True, slots=True)
+class CycleRecord:
+    cycle_id: str
+    through: datetime
+    closed_at: datetime
+    closed_by: str
+    events: int
+    pharmacies: int
+    total: Cents
+    sent: Cents
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemittanceRecord:
+    remittance_id: str
+    cycle_id: str
+    npi: str
+    totals: RemittanceTotals
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemittanceLine:
+    """One money event of a remitted claim."""
+
+    claim_id: str
+    rx_number: str
+    fill_number: int
+    date_of_service: date
+    kind: MoneyKind
+    amount: Cents
+
+
+@dataclass(frozen=True, slots=True)
+class PharmacyTotal:
+    """What a cycle took of one pharmacy's money events."""
+
+    npi: str
+    events: int
+    total: Cents

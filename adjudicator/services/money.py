@@ -21,11 +21,15 @@ def record(uow: UnitOfWork, claim: ClaimRecord, *, before: int, after: int) -> N
 
 
 def check(rt: Runtime, limit: int = 100) -> dict[str, Any]:
-    """`adjudicator payments check`: the claims whose events do not add up (PAYMENTS.md's
-    first invariant; the remittances' arrives with payment cycles)."""
+    """`adjudicator payments check`: PAYMENTS.md's invariants. The claims whose events do
+    not add up to what is owed for them now, and the pharmacies whose remittances do not
+    add up (paid + owed = remitted lines = their events in cycles)."""
+    from adjudicator.services.payments import check_pharmacies
+
     with rt.ledger.reading() as uow:
         found = uow.money.mismatches(limit)
     return {
+        "pharmacies": check_pharmacies(rt),
         "mismatches": [
             {
                 "claim_id": m.claim_id,
@@ -33,5 +37,5 @@ def check(rt: Runtime, limit: int = 100) -> dict[str, Any]:
                 "owed_now": format_money(m.owed_now),
             }
             for m in found
-        ]
+        ],
     }

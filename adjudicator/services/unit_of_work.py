@@ -14,7 +14,13 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey
-from adjudicator.domain.payments import MoneyEvent
+from adjudicator.domain.payments import (
+    CycleRecord,
+    MoneyEvent,
+    PharmacyTotal,
+    RemittanceLine,
+    RemittanceRecord,
+)
 from adjudicator.domain.records import (
     JSON,
     Change,
@@ -182,6 +188,47 @@ class MoneyEvents(Protocol):
         """Claims (and events without a claim) whose events' sum is not what is owed now."""
 
 
+@dataclass(frozen=True, slots=True)
+class PharmacyLedger:
+    """A pharmacy's remittances summed, for PAYMENTS.md's second invariant."""
+
+    npi: str
+    paid: int  # the sum of its remittances' payments
+    owed: int  # what its latest remittance carries forward
+    remitted: int  # the sum of its remittances' totals
+    events_remitted: int  # the sum of its money events in cycles
+
+
+class Payments(Protocol):
+    def lock(self) -> None:
+        """Hold cycle closes one at a time until the transaction ends."""
+
+    def latest_cycle(self) -> CycleRecord | None: ...
+    def take_events(self, cycle_id: str, through: datetime) -> list[PharmacyTotal]:
+        """Put every event recorded at or before `through` and in no cycle into this one;
+        what it took, per pharmacy (by NPI)."""
+
+    def owed_by(self, npi: str) -> int:
+        """What the pharmacy's latest remittance carries forward (0 without one)."""
+
+    def add_cycle(self, cycle: CycleRecord) -> None: ...
+    def add_remittance(self, remittance: RemittanceRecord) -> None: ...
+    def cycle(self, cycle_id: str) -> CycleRecord | None: ...
+    def cycles(self, limit: int, after_seq: int | None) -> list[CycleRecord]:
+        """Newest first."""
+
+    def remittance(self, remittance_id: str) -> RemittanceRecord | None: ...
+    def remittances(
+        self, cycle_id: str | None, npi: str | None, limit: int, after_seq: int | None
+    ) -> list[RemittanceRecord]:
+        """Newest first."""
+
+    def lines(self, cycle_id: str, npi: str) -> list[RemittanceLine]:
+        """The cycle's events of the pharmacy's claims, in the order recorded."""
+
+    def pharmacy_ledgers(self) -> list[PharmacyLedger]: ...
+
+
 class Events(Protocol):
     def add(
         self,
@@ -317,6 +364,8 @@ class UnitOfWork(Protocol):
     def terms(self) -> TermsVersions: ...
     @property
     def money(self) -> MoneyEvents: ...
+    @property
+    def payments(self) -> Payments: ...
     @property
     def jobs(self) -> Jobs: ...
 

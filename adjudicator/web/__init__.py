@@ -22,6 +22,7 @@ from adjudicator.web import (
     ncpdp,
     operations,
     paths,
+    payments,
     problems,
     review,
     terms,
@@ -58,7 +59,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "API key or staff token"}
     )
-    for module in (enrollments, claims, review, terms, readjudications):
+    for module in (enrollments, claims, review, terms, readjudications, payments):
         api.register_blueprint(module.blp, url_prefix="/v1")
     api.register_blueprint(operations.blp)
     api.register_blueprint(ncpdp.blp)  # D.0 over HTTP: NCPDP.md, Transports

@@ -141,3 +141,19 @@ def test_migration_0008_gives_claims_decided_before_it_their_events(tmp_path):
     assert [tuple(r) for r in found] == [
         ("c0", "payment", 150_000), ("c1", "payment", 90_000), ("c1", "reversal", -90_000)
     ]  # fmt: skip
+
+
+def test_payments_close_from_the_command_line_prints_the_cycle(rt, tmp_path):
+    member, npi = enroll(rt, effective_date="2024-01-01"), pharmacy(rt)
+    pay(rt, claim_payload(member["cardholder_id"], npi))
+    env = {"DATABASE_URL": rt.config.database_url, "REDIS_URL": rt.config.redis_url or "",
+           "ADJUDICATOR_DATA_DIR": str(tmp_path), "PATH": str(BIN)}  # fmt: skip
+    command = [str(BIN / "adjudicator"), "payments", "close"]
+    closed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(
+        [*command, "--through", "2020-01-01T00:00:00Z"], env=env, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert closed.returncode == 0, closed.stderr
+    assert '"events": 1' in closed.stdout and '"total": "1500.00"' in closed.stdout
+    assert refused.returncode == 1 and "closed through" in refused.stderr

@@ -1,0 +1,85 @@
+"""Payments (PAYMENTS.md): cycles (admin closes; staff read) and remittances (staff: all;
+a pharmacy: its own, another's 404)."""
+
+from __future__ import annotations
+
+from flask import url_for
+from flask_smorest import Blueprint
+
+from adjudicator.services import payments
+from adjudicator.web.auth import principal, require
+from adjudicator.web.body import load_optional_json, load_query
+from adjudicator.web.docs import BEARER, json_body, query_params
+from adjudicator.web.runtime import runtime
+from schemas.payments import (
+    CycleListQuerySchema,
+    CycleListSchema,
+    CycleRequestSchema,
+    CycleSchema,
+    RemittanceListQuerySchema,
+    RemittanceListSchema,
+    RemittanceSchema,
+)
+
+blp = Blueprint("payments", __name__, description="Pay pharmacies, cycle by cycle")
+
+
+@blp.route("/payment-cycles", methods=["POST"])
+@require("admin")
+@blp.doc(security=BEARER, **json_body(CycleRequestSchema))
+@blp.alt_response(201, schema=CycleSchema, success=True, description="Closed")
+def close_cycle():  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
+    """Close a payment cycle through a moment: one remittance per pharmacy."""
+    body = load_optional_json(CycleRequestSchema())
+    cycle = payments.close(runtime(), body.get("through"), principal().actor)
+    location = url_for("payments.get_cycle", cycle_id=cycle["cycle_id"])
+    return CycleSchema().dump(cycle), 201, {"Location": location}
+
+
+@blp.route("/payment-cycles", methods=["GET"])
+@require("reviewer")
+@blp.doc(security=BEARER, **query_params(CycleListQuerySchema))
+@blp.alt_response(200, schema=CycleListSchema, success=True)
+def list_cycles():  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
+    """Payment cycles, newest first."""
+    query = load_query(CycleListQuerySchema())
+    return CycleListSchema().dump(payments.list_cycles(runtime(), query["limit"], query["cursor"]))
+
+
+@blp.route("/payment-cycles/<cycle_id>", methods=["GET"])
+@require("reviewer")
+@blp.doc(security=BEARER)
+@blp.alt_response(200, schema=CycleSchema, success=True)
+def get_cycle(cycle_id: str):  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
+    """One payment cycle's totals."""
+    return CycleSchema().dump(payments.get_cycle(runtime(), cycle_id))
+
+
+@blp.route("/remittances", methods=["GET"])
+@require("pharmacy", "reviewer")
+@blp.doc(security=BEARER, **query_params(RemittanceListQuerySchema))
+@blp.alt_response(200, schema=RemittanceListSchema, success=True)
+def list_remittances():  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
+    """Remittances, newest first, without their lines (a pharmacy: its own)."""
+    query = load_query(RemittanceListQuerySchema())
+    own = principal().npi
+    page = payments.list_remittances(
+        runtime(),
+        cycle_id=query["cycle_id"],
+        npi=own if own is not None else query["npi"],
+        limit=query["limit"],
+        cursor=query["cursor"],
+    )
+    if own is not None and query["npi"] not in (None, own):
+        page = {"items": [], "next_cursor": None}  # another pharmacy's: nothing to see
+    return RemittanceListSchema().dump(page)
+
+
+@blp.route("/remittances/<remittance_id>", methods=["GET"])
+@require("pharmacy", "reviewer")
+@blp.doc(security=BEARER)
+@blp.alt_response(200, schema=RemittanceSchema, success=True)
+def get_remittance(remittance_id: str):  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
+    """A remittance with its lines."""
+    view = payments.get_remittance(runtime(), remittance_id, npi=principal().npi)
+    return RemittanceSchema().dump(view)
