@@ -13,6 +13,7 @@ from schemas.fields import Code, Text
 from schemas.readjudications import _Limit
 
 __all__ = [
+    "InvoiceSchema",
     "CycleListQuerySchema",
     "CycleListSchema",
     "CycleRequestSchema",
@@ -103,3 +104,22 @@ class RemittanceListQuerySchema(StrictSchema):
     npi = Text(load_default=None, validate=text(10))
     limit = _Limit(load_default=50, validate=validate.Range(1, 200))
     cursor = Text(load_default=None, validate=text(500))
+
+
+class KindTotalSchema(StrictSchema):
+    count = fields.Integer(required=True)
+    amount = fields.String(required=True, metadata=_SIGNED)
+
+
+class InvoiceSchema(StrictSchema):
+    """The manufacturer's invoice for a cycle."""
+
+    cycle_id = fields.String(required=True)
+    through = fields.String(required=True)
+    program_id = fields.String(required=True)
+    payments = fields.Nested(KindTotalSchema, required=True)
+    reversals = fields.Nested(KindTotalSchema, required=True)
+    adjustments = fields.Nested(KindTotalSchema, required=True)
+    recovered = fields.String(required=True)
+    owed = fields.String(required=True, metadata=_SIGNED)
+    total_due = fields.String(required=True)

@@ -185,3 +185,11 @@ class SqlPayments:
                            int(events.get(r.npi, 0)))
             for r in sums
         ]  # fmt: skip
+
+    def kind_totals(self, cycle_id: str) -> dict[str, tuple[int, int]]:
+        rows = self._conn.execute(
+            select(money_events.c.kind, func.count(), func.sum(money_events.c.amount))
+            .where(money_events.c.cycle_id == cycle_id)
+            .group_by(money_events.c.kind)
+        )
+        return {kind: (int(count), int(total)) for kind, count, total in rows}

@@ -10,11 +10,12 @@ from typing import Any
 from adjudicator.domain.money import format_money
 from adjudicator.domain.payments import (
     CycleRecord,
+    MoneyKind,
     RemittanceRecord,
     remittance_totals,
 )
 from adjudicator.domain.records import PharmacyRecord
-from adjudicator.services import cursors
+from adjudicator.services import cursors, terms
 from adjudicator.services.errors import Conflict, Invalid, NotFound
 from adjudicator.services.runtime import Runtime
 
@@ -106,6 +107,31 @@ def list_remittances(
     return {
         "items": items,
         "next_cursor": cursors.encode(found[limit - 1].seq or 0) if more else None,
+    }
+
+
+def invoice(rt: Runtime, cycle_id: str) -> dict[str, Any]:
+    """The manufacturer's invoice for a cycle (PAYMENTS.md): its events by kind, what
+    earlier debts its lines paid off, what is still owed, and the money sent."""
+    with rt.ledger.reading() as uow:
+        cycle = uow.payments.cycle(cycle_id)
+        if cycle is None:
+            raise NotFound("payment cycle not found")
+        kinds = uow.payments.kind_totals(cycle_id)
+        remitted = [r.totals for r in uow.payments.remittances(cycle_id, None, 10**9, None)]
+        program_id = terms.all_versions(uow)[0].program_id
+    return {
+        "cycle_id": cycle.cycle_id,
+        "through": _utc(cycle.through),
+        "program_id": program_id,
+        **{
+            f"{kind}s": {"count": count, "amount": format_money(amount)}
+            for kind in MoneyKind
+            for count, amount in [kinds.get(kind, (0, 0))]
+        },
+        "recovered": format_money(sum(t.recovered for t in remitted)),
+        "owed": format_money(sum(t.owed for t in remitted)),
+        "total_due": format_money(sum(t.payment for t in remitted)),
     }
 
 

@@ -227,6 +227,8 @@ class Payments(Protocol):
         """The cycle's events of the pharmacy's claims, in the order recorded."""
 
     def pharmacy_ledgers(self) -> list[PharmacyLedger]: ...
+    def kind_totals(self, cycle_id: str) -> dict[str, tuple[int, int]]:
+        """The cycle's events by kind: {kind: (count, cents)}."""
 
 
 class Events(Protocol):

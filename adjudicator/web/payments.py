@@ -16,6 +16,7 @@ from schemas.payments import (
     CycleListSchema,
     CycleRequestSchema,
     CycleSchema,
+    InvoiceSchema,
     RemittanceListQuerySchema,
     RemittanceListSchema,
     RemittanceSchema,
@@ -53,6 +54,15 @@ def list_cycles():  # type: ignore[no-untyped-def]  # view: dict, tuple or Respo
 def get_cycle(cycle_id: str):  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
     """One payment cycle's totals."""
     return CycleSchema().dump(payments.get_cycle(runtime(), cycle_id))
+
+
+@blp.route("/payment-cycles/<cycle_id>/invoice", methods=["GET"])
+@require("admin")
+@blp.doc(security=BEARER)
+@blp.alt_response(200, schema=InvoiceSchema, success=True)
+def get_invoice(cycle_id: str):  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
+    """The manufacturer's invoice for a cycle: payments, reversals, adjustments, total due."""
+    return InvoiceSchema().dump(payments.invoice(runtime(), cycle_id))
 
 
 @blp.route("/remittances", methods=["GET"])

@@ -170,3 +170,27 @@ def test_a_bad_through_is_422_at_its_field_and_an_early_one_409(rt, client):
         "/v1/payment-cycles", json={"through": "2024-01-01T00:00:00+02:00"}, headers=admin
     )
     assert early.status_code == 409
+
+
+def test_the_invoice_counts_a_cycles_money_by_kind_and_what_was_recovered(rt, client):
+    npi = pharmacy(rt)
+    first = _paid(rt, npi)
+    payments.close(rt, None, ADMIN)
+    reversals.reverse(rt, first.claim_id, npi, "pharmacy:test")
+    payments.close(rt, None, ADMIN)
+    _paid(rt, npi, "1000.00")
+    _paid(rt, npi, "800.00")
+    recovering = payments.close(rt, None, ADMIN)
+
+    invoice = payments.invoice(rt, recovering["cycle_id"])
+    assert invoice["payments"] == {"count": 2, "amount": "1800.00"}
+    assert invoice["reversals"] == {"count": 0, "amount": "0.00"}
+    assert (invoice["recovered"], invoice["owed"], invoice["total_due"]) == (
+        "1500.00", "0.00", "300.00"
+    )  # fmt: skip
+    assert invoice["program_id"] == "ipsen-cares-increlex"
+    admin = _bearer(identity.add_user(rt.ledger, "inv-admin", "admin", None)["api_token"])
+    reviewer = _bearer(identity.add_user(rt.ledger, "inv-rev", "reviewer", None)["api_token"])
+    path = f"/v1/payment-cycles/{recovering['cycle_id']}/invoice"
+    assert client.get(path, headers=admin).json == invoice
+    assert client.get(path, headers=reviewer).status_code == 403
