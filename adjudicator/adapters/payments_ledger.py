@@ -7,7 +7,13 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, text, update
 
-from adjudicator.adapters.tables import claims, money_events, payment_cycles, remittances
+from adjudicator.adapters.tables import (
+    claims,
+    enrollments,
+    money_events,
+    payment_cycles,
+    remittances,
+)
 from adjudicator.domain.payments import (
     CycleRecord,
     MoneyKind,
@@ -16,7 +22,7 @@ from adjudicator.domain.payments import (
     RemittanceRecord,
     RemittanceTotals,
 )
-from adjudicator.services.unit_of_work import PharmacyLedger
+from adjudicator.services.unit_of_work import PharmacyLedger, RemittedClaim
 
 _CLOSES_LOCK = 7_320_112  # PostgreSQL advisory lock id: one cycle close at a time
 
@@ -39,6 +45,35 @@ _TAKEN = (
     .where(money_events.c.cycle_id == text(":cycle"))
     .group_by(money_events.c.pharmacy_npi)
     .order_by(money_events.c.pharmacy_npi)
+)
+_EARLIER = money_events.alias("earlier")
+_PRIOR = (
+    select(func.coalesce(func.sum(_EARLIER.c.amount), 0))
+    .where(_EARLIER.c.claim_id == money_events.c.claim_id, _EARLIER.c.seq < money_events.c.seq)
+    .scalar_subquery()
+)
+_REMITTED = (
+    select(
+        money_events.c.claim_id,
+        claims.c.rx_number,
+        claims.c.fill_number,
+        claims.c.date_of_service,
+        money_events.c.kind,
+        money_events.c.amount,
+        _PRIOR.label("prior"),
+        claims.c.decision,
+        enrollments.c.facts,
+    )  # fmt: skip
+    .select_from(
+        money_events.join(claims, claims.c.claim_id == money_events.c.claim_id).outerjoin(
+            enrollments, enrollments.c.enrollment_id == claims.c.enrollment_id
+        )
+    )
+    .where(
+        money_events.c.cycle_id == bindparam("cycle"),
+        money_events.c.pharmacy_npi == bindparam("npi"),
+    )
+    .order_by(money_events.c.seq)
 )
 _LATEST_OWED = (
     select(remittances.c.owed)
@@ -185,6 +220,25 @@ class SqlPayments:
                            int(events.get(r.npi, 0)))
             for r in sums
         ]  # fmt: skip
+
+    def remitted_claims(self, cycle_id: str, npi: str) -> list[RemittedClaim]:
+        rows = self._conn.execute(_REMITTED, {"cycle": cycle_id, "npi": npi})
+        return [
+            RemittedClaim(
+                RemittanceLine(
+                    r.claim_id,
+                    r.rx_number,
+                    r.fill_number,
+                    r.date_of_service,
+                    MoneyKind(r.kind),
+                    int(r.amount),
+                ),
+                int(r.prior),
+                r.decision,
+                r.facts,
+            )  # fmt: skip
+            for r in rows
+        ]
 
     def kind_totals(self, cycle_id: str) -> dict[str, tuple[int, int]]:
         rows = self._conn.execute(

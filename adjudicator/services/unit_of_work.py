@@ -199,6 +199,16 @@ class PharmacyLedger:
     events_remitted: int  # the sum of its money events in cycles
 
 
+@dataclass(frozen=True, slots=True)
+class RemittedClaim:
+    """A money event with its claim, as an 835 line needs it."""
+
+    line: RemittanceLine
+    prior: int  # what the claim's earlier events added up to
+    decision: JSON | None
+    facts: JSON | None  # the enrollment year's facts (the patient's name)
+
+
 class Payments(Protocol):
     def lock(self) -> None:
         """Hold cycle closes one at a time until the transaction ends."""
@@ -227,6 +237,10 @@ class Payments(Protocol):
         """The cycle's events of the pharmacy's claims, in the order recorded."""
 
     def pharmacy_ledgers(self) -> list[PharmacyLedger]: ...
+    def remitted_claims(self, cycle_id: str, npi: str) -> list[RemittedClaim]:
+        """The cycle's events of the pharmacy's claims, in the order recorded, with what an
+        835 tells of each claim."""
+
     def kind_totals(self, cycle_id: str) -> dict[str, tuple[int, int]]:
         """The cycle's events by kind: {kind: (count, cents)}."""
 

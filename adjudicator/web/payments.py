@@ -3,10 +3,10 @@ a pharmacy: its own, another's 404)."""
 
 from __future__ import annotations
 
-from flask import url_for
+from flask import current_app, url_for
 from flask_smorest import Blueprint
 
-from adjudicator.services import payments
+from adjudicator.services import payments, remittance_835
 from adjudicator.web.auth import principal, require
 from adjudicator.web.body import load_optional_json, load_query
 from adjudicator.web.docs import BEARER, json_body, query_params
@@ -22,6 +22,7 @@ from schemas.payments import (
     RemittanceSchema,
 )
 
+X12 = "application/EDI-X12"
 blp = Blueprint("payments", __name__, description="Pay pharmacies, cycle by cycle")
 
 
@@ -93,3 +94,17 @@ def get_remittance(remittance_id: str):  # type: ignore[no-untyped-def]  # view:
     """A remittance with its lines."""
     view = payments.get_remittance(runtime(), remittance_id, npi=principal().npi)
     return RemittanceSchema().dump(view)
+
+
+@blp.route("/remittances/<remittance_id>/835", methods=["GET"])
+@require("pharmacy", "reviewer")
+@blp.doc(
+    security=BEARER,
+    responses={
+        "200": {"description": "The X12 835", "content": {X12: {"schema": {"type": "string"}}}}
+    },
+)
+def get_remittance_835(remittance_id: str):  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
+    """The remittance as an X12 835 (005010X221A1) its pharmacy's books can post."""
+    document = remittance_835.as_835(runtime(), remittance_id, npi=principal().npi)
+    return current_app.response_class(document, mimetype=X12)
