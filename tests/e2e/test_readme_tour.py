@@ -45,3 +45,6 @@ def test_the_readme_tour_runs_as_written(server: Server, tmp_path: Path) -> None
     assert '"lines.0.patient_responsibility"' in out and '"lines.0.bogus"' in out
     assert re.search(r'\[\s*"AN",\s*"P"\s*\]', out)
     assert re.search(r'\[\s*"F9",\s*"15000\{"\s*\]', out)
+    assert '"sent":' in out and '"balance_forward":' in out
+    assert re.search(r"^ISA\*00\*", out, re.M) and re.search(r"^BPR\*[IH]\*", out, re.M)
+    assert re.search(r"^CLP\*1001-0\*2\*1500\.00\*1500\.00\*", out, re.M)
