@@ -64,6 +64,7 @@ class Config:
     rate_staff: Rate = Rate(20, 100)
     rate_switch: Rate = Rate(200, 1000)
     max_undecided: int = 1000  # claims still `received` before a pharmacy's async ones get 429
+    metrics_token: str = field(default="", repr=False)  # set: /metrics wants it as a bearer
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -82,6 +83,7 @@ class Config:
             rate_staff=_rate(env, "ADJUDICATOR_RATE_STAFF", cls.rate_staff),
             rate_switch=_rate(env, "ADJUDICATOR_RATE_SWITCH", cls.rate_switch),
             max_undecided=_positive(env.get("ADJUDICATOR_MAX_UNDECIDED", "1000"), "MAX_UNDECIDED"),
+            metrics_token=env.get("ADJUDICATOR_METRICS_TOKEN", ""),
         )
 
     def rate_for(self, role: str) -> Rate:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,8 +38,12 @@ def run_all(config: Config, host: str, port: int, ncpdp_port: int | None = None)
         config = config.with_redis(embedded.url)
     migrate(config)
     credentials = _demo_credentials(config)
+    metrics_dir = config.data_dir / "metrics"  # every child's Prometheus counters
+    shutil.rmtree(metrics_dir, ignore_errors=True)  # a new run counts from zero
+    metrics_dir.mkdir()
     env = {
         **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "REDIS_URL": config.redis_url or "",
         "DATABASE_URL": config.database_url,
         "ADJUDICATOR_DATA_DIR": str(config.data_dir),

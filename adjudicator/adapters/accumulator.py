@@ -25,7 +25,8 @@ _PREFIX = "acc:{"
 # Written when the accumulators are known to hold what the ledger says (a rebuild or a
 # heal started): a Redis that comes back without it has lost what it knew.
 EPOCH_KEY = "accumulators:epoch"
-CORRECTIONS_KEY = "accumulators:ledger-corrections"  # payments the ledger guard cut
+CORRECTIONS_KEY = "accumulators:ledger-corrections"
+LAST_CHECK_KEY = "accumulators:last-check-mismatches"  # payments the ledger guard cut
 
 
 class EvictingRedisError(RuntimeError):
@@ -188,6 +189,14 @@ class Accumulator:
         """Mark Redis as holding the ledger's accumulators; False if the mark was there
         (nothing lost since), True if this call set it (the caller heals them all)."""
         return bool(self._client.set(EPOCH_KEY, "1", nx=True))
+
+    def record_check(self, mismatches: int) -> None:
+        """How many years the last `accumulators check` found off (read by /metrics)."""
+        self._client.set(LAST_CHECK_KEY, mismatches)
+
+    def last_check(self) -> int | None:
+        value = self._client.get(LAST_CHECK_KEY)
+        return int(value) if value is not None else None
 
     def count_correction(self) -> None:
         """One more payment that the ledger guard had to cut (Redis granted too much)."""

@@ -205,6 +205,14 @@ def insert_claim(conn: Connection, **values: Any) -> None:
     conn.execute(_INSERT_CLAIM, {"created_at": now(), **values})
 
 
+def claim_counts(conn: Connection) -> dict[tuple[str, str], int]:
+    """Claims by (channel, status): what /metrics shows of the ledger."""
+    query = select(claims.c.channel, claims.c.status, func.count()).group_by(
+        claims.c.channel, claims.c.status
+    )
+    return {(channel, status): int(n) for channel, status, n in conn.execute(query)}
+
+
 def discard_received_claim(conn: Connection, claim_id: str) -> bool:
     """Delete a claim still `received` and its events; False when it is decided already."""
     gone = conn.execute(

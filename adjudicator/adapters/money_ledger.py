@@ -47,6 +47,12 @@ class SqlMoneyEvents:
         ]  # fmt: skip
         self._conn.execute(_INSERT, rows)
 
+    def totals(self) -> dict[str, int]:
+        query = select(money_events.c.kind, func.sum(money_events.c.amount)).group_by(
+            money_events.c.kind
+        )
+        return {kind: int(total) for kind, total in self._conn.execute(query)}
+
     def mismatches(self, limit: int = 100) -> list[MoneyMismatch]:
         query = union_all(_CLAIMS_OFF, _ORPHANS).limit(limit)
         return [

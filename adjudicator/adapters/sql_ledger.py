@@ -200,6 +200,9 @@ class SqlClaims:
         except IntegrityError as error:
             raise DuplicatePaidKey(claim_id) from error
 
+    def counts(self) -> dict[tuple[str, str], int]:
+        return ledger.claim_counts(self._conn)
+
     def discard(self, claim_id: str) -> bool:
         return ledger.discard_received_claim(self._conn, claim_id)
 

@@ -52,6 +52,7 @@ def check(rt: Runtime) -> dict[str, Any]:
                 mismatches.append(
                     {"enrollment_id": year, "ledger_used": in_ledger, "redis_used": in_redis}
                 )
+    rt.accumulator.record_check(len(mismatches))
     return {
         "checked_cardholders": len(cardholders),
         "mismatches": mismatches,

@@ -138,6 +138,9 @@ class Claims(Protocol):
         writing the given columns; False when another writer got there first. Raises
         DuplicatePaidKey when another claim is paid under the same `paid_key`."""
 
+    def counts(self) -> dict[tuple[str, str], int]:
+        """How many claims, by (channel, status)."""
+
     def discard(self, claim_id: str) -> bool:
         """Delete a claim still `received`, and its events: a B3 rebill whose content did
         not pay, of which NCPDP.md keeps nothing. False when it is no longer `received`."""
@@ -183,6 +186,9 @@ class MoneyMismatch:
 class MoneyEvents(Protocol):
     def add(self, events: Sequence[MoneyEvent]) -> None:
         """Record them, stamped with the transaction's time (UTC)."""
+
+    def totals(self) -> dict[str, int]:
+        """The sum of every money event, by kind, in cents."""
 
     def mismatches(self, limit: int = 100) -> list[MoneyMismatch]:
         """Claims (and events without a claim) whose events' sum is not what is owed now."""

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+import hmac
+
+from flask import current_app, jsonify, request
 from flask_smorest import Blueprint
 
+from adjudicator.adapters.metrics import exposition
+from adjudicator.services import ledger_gauges
+from adjudicator.web.problems import ProblemAbort, problem
 from adjudicator.web.runtime import runtime
 from schemas.operations import HealthSchema, ReadinessSchema
 
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 blp = Blueprint("operations", __name__, description="Liveness and readiness (no auth)")
 
 
@@ -52,3 +58,19 @@ def _broker_ok() -> bool:
         return True
     except Exception:
         return False
+
+
+@blp.route("/metrics", methods=["GET"])
+@blp.doc(
+    responses={"200": {"description": "Prometheus text format", "content": {METRICS_TYPE: {}}}}
+)
+def metrics():  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
+    """Prometheus metrics of every web and worker process and of the ledger; no PHI. Open
+    unless ADJUDICATOR_METRICS_TOKEN is set, then that bearer token is required."""
+    rt = runtime()
+    token = rt.config.metrics_token
+    given = request.headers.get("Authorization", "")
+    if token and not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        raise ProblemAbort(problem(401, "Unauthorized", "/metrics wants its bearer token."))
+    body = exposition(lambda: ledger_gauges.read(rt))
+    return current_app.response_class(body, mimetype=METRICS_TYPE)

@@ -40,3 +40,22 @@ def test_the_docs_page_answers(server: Server) -> None:
 
     assert response.status_code == 200
     assert "text/html" in response.headers["Content-Type"]
+
+
+def test_metrics_add_up_every_worker_process_and_show_the_ledger(server: Server) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.e2e.helpers import claim_payload, enroll, submit
+
+    member = enroll(server)
+    assert submit(server, claim_payload(member["cardholder_id"]))["status"] == "paid"
+    answer = server.call("GET", "/metrics")
+    assert answer.status_code == 200
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+    decisions = [v for (name, _), v in samples.items() if name == "adjudicator_decisions_total"]
+    assert sum(decisions) >= 1  # written by a Celery pool process, read by a web process
+    assert samples[("adjudicator_claims", (("door", "json"), ("status", "paid")))] >= 1
