@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,8 +13,10 @@ from adjudicator.adapters.tables import (
     enrollments,
     money_events,
     payment_cycles,
+    pharmacies,
     remittances,
 )
+from adjudicator.domain.outcomes import ClaimStatus
 from adjudicator.domain.payments import (
     CycleRecord,
     MoneyKind,
@@ -22,7 +25,7 @@ from adjudicator.domain.payments import (
     RemittanceRecord,
     RemittanceTotals,
 )
-from adjudicator.services.unit_of_work import PharmacyLedger, RemittedClaim
+from adjudicator.services.unit_of_work import ExportedClaim, PharmacyLedger, RemittedClaim
 
 _CLOSES_LOCK = 7_320_112  # PostgreSQL advisory lock id: one cycle close at a time
 
@@ -73,6 +76,26 @@ _REMITTED = (
         money_events.c.cycle_id == bindparam("cycle"),
         money_events.c.pharmacy_npi == bindparam("npi"),
     )
+    .order_by(money_events.c.seq)
+)
+_INVOICE_LINES = (
+    select(
+        claims.c.cardholder_id,
+        claims.c.date_of_service,
+        claims.c.status,
+        claims.c.decision,
+        pharmacies.c.chain,
+        enrollments.c.facts,
+        enrollments.c.cash_pay,
+        money_events.c.kind,
+        money_events.c.amount,
+    )  # fmt: skip
+    .select_from(
+        money_events.join(claims, claims.c.claim_id == money_events.c.claim_id)
+        .join(pharmacies, pharmacies.c.npi == claims.c.pharmacy_npi)
+        .outerjoin(enrollments, enrollments.c.enrollment_id == claims.c.enrollment_id)
+    )
+    .where(money_events.c.cycle_id == bindparam("cycle"))
     .order_by(money_events.c.seq)
 )
 _LATEST_OWED = (
@@ -239,6 +262,14 @@ class SqlPayments:
             )  # fmt: skip
             for r in rows
         ]
+
+    def invoice_lines(self, cycle_id: str) -> Iterator[tuple[ExportedClaim, str, int]]:
+        for r in self._conn.execute(_INVOICE_LINES, {"cycle": cycle_id}):
+            claim = ExportedClaim(
+                r.cardholder_id, r.date_of_service, ClaimStatus(r.status), r.decision,
+                r.chain, r.facts, r.cash_pay,
+            )  # fmt: skip
+            yield claim, r.kind, int(r.amount)
 
     def kind_totals(self, cycle_id: str) -> dict[str, tuple[int, int]]:
         rows = self._conn.execute(

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from adjudicator.domain import deidentify
+from adjudicator.domain.money import format_money
 from adjudicator.domain.records import facts_from_record
 from adjudicator.services.unit_of_work import ExportedClaim, Ledger
 
@@ -67,3 +68,23 @@ def _patient(row: ExportedClaim) -> deidentify.Patient | None:
         coverage_type=facts.coverage.type,
         cash_pay=bool(row.cash_pay),
     )
+
+
+INVOICE_COLUMNS = (*deidentify.COLUMNS, "line_kind", "line_amount")
+
+
+def write_invoice_csv(ledger: Ledger, cycle_id: str, out: TextIO) -> int:
+    """A cycle's invoice lines, one de-identified row each (the export's rows, with the
+    line's kind and signed amount); how many rows."""
+    writer = csv.DictWriter(out, fieldnames=INVOICE_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    keys: dict[str, str] = {}
+    count = 0
+    with ledger.reading() as uow:
+        for claim, kind, cents in uow.payments.invoice_lines(cycle_id):
+            key = keys.setdefault(claim.cardholder_id, secrets.token_hex(8))
+            exported = deidentify.row(key, _claim(claim), _patient(claim))
+            row = {column: _cell(value) for column, value in exported.items()}
+            writer.writerow({**row, "line_kind": kind, "line_amount": format_money(cents)})
+            count += 1
+    return count

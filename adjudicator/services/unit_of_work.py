@@ -247,6 +247,10 @@ class Payments(Protocol):
         """The cycle's events of the pharmacy's claims, in the order recorded, with what an
         835 tells of each claim."""
 
+    def invoice_lines(self, cycle_id: str) -> Iterable[tuple[ExportedClaim, str, int]]:
+        """The cycle's money events, in the order recorded, each with its claim as the
+        de-identified export reads it: (claim, kind, cents)."""
+
     def kind_totals(self, cycle_id: str) -> dict[str, tuple[int, int]]:
         """The cycle's events by kind: {kind: (count, cents)}."""
 

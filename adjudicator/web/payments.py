@@ -3,10 +3,12 @@ a pharmacy: its own, another's 404)."""
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+import io
+
+from flask import current_app, request, url_for
 from flask_smorest import Blueprint
 
-from adjudicator.services import payments, remittance_835
+from adjudicator.services import exports, payments, remittance_835
 from adjudicator.web.auth import principal, require
 from adjudicator.web.body import load_optional_json, load_query
 from adjudicator.web.docs import BEARER, json_body, query_params
@@ -23,6 +25,7 @@ from schemas.payments import (
 )
 
 X12 = "application/EDI-X12"
+CSV = "text/csv"
 blp = Blueprint("payments", __name__, description="Pay pharmacies, cycle by cycle")
 
 
@@ -62,8 +65,15 @@ def get_cycle(cycle_id: str):  # type: ignore[no-untyped-def]  # view: dict, tup
 @blp.doc(security=BEARER)
 @blp.alt_response(200, schema=InvoiceSchema, success=True)
 def get_invoice(cycle_id: str):  # type: ignore[no-untyped-def]  # view: dict, tuple or Response
-    """The manufacturer's invoice for a cycle: payments, reversals, adjustments, total due."""
-    return InvoiceSchema().dump(payments.invoice(runtime(), cycle_id))
+    """The manufacturer's invoice for a cycle: payments, reversals, adjustments, total due;
+    with `Accept: text/csv`, one de-identified row per line (Safe Harbor, as the export)."""
+    rt = runtime()
+    invoice = payments.invoice(rt, cycle_id)  # 404 for an unknown cycle, whichever type
+    if request.accept_mimetypes.best_match(["application/json", CSV]) == CSV:
+        out = io.StringIO()
+        exports.write_invoice_csv(rt.ledger, cycle_id, out)
+        return current_app.response_class(out.getvalue(), mimetype=CSV)
+    return InvoiceSchema().dump(invoice)
 
 
 @blp.route("/remittances", methods=["GET"])

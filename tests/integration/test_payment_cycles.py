@@ -4,6 +4,8 @@ who may see what over HTTP."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -194,3 +196,24 @@ def test_the_invoice_counts_a_cycles_money_by_kind_and_what_was_recovered(rt, cl
     path = f"/v1/payment-cycles/{recovering['cycle_id']}/invoice"
     assert client.get(path, headers=admin).json == invoice
     assert client.get(path, headers=reviewer).status_code == 403
+
+
+def test_the_invoice_as_csv_is_one_deidentified_row_per_line(rt, client):
+    npi = pharmacy(rt)
+    member = enroll(rt, effective_date="2024-01-01")
+    first = pay(rt, claim_payload(member["cardholder_id"], npi, rx_number="RXCSV1"))
+    reversals.reverse(rt, first.claim_id, npi, "pharmacy:test")
+    cycle = payments.close(rt, None, ADMIN)
+    admin = _bearer(identity.add_user(rt.ledger, "csv-admin", "admin", None)["api_token"])
+    answer = client.get(
+        f"/v1/payment-cycles/{cycle['cycle_id']}/invoice",
+        headers={**admin, "Accept": "text/csv"},
+    )
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert [(r["line_kind"], r["line_amount"]) for r in rows] == [
+        ("payment", "1500.00"), ("reversal", "-1500.00")
+    ]  # fmt: skip
+    assert rows[0]["service_year"] == "2024" and rows[0]["patient_key"] == rows[1]["patient_key"]
+    text = answer.text
+    assert member["cardholder_id"] not in text and "RXCSV1" not in text and "2024-03-01" not in text
