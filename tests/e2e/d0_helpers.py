@@ -295,3 +295,37 @@ def wait_for(check: Any, what: str, within: float = PATIENCE) -> Any:
             return found
         assert time.monotonic() < deadline, f"not within {within}s: {what}"
         time.sleep(0.1)
+
+
+# --- changing one field of a transmission written by our codec ---------------------------
+
+_TRANSMISSION_LEVEL = ("04", "01")
+
+
+def altered(body: bytes, segment_id: str, field_id: str, value: str | None) -> bytes:
+    """`body` with the first `field_id` of AM`segment_id` set to `value` (None: removed);
+    added at the segment's end when absent, and the segment added when the group lacks it."""
+    sent = codec.parse_request(body.decode("ascii"))
+    level = segment_id in _TRANSMISSION_LEVEL
+    transmission = _altered(sent.transmission, segment_id, field_id, value) if level else None
+    groups = [g if level else _altered(g, segment_id, field_id, value) for g in sent.groups]
+    changed = codec.Transmission(sent.header, transmission or sent.transmission, tuple(groups))
+    return codec.write_request(changed).encode("ascii")
+
+
+def _altered(group: codec.Group, segment_id: str, field_id: str, value: str | None) -> codec.Group:
+    segments = list(group.segments)
+    at = next((i for i, s in enumerate(segments) if s.id == segment_id), None)
+    if at is None:
+        segments.append(codec.Segment(segment_id))
+        at = len(segments) - 1
+    fields = list(segments[at].fields)
+    where = next((i for i, (name, _) in enumerate(fields) if name == field_id), None)
+    if where is None and value is not None:
+        fields.append((field_id, value))
+    elif where is not None and value is None:
+        del fields[where]
+    elif where is not None and value is not None:
+        fields[where] = (field_id, value)
+    segments[at] = codec.Segment(segment_id, tuple(fields))
+    return codec.Group(tuple(segments), group.malformed)
