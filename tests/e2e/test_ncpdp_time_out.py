@@ -1,9 +1,9 @@
 """NCPDP.md, Time and failure, end to end: a server of its own whose wait
 (ADJUDICATOR_SYNC_TIMEOUT) is one second, and whose Celery worker is held back (its
 processes stopped with SIGSTOP, then continued). A B1 nobody decided in time answers R 85,
-the JSON API shows the claim rejected 85, and it stays so after the worker reaches it (sent again, it is paid); a B3
-answers 85 and the old claim stays paid. Nothing is paid that the pharmacy was told was
-rejected."""
+the JSON API shows the claim rejected 85, and it stays so after the worker reaches it
+(sent again, it is paid); a B3 answers 85 and the old claim stays paid. Nothing is paid
+that the pharmacy was told was rejected."""
 
 from __future__ import annotations
 
