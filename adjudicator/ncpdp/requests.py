@@ -146,9 +146,11 @@ def read_billing(
         # the claim segment's fields as missing (decisions.md).
         found = [code for code in FIELD_ORDER if code in codes] or ["16"]
         return FieldRejects(tuple(found[:MAX_FIELD_REJECTS]))
+    assert cardholder is not None  # checked above (07)
     request: dict[str, object] = {
         "transaction_code": "B1",
-        "cardholder_id": cardholder,
+        # Read as E1 reads it, and as 301-C1 is: D.0 values may come padded with spaces.
+        "cardholder_id": cardholder.strip(),
         "service_provider_id": header_npi(transmission),
         "rx_number": rx,
         "fill_number": fill,

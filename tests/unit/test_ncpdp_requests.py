@@ -174,3 +174,9 @@ def test_any_claim_d0_can_carry_reads_back_as_the_same_claim(
     read = _read(encode_claim(claim))
     assert not isinstance(read, FieldRejects), read
     assert SCHEMA.load(read) == expected
+
+
+def test_a_cardholder_id_padded_with_spaces_is_read_without_them_as_e1_reads_it():
+    text = encode_claim(_d0_claim(cardholder_id="IC0000000001"))
+    read = _read(_replace(text, "C2IC0000000001", "C2IC0000000001   "))
+    assert isinstance(read, dict) and read["cardholder_id"] == "IC0000000001"
