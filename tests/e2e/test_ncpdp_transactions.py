@@ -1,0 +1,247 @@
+"""More of NCPDP.md's Transactions against a real server: several transaction groups in one
+transmission, each seeing the ones before it; the Rx number's leading zeros; a retried B3;
+reversals across the two doors; what a switch bills belongs to the pharmacy it names; and
+the message lines' count, qualifier and continuity fields."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from adjudicator.ncpdp import codec
+from tests.e2e.conftest import Server
+from tests.e2e.d0_helpers import (
+    SERVED,
+    altered,
+    claim,
+    outcome,
+    ours,
+    over_http,
+    over_tcp,
+    pricing_of,
+    status_of,
+)
+from tests.e2e.helpers import (
+    DEMO_PHARMACY_KEY,
+    DEMO_PHARMACY_NPI,
+    FSA_MESSAGE,
+    benefit,
+    claims_of,
+    enroll,
+)
+from tests.ncpdp_builders import billing, eligibility, reversal
+
+pytestmark = pytest.mark.e2e
+
+
+def digits_rx() -> str:
+    return str(random.randint(10**8, 10**11))
+
+
+def member(server: Server) -> str:
+    return str(enroll(server, state="NY")["cardholder_id"])
+
+
+def b1(cardholder: str, npi: str = DEMO_PHARMACY_NPI, **kwargs: Any) -> bytes:
+    kwargs.setdefault("rx", digits_rx())
+    return billing(cardholder, npi, served=SERVED, **kwargs)
+
+
+def together(*bodies: bytes) -> bytes:
+    """One transmission holding the transaction groups of `bodies` (same header, same
+    transmission-level segments: the first's), its count set to match."""
+    parsed = [codec.parse_request(body.decode("ascii")) for body in bodies]
+    first = parsed[0]
+    header = {**first.header, "count": str(len(parsed))}
+    groups = tuple(group for one in parsed for group in one.groups)
+    return codec.write_request(codec.Transmission(header, first.transmission, groups)).encode()
+
+
+def used(server: Server, cardholder: str) -> str:
+    return str(benefit(server, cardholder, "2026-03-01")["used"])
+
+
+@pytest.mark.parametrize("door", ["http", "tcp"])
+def test_four_groups_in_one_b1_are_answered_in_order_each_seeing_the_ones_before(
+    server: Server, switch_key: str, door: str
+) -> None:
+    cardholder = member(server)
+    for _ in range(6):  # 9000.00 used: 3000.00 left
+        assert outcome(over_http(server, b1(cardholder), switch_key)) == ("P", [])
+    body = together(
+        b1(cardholder, owed=150_000),
+        b1(cardholder, owed=100_000),
+        altered(b1(cardholder), "07", "D5", "0"),  # 19: nothing stored, nothing reserved
+        b1(cardholder, owed=150_000),
+    )
+    answer = over_http(server, body, switch_key) if door == "http" else over_tcp(server, body)
+    response = ours(answer)
+    assert (response.header["status"], response.header["count"]) == ("A", "4")
+    assert [outcome(answer, g) for g in range(4)] == [
+        ("P", []),
+        ("P", []),
+        ("R", ["19"]),
+        ("P", []),
+    ]
+    paid = [pricing_of(answer, g) for g in (0, 1, 3)]
+    assert [(p or {}).get("F9") for p in paid] == [150_000, 100_000, 50_000]
+    assert [(p or {}).get("FE") for p in paid] == [150_000, 50_000, 0]
+    assert (paid[2] or {}).get("FK") == 100_000  # the annual max held back 1000.00
+    assert used(server, cardholder) == "12000.00"
+    assert len(claims_of(server, cardholder)) == 9
+
+
+def test_a_b2_of_two_groups_reverses_both_and_a_third_unknown_is_84(
+    server: Server, switch_key: str
+) -> None:
+    cardholder, first, second = member(server), digits_rx(), digits_rx()
+    for rx in (first, second):
+        assert outcome(over_http(server, b1(cardholder, rx=rx), switch_key))[0] == "P"
+    body = together(
+        reversal(DEMO_PHARMACY_NPI, served=SERVED, rx=first),
+        reversal(DEMO_PHARMACY_NPI, served=SERVED, rx=second),
+        reversal(DEMO_PHARMACY_NPI, served=SERVED, rx=digits_rx()),
+        reversal(DEMO_PHARMACY_NPI, served=SERVED, rx=first),
+    )
+    answer = over_http(server, body, switch_key)
+    assert [outcome(answer, g) for g in range(4)] == [
+        ("A", []),
+        ("A", []),
+        ("R", ["84"]),
+        ("S", []),  # the first group reversed it already
+    ]
+    assert used(server, cardholder) == "0.00"
+
+
+def test_a_b2_of_a_claim_that_was_rejected_is_84(server: Server, switch_key: str) -> None:
+    cardholder, rx = member(server), digits_rx()
+    rejected = over_http(
+        server, altered(b1(cardholder, rx=rx), "07", "D7", "00002875001"), switch_key
+    )
+    assert outcome(rejected)[0] == "R"
+    assert outcome(
+        over_http(server, reversal(DEMO_PHARMACY_NPI, served=SERVED, rx=rx), switch_key)
+    ) == (
+        "R",
+        ["84"],
+    )
+
+
+def test_the_rx_numbers_leading_zeros_are_not_significant_and_d2_is_echoed_as_sent(
+    server: Server, switch_key: str
+) -> None:
+    cardholder, rx = member(server), str(random.randint(10**5, 10**6))
+    padded = "000" + rx
+    answer = over_http(server, b1(cardholder, rx=padded), switch_key)
+    assert outcome(answer) == ("P", [])
+    assert ours(answer).groups[0].segment("22") == codec.Segment(
+        "22", (("EM", "1"), ("D2", padded))
+    )
+    [stored] = claims_of(server, cardholder)
+    assert claim(server, stored["claim_id"])["channel"] == "ncpdp"
+    # the same claim without the zeros is its duplicate; the B2 finds it either way
+    again = over_http(server, b1(cardholder, rx=rx), switch_key)
+    assert outcome(again) == ("D", [])
+    assert status_of(again).first("F3") == status_of(answer).first("F3")
+    assert ours(again).groups[0].segment("22") == codec.Segment("22", (("EM", "1"), ("D2", rx)))
+    gone = over_http(server, reversal(DEMO_PHARMACY_NPI, served=SERVED, rx="0" + rx), switch_key)
+    assert outcome(gone) == ("A", [])
+    assert claim(server, stored["claim_id"])["status"] == "reversed"
+
+
+def test_a_retried_b3_answers_d_with_the_rebills_answer_and_changes_nothing(
+    server: Server, switch_key: str
+) -> None:
+    cardholder, rx = member(server), digits_rx()
+    assert outcome(over_http(server, b1(cardholder, rx=rx), switch_key))[0] == "P"
+    rebill = b1(cardholder, rx=rx, code="B3", owed=120_000)
+    first = over_http(server, rebill, switch_key)
+    assert outcome(first) == ("P", [])
+    before = claims_of(server, cardholder)
+    retried = over_tcp(server, rebill)
+    assert outcome(retried) == ("D", [])
+    assert status_of(retried).first("F3") == status_of(first).first("F3")
+    assert pricing_of(retried) == pricing_of(first)
+    assert claims_of(server, cardholder) == before
+    assert used(server, cardholder) == "1200.00"
+
+
+def test_reversals_cross_the_doors(server: Server, switch_key: str) -> None:
+    cardholder, rx = member(server), digits_rx()
+    # a D.0 claim reversed through JSON by the NCPDP key; the B2 then answers S
+    assert outcome(over_http(server, b1(cardholder, rx=rx), switch_key))[0] == "P"
+    key = {
+        "service_provider_id": DEMO_PHARMACY_NPI,
+        "rx_number": rx,
+        "fill_number": 0,
+        "date_of_service": "2026-03-01",
+    }
+    response = server.call("POST", "/v1/reversals", DEMO_PHARMACY_KEY, json=key)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "reversed"
+    again = over_http(server, reversal(DEMO_PHARMACY_NPI, served=SERVED, rx=rx), switch_key)
+    assert outcome(again) == ("S", [])
+    assert used(server, cardholder) == "0.00"
+
+
+def test_a_claim_a_switch_billed_belongs_to_the_pharmacy_its_header_names(
+    server: Server, switch_key: str, second_pharmacy: dict[str, Any]
+) -> None:
+    cardholder = member(server)
+    answer = over_http(server, b1(cardholder, npi=second_pharmacy["npi"]), switch_key)
+    assert outcome(answer) == ("P", [])
+    [stored] = claims_of(server, cardholder)
+    path = f"/v1/claims/{stored['claim_id']}"
+    assert server.call("GET", path, second_pharmacy["api_key"]).status_code == 200
+    assert server.call("GET", path, DEMO_PHARMACY_KEY).status_code == 404
+    assert server.call("POST", path + "/reversal", DEMO_PHARMACY_KEY).status_code == 404
+    reversed_by_owner = server.call("POST", path + "/reversal", second_pharmacy["api_key"])
+    assert reversed_by_owner.status_code == 200, reversed_by_owner.text
+    assert reversed_by_owner.json()["status"] == "reversed"
+
+
+def test_message_lines_are_40_characters_numbered_with_continuations(
+    server: Server, switch_key: str
+) -> None:
+    answer = over_http(server, b1(member(server)), switch_key)
+    fields = [(name, value) for name, value in status_of(answer).fields if name in "UF UH FQ UG"]
+    texts = [value for name, value in fields if name == "FQ"]
+    assert all(len(text) <= 40 for text in texts)
+    assert " ".join(texts[:-1]) == FSA_MESSAGE  # wrapped at spaces, nothing lost
+    assert texts[-1] == "BENEFIT REMAINING 10500.00"
+    expected: list[tuple[str, str]] = [("UF", str(len(texts)))]
+    for number, text in enumerate(texts, start=1):
+        expected += [("UH", f"{number:02d}"), ("FQ", text)]
+        if number < len(texts) - 1:  # the FSA text goes on; the last line of each text ends
+            expected.append(("UG", "+"))
+    assert fields == expected
+
+
+def test_an_e1_with_a_birth_date_that_does_not_match_is_09_without_benefit_lines(
+    server: Server, switch_key: str
+) -> None:
+    cardholder = member(server)
+    answer = over_http(
+        server,
+        eligibility(cardholder, DEMO_PHARMACY_NPI, served=SERVED, birth="20100101"),
+        switch_key,
+    )
+    assert outcome(answer) == ("R", ["09"])
+    assert not any("BENEFIT" in line for line in status_of(answer).every("FQ"))
+    matching = over_http(
+        server,
+        eligibility(cardholder, DEMO_PHARMACY_NPI, served=SERVED, birth="20150402"),
+        switch_key,
+    )
+    assert outcome(matching) == ("A", [])
+
+
+def test_a_padded_cardholder_id_is_read_alike_by_e1_and_b1(server: Server, switch_key: str) -> None:
+    cardholder = member(server)
+    padded = cardholder + "   "  # D.0 values may come padded with spaces, as 301-C1 does
+    e1 = over_http(server, eligibility(padded, DEMO_PHARMACY_NPI, served=SERVED), switch_key)
+    b1_answer = over_http(server, b1(padded), switch_key)
+    assert outcome(e1)[0] == "A"
+    assert outcome(b1_answer)[0] == "P", outcome(b1_answer)
