@@ -30,6 +30,7 @@ from tests.e2e.helpers import (
     benefit,
     claims_of,
     enroll,
+    random_npi,
 )
 from tests.ncpdp_builders import billing, eligibility, reversal
 
@@ -245,3 +246,41 @@ def test_a_padded_cardholder_id_is_read_alike_by_e1_and_b1(server: Server, switc
     b1_answer = over_http(server, b1(padded), switch_key)
     assert outcome(e1)[0] == "A"
     assert outcome(b1_answer)[0] == "P", outcome(b1_answer)
+
+
+def test_a_duplicate_answers_the_originals_amounts_and_fe_not_todays(
+    server: Server, switch_key: str
+) -> None:
+    cardholder = member(server)
+    original = over_http(server, b1(cardholder, rx="31415", owed=150_000), switch_key)
+    assert outcome(over_http(server, b1(cardholder, owed=100_000), switch_key))[0] == "P"
+    again = over_tcp(server, b1(cardholder, rx="31415", owed=150_000))
+    assert outcome(again) == ("D", [])
+    assert pricing_of(again) == pricing_of(original)
+    assert (pricing_of(again) or {})["FE"] == 1_050_000  # as it was, not today's 950000
+    assert status_of(again).every("FQ") == status_of(original).every("FQ")
+
+
+def test_rule_rejects_carry_their_plain_reasons_and_the_benefit_only_when_known(
+    server: Server, switch_key: str
+) -> None:
+    outside = server.cli("pharmacies", "add", "--npi", random_npi(), "--name", "Corner",
+                         "--chain", "corner_drugstore")  # fmt: skip
+    cardholder = member(server)
+    for _ in range(8):
+        assert outcome(over_http(server, b1(cardholder), switch_key))[0] == "P"
+
+    at_cap = over_http(server, b1(cardholder), switch_key)
+    assert outcome(at_cap) == ("R", ["76"])
+    shown = [c for c in claims_of(server, cardholder) if c["status"] == "rejected"]
+    assert [r["message"] for r in shown[0]["reject_codes"]] == ["Plan Limitations Exceeded"]
+    assert status_of(at_cap).every("FQ") == ["BENEFIT REMAINING 0.00", "Plan Limitations Exceeded"]
+    assert pricing_of(at_cap) is None and status_of(at_cap).first("F3") is None
+
+    out_of_network = over_http(server, b1(cardholder, npi=outside["npi"]), switch_key)
+    assert outcome(out_of_network) == ("R", ["40"])
+    assert not any("BENEFIT" in line for line in status_of(out_of_network).every("FQ"))
+
+    wrong_birth = over_http(server, b1(cardholder, birth="20100101"), switch_key)
+    assert outcome(wrong_birth)[1][:1] == ["09"]
+    assert not any("BENEFIT" in line for line in status_of(wrong_birth).every("FQ"))
