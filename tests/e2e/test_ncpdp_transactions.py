@@ -27,6 +27,7 @@ from tests.e2e.helpers import (
     DEMO_PHARMACY_KEY,
     DEMO_PHARMACY_NPI,
     FSA_MESSAGE,
+    REVIEWER_TOKEN,
     benefit,
     claims_of,
     enroll,
@@ -284,3 +285,52 @@ def test_rule_rejects_carry_their_plain_reasons_and_the_benefit_only_when_known(
     wrong_birth = over_http(server, b1(cardholder, birth="20100101"), switch_key)
     assert outcome(wrong_birth)[1][:1] == ["09"]
     assert not any("BENEFIT" in line for line in status_of(wrong_birth).every("FQ"))
+
+
+def test_a_d0_claim_a_reviewer_approves_is_then_answered_d_with_the_approved_amounts(
+    server: Server, switch_key: str
+) -> None:
+    young = str(enroll(server, state="NY", date_of_birth="2025-06-01")["cardholder_id"])
+    body = b1(young, birth="20250601")
+    answer = over_http(server, body, switch_key)
+    assert outcome(answer) == ("R", ["60"])  # under the minimum age: a reviewable rule
+    [stored] = claims_of(server, young)
+    assert stored["review"]["state"] == "open"
+
+    approved = server.call(
+        "POST",
+        f"/v1/claims/{stored['claim_id']}/review",
+        REVIEWER_TOKEN,
+        json={"action": "approve", "note": "growth failure confirmed"},
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "paid"
+
+    again = over_tcp(server, body)
+    assert outcome(again) == ("D", [])
+    assert status_of(again).first("F3") == approved.json()["authorization_number"]
+    amounts = pricing_of(again)
+    assert amounts is not None
+    assert amounts["F9"] == 150_000 and amounts["FE"] == 1_050_000
+
+
+def test_an_e1_for_an_ineligible_member_names_the_rule_and_still_gives_the_year(
+    server: Server, switch_key: str
+) -> None:
+    enrolled = enroll(server, state="NY", coverage_type="medicaid")
+    assert enrolled["status"] == "ineligible"
+    answer = over_http(
+        server, eligibility(enrolled["cardholder_id"], DEMO_PHARMACY_NPI, served=SERVED), switch_key
+    )
+    assert outcome(answer) == ("R", ["65"])
+    assert status_of(answer).every("FQ")[:2] == [
+        "BENEFIT PERIOD 20260101-20261231",
+        "BENEFIT REMAINING 12000.00",
+    ]
+    before_the_year = over_http(
+        server,
+        eligibility(enrolled["cardholder_id"], DEMO_PHARMACY_NPI, served="20251201"),
+        switch_key,
+    )
+    assert outcome(before_the_year)[0] == "R"
+    assert not any("BENEFIT" in line for line in status_of(before_the_year).every("FQ"))
