@@ -127,9 +127,4 @@ def test_a_certificate_naming_no_registered_switch_gets_no_answer(
     cardholder = str(enroll(server, state="NY")["cardholder_id"])
     body = dz_billing(cardholder, DEMO_PHARMACY_NPI, rx="60607")
     assert exchange(port, tls.client("nobody-registered-this"), body) is None
-    assert (
-        server.call(
-            "GET", f"/v1/claims?cardholder_id={cardholder}", "ut_demo_reviewer_token"
-        ).json()["items"]
-        == []
-    )
+    assert claims_of(server, cardholder) == []
