@@ -124,6 +124,16 @@ def dz_eligibility(cardholder: str, npi: str, *, served: str = SERVED) -> bytes:
     return str(request.to_s()).encode("ascii") + codec.GS.encode("ascii")
 
 
+def together(*bodies: bytes) -> bytes:
+    """One transmission holding the transaction groups of `bodies` (same header, same
+    transmission-level segments: the first's), its count set to match."""
+    parsed = [codec.parse_request(body.decode("ascii")) for body in bodies]
+    first = parsed[0]
+    header = {**first.header, "count": str(len(parsed))}
+    groups = tuple(group for one in parsed for group in one.groups)
+    return codec.write_request(codec.Transmission(header, first.transmission, groups)).encode()
+
+
 # --- reading answers ----------------------------------------------------------------------
 
 

@@ -26,6 +26,8 @@ from tests.e2e.d0_helpers import (
     over_http,
     over_tcp,
     pricing_of,
+    status_of,
+    together,
     wait_for,
 )
 from tests.e2e.helpers import (
@@ -38,7 +40,7 @@ from tests.e2e.helpers import (
     enroll,
 )
 from tests.ledgers import fresh_ledger
-from tests.ncpdp_builders import billing
+from tests.ncpdp_builders import billing, eligibility, reversal
 
 pytestmark = pytest.mark.e2e
 
@@ -178,4 +180,47 @@ def test_a_b3_not_decided_in_time_is_r_85_and_the_old_claim_stays_paid(
     assert (old["status"], old["amounts"]["program_paid"]) == ("paid", "1500.00")
     assert [c["claim_id"] for c in claims_of(server, cardholder)] == [old_id]
     assert benefit(server, cardholder, "2026-03-01")["used"] == "1500.00"
+    _assert_accumulators_clean(server)
+
+
+def test_with_the_worker_held_back_each_group_times_out_alone_and_b2_and_e1_still_answer(
+    hurried: tuple[Server, str],
+) -> None:
+    server, switch_key = hurried
+    cardholder = str(enroll(server, state="NY")["cardholder_id"])
+    rx = str(random.randint(1, 10**9))
+    queued = server.call(
+        "POST",
+        "/v1/claims",
+        DEMO_PHARMACY_KEY,
+        json=claim_payload(cardholder, rx=rx, date_of_service="2026-03-01"),
+        headers={"Prefer": "respond-async"},
+    )
+    assert queued.status_code == 202, queued.text
+    paid_id = queued.json()["claim_id"]
+    wait_for(lambda: claim(server, paid_id)["status"] == "paid", "the claim to be paid")
+    two = together(
+        billing(cardholder, DEMO_PHARMACY_NPI, served=SERVED, rx=str(random.randint(1, 10**9))),
+        billing(cardholder, DEMO_PHARMACY_NPI, served=SERVED, rx=str(random.randint(1, 10**9))),
+    )
+
+    with worker_held_back(server):
+        answer = over_tcp(server, two)
+        assert [outcome(answer, g) for g in (0, 1)] == [("R", ["85"]), ("R", ["85"])]
+        # A reversal and an inquiry are answered by the door itself, without a worker.
+        reversed_now = over_http(
+            server, reversal(DEMO_PHARMACY_NPI, served=SERVED, rx=rx), switch_key
+        )
+        assert outcome(reversed_now) == ("A", [])
+        inquiry = over_http(
+            server, eligibility(cardholder, DEMO_PHARMACY_NPI, served=SERVED), switch_key
+        )
+        assert outcome(inquiry) == ("A", [])
+        assert status_of(inquiry).every("FQ")[-1] == "BENEFIT REMAINING 12000.00"
+        before = _announced(server)
+
+    wait_for(lambda: len(_announced(server) - before) >= 2, "the worker reached both claims")
+    statuses = sorted(c["status"] for c in claims_of(server, cardholder))
+    assert statuses == ["rejected", "rejected", "reversed"]
+    assert benefit(server, cardholder, "2026-03-01")["used"] == "0.00"
     _assert_accumulators_clean(server)

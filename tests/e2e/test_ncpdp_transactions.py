@@ -22,6 +22,7 @@ from tests.e2e.d0_helpers import (
     over_tcp,
     pricing_of,
     status_of,
+    together,
 )
 from tests.e2e.helpers import (
     DEMO_PHARMACY_KEY,
@@ -49,16 +50,6 @@ def member(server: Server) -> str:
 def b1(cardholder: str, npi: str = DEMO_PHARMACY_NPI, **kwargs: Any) -> bytes:
     kwargs.setdefault("rx", digits_rx())
     return billing(cardholder, npi, served=SERVED, **kwargs)
-
-
-def together(*bodies: bytes) -> bytes:
-    """One transmission holding the transaction groups of `bodies` (same header, same
-    transmission-level segments: the first's), its count set to match."""
-    parsed = [codec.parse_request(body.decode("ascii")) for body in bodies]
-    first = parsed[0]
-    header = {**first.header, "count": str(len(parsed))}
-    groups = tuple(group for one in parsed for group in one.groups)
-    return codec.write_request(codec.Transmission(header, first.transmission, groups)).encode()
 
 
 def used(server: Server, cardholder: str) -> str:
