@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from adjudicator.ncpdp.encode import encode_claim
 from tests.e2e.conftest import Server
 from tests.e2e.d0_helpers import (
     SERVED,
@@ -28,7 +29,9 @@ from tests.e2e.helpers import (
     claims_of,
     cli_status,
     enroll,
+    submit,
 )
+from tests.e2e.test_ncpdp_two_doors import d0_claim
 from tests.ncpdp_builders import billing
 
 pytestmark = pytest.mark.e2e
@@ -174,4 +177,58 @@ def test_concurrent_b1s_for_one_patient_over_http_and_tcp_never_pass_the_annual_
     )
     authorizations = {status_of(a).first("F3") for a in answers if outcome(a)[0] == "P"}
     assert authorizations == {c["authorization_number"] for c in stored if c["status"] == "paid"}
+    assert_accumulators_clean(server)
+
+
+def test_identical_claims_at_once_through_json_http_and_tcp_are_paid_once(
+    server: Server, switch_key: str
+) -> None:
+    cardholder = str(enroll(server, state="NY")["cardholder_id"])
+    payload = d0_claim(cardholder, drug="1234.00")
+    body = encode_claim(payload).encode("ascii")
+
+    def send(number: int) -> tuple[str, str | None]:
+        """(paid/duplicate/P/D..., the authorization number)"""
+        if number % 3 == 0:
+            decision = submit(server, payload)
+            return decision["status"], decision["authorization_number"]
+        answer = over_http(server, body, switch_key) if number % 3 == 1 else over_tcp(server, body)
+        return outcome(answer)[0] or "", status_of(answer).first("F3")
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(send, range(12)))
+
+    assert len({authorization for _, authorization in answers}) == 1, answers
+    statuses = sorted(status for status, _ in answers)
+    first = [s for s in statuses if s in ("paid", "P")]
+    assert len(first) == 1, statuses
+    assert set(statuses) - set(first) <= {"duplicate", "D"}, statuses
+    assert [c["status"] for c in claims_of(server, cardholder)] == ["paid"]
+    assert used(server, cardholder) == "1234.00"
+
+
+def test_concurrent_b3s_of_one_claim_leave_exactly_one_paid_claim_under_the_key(
+    server: Server, switch_key: str
+) -> None:
+    cardholder, rx = str(enroll(server, state="NY")["cardholder_id"]), "8675309"
+    assert outcome(over_http(server, b1(cardholder, rx, 150_000), switch_key)) == ("P", [])
+    amounts = [100_000 + 10_000 * i for i in range(8)]  # 1000.00 .. 1700.00, all different
+
+    def rebill(owed: int) -> tuple[str | None, list[str]]:
+        body = b1(cardholder, rx, owed, code="B3")
+        answer = over_http(server, body, switch_key) if owed % 20_000 else over_tcp(server, body)
+        return outcome(answer)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(rebill, amounts))
+
+    # P: it replaced the claim paid then; 84: another B3 had replaced it first; D: the
+    # 1500.00 one is identical to the original, while that one was still the paid claim
+    assert all(answer in (("P", []), ("R", ["84"]), ("D", [])) for answer in answers), answers
+    assert ("P", []) in answers
+    stored = claims_of(server, cardholder)
+    paid = [c for c in stored if c["status"] == "paid"]
+    assert len(paid) == 1, [(c["status"], c["amounts"]) for c in stored]
+    assert {c["status"] for c in stored} <= {"paid", "reversed", "rejected"}
+    assert used(server, cardholder) == paid[0]["amounts"]["program_paid"]
     assert_accumulators_clean(server)
