@@ -9,6 +9,8 @@ writes and reads the rest.
 
 from __future__ import annotations
 
+import copy
+import random
 import socket
 import time
 from collections.abc import Iterable, Iterator
@@ -26,6 +28,7 @@ from adjudicator.ncpdp import codec
 from adjudicator.ncpdp.amounts import read_amount, write_amount
 from tests.e2e.conftest import Server
 from tests.e2e.helpers import REVIEWER_TOKEN, claims_of
+from tests.examples import CLAIM
 
 NDC = "15054104005"
 SERVED = "20260301"  # CCYYMMDD: inside the e2e enrollments' 2026 year, not in the future
@@ -132,6 +135,29 @@ def together(*bodies: bytes) -> bytes:
     header = {**first.header, "count": str(len(parsed))}
     groups = tuple(group for one in parsed for group in one.groups)
     return codec.write_request(codec.Transmission(header, first.transmission, groups)).encode()
+
+
+def d0_claim(cardholder: str, **changes: Any) -> dict[str, Any]:
+    """API.md's example claim as D.0 can carry it, for this member; `changes` replace
+    top-level keys, `drug=` the drug line's patient responsibility, `cob=None` drops it."""
+    payload = copy.deepcopy(CLAIM)
+    payload["cardholder_id"] = cardholder
+    payload["rx_number"] = str(random.randint(10**8, 10**11))
+    payload["lines"] = payload["lines"][:1]  # the drug line: D.0 claims have no service line
+    del payload["diagnosis_code"]
+    del payload["cob"]["other_payer_pcn"]
+    drug = changes.pop("drug", None)
+    if drug is not None:
+        payload["lines"][0]["patient_responsibility"] = drug
+    ndc = changes.pop("ndc", None)
+    if ndc is not None:
+        payload["lines"][0]["code"] = ndc
+    for key, value in changes.items():
+        if value is None:
+            payload.pop(key, None)
+        else:
+            payload[key] = value
+    return payload
 
 
 # --- reading answers ----------------------------------------------------------------------

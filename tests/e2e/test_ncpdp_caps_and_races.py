@@ -16,6 +16,7 @@ from tests.e2e.conftest import Server
 from tests.e2e.d0_helpers import (
     SERVED,
     claim,
+    d0_claim,
     d0_connection,
     outcome,
     over_http,
@@ -31,7 +32,6 @@ from tests.e2e.helpers import (
     enroll,
     submit,
 )
-from tests.e2e.test_ncpdp_two_doors import d0_claim
 from tests.ncpdp_builders import billing
 
 pytestmark = pytest.mark.e2e

@@ -20,6 +20,7 @@ from tests.e2e.conftest import Server
 from tests.e2e.d0_helpers import (
     cents,
     claim,
+    d0_claim,
     outcome,
     over_http,
     over_tcp,
@@ -27,32 +28,8 @@ from tests.e2e.d0_helpers import (
     status_of,
 )
 from tests.e2e.helpers import DEMO_PHARMACY_KEY, claims_of, enroll, submit
-from tests.examples import CLAIM
 
 pytestmark = pytest.mark.e2e
-
-
-def d0_claim(cardholder: str, **changes: Any) -> dict[str, Any]:
-    """API.md's example claim as D.0 can carry it, for this member; `changes` replace
-    top-level keys, `drug=` the drug line's patient responsibility, `cob=None` drops it."""
-    payload = copy.deepcopy(CLAIM)
-    payload["cardholder_id"] = cardholder
-    payload["rx_number"] = str(random.randint(10**8, 10**11))
-    payload["lines"] = payload["lines"][:1]  # the drug line: D.0 claims have no service line
-    del payload["diagnosis_code"]
-    del payload["cob"]["other_payer_pcn"]
-    drug = changes.pop("drug", None)
-    if drug is not None:
-        payload["lines"][0]["patient_responsibility"] = drug
-    ndc = changes.pop("ndc", None)
-    if ndc is not None:
-        payload["lines"][0]["code"] = ndc
-    for key, value in changes.items():
-        if value is None:
-            payload.pop(key, None)
-        else:
-            payload[key] = value
-    return payload
 
 
 def sender(server: Server, switch_key: str, door: str) -> Callable[[bytes], bytes]:
