@@ -264,7 +264,9 @@ def _payer(fields: list[tuple[str, str]], codes: set[str]) -> _Payer:
             qualifier_of_next = value
         elif name == "NQ":
             cents = _amount(value)
-            if cents is None or cents < 0:
+            # Over 999999.99 it can be no claim's patient responsibility: the NQ is at fault
+            # (else the schema refused the drug line's amount, answered as a 430-DU reject).
+            if cents is None or not 0 <= cents <= MAX_AMOUNT:
                 codes.add("NQ")
             else:
                 amounts.append((qualifier_of_next, cents))
