@@ -174,6 +174,7 @@ FIELD_CASES: list[tuple[str, str, str, str | None, str]] = [
     ("other payer reject code of 4", "05", "6E", "ABCD", "6E"),
     ("patient responsibility negative", "05", "NQ", "1000}", "NQ"),
     ("patient responsibility unreadable", "05", "NQ", "12.50", "NQ"),
+    ("patient responsibility over 999999.99", "05", "NQ", "9999999999", "NQ"),
     ("code 8 with no NQ", "05", "NQ", None, "NQ"),
     ("prescriber NPI check digit", "03", "EZ", "01", "25"),
 ]
