@@ -189,3 +189,17 @@ def test_one_tcp_connection_answers_its_frames_in_order(server: Server) -> None:
     assert [outcome(a)[0] for a in answers] == ["P", "D", "A", "A"]
     assert [dz_parse(a).header["transaction_code"] for a in answers] == ["B1", "B1", "B2", "E1"]
     assert lines(answers[3])[-1] == "BENEFIT REMAINING 12000.00"  # given back by the B2
+
+
+def test_an_e1_as_dzero_python_writes_it_without_a_group_separator_is_a9(
+    server: Server, switch_key: str
+) -> None:
+    """dzero-python writes no transaction group that holds no segment, so its E1 has no
+    0x1D; NCPDP.md counts groups by their separators (an empty one included): A9. A
+    pharmacy system on dzero-python must add the separator (`dz_eligibility` does)."""
+    cardholder = member(server)
+    bare = dz_eligibility(cardholder, DEMO_PHARMACY_NPI)[:-1]
+    assert b"\x1d" not in bare
+    answer = over_http(server, bare, switch_key)
+    assert dz_parse(answer).header["header_response_status"] == "R"
+    assert outcome(answer) == ("R", ["A9"])

@@ -78,6 +78,7 @@ def test_the_http_door_reads_a_chunked_body_and_strips_stx_and_etx(
     assert response.status_code == 200, response.text
     assert outcome(response.content) == ("P", [])
     assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_tcp_frames_as_documented_with_the_real_service(server: Server) -> None:
