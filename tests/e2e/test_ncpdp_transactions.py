@@ -325,3 +325,17 @@ def test_an_e1_for_an_ineligible_member_names_the_rule_and_still_gives_the_year(
     )
     assert outcome(before_the_year)[0] == "R"
     assert not any("BENEFIT" in line for line in status_of(before_the_year).every("FQ"))
+
+
+def test_a_b2_reads_only_its_key_a_group_id_is_not_checked_and_bad_keys_are_16_17(
+    server: Server, switch_key: str
+) -> None:
+    cardholder, rx = member(server), digits_rx()
+    assert outcome(over_http(server, b1(cardholder, rx=rx), switch_key))[0] == "P"
+    key = reversal(DEMO_PHARMACY_NPI, served=SERVED, rx=rx)
+    for bad, code in ((("07", "D3", "100"), "17"), (("07", "EM", "2"), "16")):
+        assert outcome(over_http(server, altered(key, *bad), switch_key)) == ("R", [code])
+    assert used(server, cardholder) == "1500.00"
+    with_group = altered(key, "04", "C1", "OTHERGROUP")
+    assert outcome(over_http(server, with_group, switch_key)) == ("A", [])
+    assert used(server, cardholder) == "0.00"
