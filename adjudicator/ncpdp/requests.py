@@ -146,9 +146,11 @@ def read_billing(
         # the claim segment's fields as missing (decisions.md).
         found = [code for code in FIELD_ORDER if code in codes] or ["16"]
         return FieldRejects(tuple(found[:MAX_FIELD_REJECTS]))
+    assert cardholder is not None  # checked above (07)
     request: dict[str, object] = {
         "transaction_code": "B1",
-        "cardholder_id": cardholder,
+        # Read as E1 reads it, and as 301-C1 is: D.0 values may come padded with spaces.
+        "cardholder_id": cardholder.strip(),
         "service_provider_id": header_npi(transmission),
         "rx_number": rx,
         "fill_number": fill,
@@ -262,7 +264,9 @@ def _payer(fields: list[tuple[str, str]], codes: set[str]) -> _Payer:
             qualifier_of_next = value
         elif name == "NQ":
             cents = _amount(value)
-            if cents is None or cents < 0:
+            # Over 999999.99 it can be no claim's patient responsibility: the NQ is at fault
+            # (else the schema refused the drug line's amount, answered as a 430-DU reject).
+            if cents is None or not 0 <= cents <= MAX_AMOUNT:
                 codes.add("NQ")
             else:
                 amounts.append((qualifier_of_next, cents))

@@ -29,6 +29,8 @@ class Server:
     base_url: str
     env: dict[str, str]
     session: requests.Session = field(default_factory=requests.Session)
+    d0_port: int | None = None  # `run --ncpdp-port`: D.0 over plain TCP on 127.0.0.1
+    pid: int | None = None  # the `adjudicator run` process (its children are ours too)
 
     def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
         headers = dict(kwargs.pop("headers", {}))
@@ -103,26 +105,32 @@ def server(
         "ADJUDICATOR_RATE_PHARMACY": "1000,10000",
         "ADJUDICATOR_RATE_STAFF": "1000,10000",
     }
-    with running_service(env, data_dir / "server.log") as running:
+    with running_service(env, data_dir / "server.log", ncpdp=True) as running:
         yield running
 
 
 @contextmanager
-def running_service(env: dict[str, str], log_path: Path) -> Iterator[Server]:
+def running_service(
+    env: dict[str, str], log_path: Path, *, ncpdp: bool = False
+) -> Iterator[Server]:
     """`adjudicator run` with `env` on a free port, until the block ends. Without REDIS_URL
-    it starts its own embedded Redis, which the server's `cli` and Celery ping then use."""
+    it starts its own embedded Redis, which the server's `cli` and Celery ping then use.
+    With `ncpdp`, it also serves D.0 over TCP on a free loopback port (`server.d0_port`)."""
     port = _free_port()
+    d0_port = _free_port() if ncpdp else None
     embedded = f"unix://{Path(env['ADJUDICATOR_DATA_DIR']) / 'redis' / 'redis.sock'}?db=0"
+    command = [str(BIN / "adjudicator"), "run", "--port", str(port)]
+    if d0_port is not None:
+        command += ["--ncpdp-port", str(d0_port)]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(BIN / "adjudicator"), "run", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    running = Server(f"http://127.0.0.1:{port}", {"REDIS_URL": embedded, **env})
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    running = Server(
+        f"http://127.0.0.1:{port}", {"REDIS_URL": embedded, **env}, d0_port=d0_port, pid=process.pid
+    )
     try:
         _wait_ready(running, process, log_path)
+        if d0_port is not None:
+            _wait_listening(d0_port, process, log_path)
         yield running
     finally:
         running.session.close()
@@ -148,6 +156,20 @@ def _wait_ready(server: Server, process: subprocess.Popen[bytes], log_path: Path
     raise RuntimeError(f"server not ready:\n{log_path.read_text()[-4000:]}")
 
 
+def _wait_listening(port: int, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    """The D.0 server starts beside the web: it may accept a moment later."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited:\n{log_path.read_text()[-4000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"no D.0 server on port {port}:\n{log_path.read_text()[-4000:]}")
+
+
 def _worker_answers(server: Server) -> bool:
     # The web side is up; the worker is ready once `celery inspect ping` gets a reply.
     done = subprocess.run(
@@ -157,6 +179,12 @@ def _worker_answers(server: Server) -> bool:
         timeout=30,
     )
     return done.returncode == 0
+
+
+@pytest.fixture(scope="session")
+def switch_key(server: Server) -> str:
+    """The API key of a switch registered on the session's server (NCPDP.md, HTTP)."""
+    return str(server.cli("switches", "add", "--name", "e2e-switch")["api_key"])
 
 
 @pytest.fixture(scope="session")

@@ -133,6 +133,12 @@ def test_code_8_without_an_amount_is_nq_and_a_count_that_disagrees_is_4c():
     assert _codes(no_amount) == ("NQ",)
 
 
+def test_a_patient_responsibility_amount_over_999999_99_is_nq_not_du():
+    text = encode_claim(_d0_claim())
+    assert _codes(_replace(text, "NQ15000{", "NQ999999999")) == ("NQ",)
+    assert not isinstance(_read(_replace(text, "NQ15000{", "NQ99999999")), FieldRejects)
+
+
 def test_a_b2_reads_its_rx_and_fill():
     request = codec.parse_request(encode_claim(_d0_claim(fill_number=3)))
     assert read_key(request.groups[0]) == ("1001", 3)
@@ -174,3 +180,9 @@ def test_any_claim_d0_can_carry_reads_back_as_the_same_claim(
     read = _read(encode_claim(claim))
     assert not isinstance(read, FieldRejects), read
     assert SCHEMA.load(read) == expected
+
+
+def test_a_cardholder_id_padded_with_spaces_is_read_without_them_as_e1_reads_it():
+    text = encode_claim(_d0_claim(cardholder_id="IC0000000001"))
+    read = _read(_replace(text, "C2IC0000000001", "C2IC0000000001   "))
+    assert isinstance(read, dict) and read["cardholder_id"] == "IC0000000001"
