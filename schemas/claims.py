@@ -167,6 +167,7 @@ class ClaimRequestSchema(StrictSchema):
 
     @post_load
     def _default_cob(self, claim: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        claim = {**claim, "rx_number": rx_number_key(claim["rx_number"])}
         if claim["cob"] is None:
             return {**claim, "cob": _no_other_coverage()}
         return claim
@@ -179,6 +180,19 @@ class ReversalByKeySchema(StrictSchema):
     rx_number = Text(required=True, validate=text(32))
     fill_number = StrictInteger(required=True, validate=validate.Range(0, 99))
     date_of_service = IsoDate(required=True)
+
+    @post_load
+    def _key(self, key: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {**key, "rx_number": rx_number_key(key["rx_number"])}
+
+
+def rx_number_key(rx_number: str) -> str:
+    """An Rx number as the NCPDP key holds it: a number's leading zeros are not
+    significant (NCPDP.md, 402-D2), so `0001001` is `1001` through either door ("0" stays);
+    any other text is kept as sent."""
+    if rx_number.isascii() and rx_number.isdigit():
+        return rx_number.lstrip("0") or "0"
+    return rx_number
 
 
 class _QueryLimit(fields.Integer):

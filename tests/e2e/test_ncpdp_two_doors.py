@@ -196,12 +196,6 @@ def test_the_same_claim_through_either_door_gets_the_same_decision_and_amounts(
     assert [c["amounts"] for c in shown] == [as_json["amounts"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product: a JSON rx_number with leading zeros is another NCPDP key than the D.0 "
-    "claim encode_claim makes of it (402-D2 drops the zeros), so the same prescription "
-    "is paid twice across the doors (reported with this test as its reproducer)",
-)
 def test_a_json_claim_with_leading_zeros_in_its_rx_number_is_not_paid_again_through_d0(
     server: Server, switch_key: str
 ) -> None:
@@ -209,5 +203,5 @@ def test_a_json_claim_with_leading_zeros_in_its_rx_number_is_not_paid_again_thro
     payload = d0_claim(cardholder, rx_number="000" + str(random.randint(10**5, 10**6)))
     assert submit(server, payload)["status"] == "paid"
     answer = over_http(server, encode_claim(payload).encode("ascii"), switch_key)
-    assert outcome(answer)[0] in ("D", "R")  # today: P, a second payment
+    assert outcome(answer)[0] == "D"  # the same NCPDP key: the JSON claim, repeated
     assert len([c for c in claims_of(server, cardholder) if c["status"] == "paid"]) == 1

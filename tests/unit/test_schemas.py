@@ -1014,3 +1014,12 @@ def test_a_review_note_is_one_paragraph() -> None:
     errors = errors_of(ReviewRequestSchema(), {"action": "deny", "note": "Called.\nApproved."})
 
     assert errors == {"note": [CONTROL]}
+
+
+@pytest.mark.parametrize(
+    ("sent", "key"), [("0001001", "1001"), ("000", "0"), ("RX0001", "RX0001"), ("١٢٣", "١٢٣")]
+)
+def test_an_rx_number_of_digits_loses_its_leading_zeros_as_d0_s_does(sent, key):
+    from schemas.claims import rx_number_key
+
+    assert rx_number_key(sent) == key
