@@ -426,6 +426,7 @@ class MemoryAccumulator:
         self._released: dict[str, set[str]] = {}
         self._epoch = False
         self._corrections = 0
+        self._last_check: int | None = None
 
     def _of(self, cardholder_id: str) -> tuple[dict[str, int], dict[str, Any], set[str]]:
         if not cardholder_id:
@@ -560,6 +561,12 @@ class MemoryAccumulator:
     def mark_epoch(self) -> bool:
         marked, self._epoch = self._epoch, True
         return not marked
+
+    def record_check(self, mismatches: int) -> None:
+        self._last_check = mismatches
+
+    def last_check(self) -> int | None:
+        return self._last_check
 
     def count_correction(self) -> None:
         self._corrections += 1

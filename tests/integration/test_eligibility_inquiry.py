@@ -13,7 +13,7 @@ from adjudicator.adapters.tables import claims as claims_table
 from adjudicator.services import enrollments
 from adjudicator.services.eligibility_inquiry import Inquiry, inquire
 from adjudicator.services.runtime import Runtime
-from tests.integration.builders import claim_payload, enroll, events, pay, pharmacy
+from tests.integration.builders import claim_payload, enroll, events, pay, pharmacy, valid_npi
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +88,8 @@ def test_a_pharmacy_outside_the_network_is_40_alone_with_no_benefit(runtime, mem
 
 
 def test_a_pharmacy_nobody_registered_is_outside_the_network(runtime, member):
-    answer = ask(runtime, member["cardholder_id"], "1234567893")
+    # A random NPI: the session's ledger registers the demo one (1234567893) elsewhere.
+    answer = ask(runtime, member["cardholder_id"], valid_npi())
 
     assert [code for code, _ in answer.reject_codes] == ["40"]
 
