@@ -2,7 +2,7 @@
 
     python -m bench.claims [--clients 16] [--claims 2000] [--rate 100] [--duration 15]
                            [--patients 200] [--rounds 2] [--database-url URL]
-                           [--redis-url URL] [--profile] [--keep]
+                           [--redis-url URL] [--profile [DOOR]] [--keep]
 
     e.g. --database-url postgresql://postgres@127.0.0.1:5432/test
          --redis-url redis://127.0.0.1:6379/13   (an empty database: flushed afterwards)
@@ -42,8 +42,8 @@ against JSON's in the same rounds (aim: within 10%), and its p50/p99 at the fixe
 Exit status 0 only when the answers are correct and both bars pass (1 otherwise, so
 `make bench` fails with them). Results go to bench-results/claims-<time>.json, with a
 Markdown table for the README; server CPU per claim by process role is measured from
-/proc during every run. `--profile` adds py-spy folded stacks of the end-to-end
-closed loop, summarized by `python -m bench.profile_summary <file>`.
+/proc during every run. `--profile [json|d0-http|d0-tcp]` adds py-spy folded stacks of
+that door's first closed loop, summarized by `python -m bench.profile_summary <file>`.
 
 Runs stay within ~6 minutes: the closed loop stops starting requests after
 --closed-limit seconds, and the open loop gives up on requests over 10 s late.
@@ -161,8 +161,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--redis-url", help="run end to end against this Redis")
     parser.add_argument(
         "--profile",
-        action="store_true",
-        help="py-spy the end-to-end server tree during its closed loop (needs py-spy)",
+        nargs="?",
+        const=bench_doors.JSON,
+        choices=(bench_doors.JSON, bench_doors.D0_HTTP, bench_doors.D0_TCP),
+        help="py-spy the end-to-end server tree during the first closed loop of this door "
+        "(json when not given; needs py-spy)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp data dir and logs")
     return parser
@@ -411,19 +414,19 @@ def _bench_end_to_end(
             claims_rng = random.Random(f"{args.seed}-{round_}")
             prefix = f"{tag}{door.digit}{round_}"
             loads[door.key, round_] = _claim_loads(args, next(cohorts), claims_rng, prefix, today)
-    profiler = _Profiler(server.pid, scratch / "profile.folded") if args.profile else None
-    if profiler is not None:
-        servers.append(profiler)
-    profiled = profiler
+    profiled: _Profiler | None = None
     for round_ in range(1, args.rounds + 1):
         order = doors if round_ % 2 else doors[::-1]
         _step(f"round {round_} of {args.rounds}: {', '.join(door.name for door in order)}")
         for door in order:
             claims = loads[door.key, round_][0]
-            run = _closed(args, door.target, [server], door.bodies(claims))
-            if profiler is not None:
-                profiler.stop()  # the first closed loop only: JSON's, in round 1
-                profiler = None
+            bodies = door.bodies(claims)
+            if args.profile == door.key and profiled is None:  # its first closed loop only
+                profiled = _Profiler(server.pid, scratch / "profile.folded")
+                servers.append(profiled)
+            run = _closed(args, door.target, [server], bodies)
+            if profiled is not None:
+                profiled.stop()
             phase_runs.append(_DoorRun(door, round_, "closed", run, claims))
         for door in order:
             claims = loads[door.key, round_][1]
