@@ -866,6 +866,8 @@ def _d0_comparison(report: dict[str, Any]) -> dict[str, Any]:
                     "ratio": round(
                         ours["closed"]["claims_per_s"] / theirs["closed"]["claims_per_s"], 3
                     ),
+                    "server_cpu_ms": ours["closed"]["cpu"]["server_ms_per_claim_total"],
+                    "json_server_cpu_ms": theirs["closed"]["cpu"]["server_ms_per_claim_total"],
                     "open_p50_ms": ours["open"]["p50_ms"],
                     "open_p99_ms": ours["open"]["p99_ms"],
                     "json_open_p50_ms": theirs["open"]["p50_ms"],
@@ -875,10 +877,16 @@ def _d0_comparison(report: dict[str, Any]) -> dict[str, Any]:
         ratio = sum(r["claims_per_s"] for r in per_round) / sum(
             r["json_claims_per_s"] for r in per_round
         )
+        # The server CPU per claim moves less with other work on the machine than claims/s
+        # do; on a machine the closed loop keeps busy, claims/s go as its inverse.
+        cpu_ratio = sum(r["json_server_cpu_ms"] for r in per_round) / sum(
+            r["server_cpu_ms"] for r in per_round
+        )
         compared[door] = {
             "name": _e2e_run(report, door, "closed", 1)["target"],
             "rounds": per_round,
             "ratio": round(ratio, 3),
+            "cpu_ratio": round(cpu_ratio, 3),
             "aim": f"claims/s within {1 - D0_AIM:.0%} of JSON's (closed loop, all rounds)",
             "aim_met": ratio >= D0_AIM,
         }
@@ -901,6 +909,14 @@ def _d0_lines(report: dict[str, Any]) -> list[str]:
         lines.append(
             f"{'MET ' if compared['aim_met'] else 'MISS'}  aim: {compared['name']} "
             f"{compared['aim']}: {compared['ratio']:.1%} of JSON's claims/s; {rounds}"
+        )
+        cpu = ", ".join(
+            f"round {r['round']} {r['server_cpu_ms']:.1f} (JSON {r['json_server_cpu_ms']:.1f})"
+            for r in compared["rounds"]
+        )
+        lines.append(
+            f"      {compared['name']} server CPU ms/claim, closed loop: {cpu}; JSON's / its: "
+            f"{compared['cpu_ratio']:.1%}"
         )
         lines.append(f"      {compared['name']} open loop, ms: {latency}")
     return lines
@@ -987,6 +1003,8 @@ def _d0_sentences(report: dict[str, Any]) -> list[str]:
             f"{len(rounds)} rounds (by round: "
             + ", ".join(f"{r['ratio']:.1%}" for r in rounds)
             + f"; aim >= {D0_AIM:.0%}: {'MET' if compared['aim_met'] else 'MISSED'}); "
+            + f"server CPU per claim {_each(rounds, 'server_cpu_ms')} ms against JSON's "
+            f"{_each(rounds, 'json_server_cpu_ms')} (JSON's / its: {compared['cpu_ratio']:.1%}); "
             f"p50 / p99 at {report['config']['open_loop_rate']:g}/s "
             + ", ".join(
                 f"{_show(r['open_p50_ms'])} / {_show(r['open_p99_ms'])} ms "
@@ -996,6 +1014,10 @@ def _d0_sentences(report: dict[str, Any]) -> list[str]:
             + "."
         )
     return sentences
+
+
+def _each(rounds: list[dict[str, Any]], key: str) -> str:
+    return ", ".join(f"{r[key]:.1f}" for r in rounds)
 
 
 def _cpu_line(report: dict[str, Any]) -> str:
