@@ -45,8 +45,9 @@ Markdown table for the README; server CPU per claim by process role is measured 
 /proc during every run. `--profile [json|d0-http|d0-tcp]` adds py-spy folded stacks of
 that door's first closed loop, summarized by `python -m bench.profile_summary <file>`.
 
-Runs stay within ~6 minutes: the closed loop stops starting requests after
---closed-limit seconds, and the open loop gives up on requests over 10 s late.
+A run takes about 3.5 minutes on the 2-core development machine (2 rounds). However slow
+the server, it stays bounded: each closed loop stops starting requests after
+--closed-limit seconds, and each open loop gives up on requests over 10 s late.
 Every process started is stopped on the way out, on failure, Ctrl-C or SIGTERM too.
 """
 
