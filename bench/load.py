@@ -1,8 +1,10 @@
-"""HTTP load: closed loop (N clients back to back) and open loop (a fixed send schedule).
+"""HTTP and D.0 TCP load: closed loop (N clients back to back) and open loop (a fixed
+send schedule).
 
 The client is deliberately cheap because it shares the machine's cores with the
-server: one keep-alive http.client connection per thread, bodies serialized before
-the clock starts, responses parsed only after the run.
+server: one keep-alive http.client connection per thread (or, for a `tcp` target, one
+persistent D.0 connection per thread, a frame out and its answer frame back), bodies
+serialized before the clock starts, responses parsed only after the run.
 
 Open loop: request i is due at t0 + i / rate whatever happened before it, and its
 latency is counted from that due time, not from when a thread got round to sending
@@ -16,22 +18,40 @@ from __future__ import annotations
 import http.client
 import itertools
 import math
+import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from adjudicator.adapters.d0_framing import Deframer
 
 TRANSPORT_ERROR = 0  # the status recorded when no HTTP response came back
 NOT_SENT = -1  # open loop: the request fell too far behind its due time to be sent
+FRAME_ANSWERED = 200  # tcp: a non-empty answer frame came back
+FRAME_EMPTY = 400  # tcp: the empty frame (STX ETX) of an unreadable header
 
 
 @dataclass(frozen=True)
 class Target:
     name: str
     port: int
-    path: str
-    headers: dict[str, str]
+    path: str  # http only
+    headers: dict[str, str]  # http only
+    transport: str = "http"  # or "tcp": D.0 frames on a persistent connection
+
+
+class Connection(Protocol):
+    def post(self, body: bytes) -> tuple[int, bytes]: ...
+
+    def close(self) -> None: ...
+
+
+def connect(target: Target) -> Connection:
+    """The client of one sender thread, for the target's transport."""
+    return FrameClient(target) if target.transport == "tcp" else Client(target)
 
 
 @dataclass
@@ -108,6 +128,41 @@ class Client:
             self.conn = None
 
 
+class FrameClient:
+    """D.0 over TCP: one persistent connection; each body is a whole frame (STX ... ETX),
+    answered by one frame, in order. A status per answer, as HTTP's: FRAME_ANSWERED,
+    FRAME_EMPTY, or TRANSPORT_ERROR (then the next body opens a new connection)."""
+
+    def __init__(self, target: Target, timeout: float = 30.0) -> None:
+        self.target, self.timeout = target, timeout
+        self.sock: socket.socket | None = None
+        self.deframer = Deframer()
+        self.answers: deque[bytes] = deque()
+
+    def post(self, body: bytes) -> tuple[int, bytes]:
+        try:
+            if self.sock is None:
+                self.sock = socket.create_connection(("127.0.0.1", self.target.port), self.timeout)
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.deframer, self.answers = Deframer(), deque()
+            self.sock.sendall(body)
+            while not self.answers:
+                data = self.sock.recv(65536)
+                if not data:
+                    raise ConnectionError("closed by the server")
+                self.answers.extend(self.deframer.feed(data))
+        except OSError as error:
+            self.close()
+            return TRANSPORT_ERROR, repr(error).encode()
+        frame = self.answers.popleft()
+        return (FRAME_ANSWERED if frame else FRAME_EMPTY), frame
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
 def closed_loop(
     target: Target, bodies: Sequence[bytes], clients: int, time_limit: float = math.inf
 ) -> Run:
@@ -122,7 +177,7 @@ def closed_loop(
     stop_at = [math.inf]
 
     def worker() -> None:
-        client = Client(target)
+        client = connect(target)
         start_gate.wait()
         try:
             while (i := next(counter)) < len(bodies) and time.perf_counter() < stop_at[0]:
@@ -162,7 +217,7 @@ def open_loop(
     t0 = time.perf_counter() + 0.2  # every sender is waiting by then
 
     def worker() -> None:
-        client = Client(target)
+        client = connect(target)
         try:
             while (i := next(counter)) < len(bodies):
                 due = t0 + i / rate

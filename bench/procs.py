@@ -190,6 +190,8 @@ def _role(command: str, parent: str) -> str:
             return child if program in parent else master
     if "redis-server" in command:
         return "redis-server"
+    if "ncpdp serve" in command:
+        return "d0 tcp server"
     if "adjudicator run" in command:
         return "launcher"
     return command.split(" ", 1)[0].rsplit("/", 1)[-1] or "?"

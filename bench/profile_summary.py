@@ -17,6 +17,7 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 _PROCESS = re.compile(r'^process (\d+):"(.*)"$')
 
 
@@ -42,6 +43,8 @@ def _role(processes: list[str]) -> str:
         return "web worker (gunicorn)" if depth >= 3 else "web master (gunicorn)"
     if "celery" in command:
         return "Celery child (prefork)" if depth >= 3 else "Celery master + beat"
+    if "ncpdp serve" in command:
+        return "D.0 TCP server (ncpdp serve)"
     if "adjudicator run" in command:
         return "adjudicator run (launcher)"
     return command[:60] or "?"
@@ -91,7 +94,7 @@ def _short(frame: str) -> str:
     """`func (path/to/site-packages/pkg/mod.py:12)` -> `func (pkg/mod.py)`."""
     name, _, where = frame.partition(" (")
     where = where.rstrip(")").rsplit(":", 1)[0]
-    for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
+    for marker in ("site-packages/", f"{ROOT}/", "lib/python3.11/"):
         if marker in where:
             where = where.split(marker, 1)[1]
     return f"{name} ({where})"

@@ -8,6 +8,12 @@ part or rejected with 76 (Plan Limitations Exceeded). Cash-pay patients (uninsur
 are also held to $1,000 per prescription. A few claims say the primary payer
 rejected them for prior authorization (other coverage code 3, reject 75), which the
 program rejects with 41.
+
+Every claim is one a D.0 B1 can carry too (adjudicator/ncpdp/encode.py), so the JSON and
+the D.0 doors bill the same claims: digits-only Rx numbers (given by the caller), one
+drug line and no service line, no diagnosis code and no other-payer PCN (D.0 has no field
+for them). A claim encoded with `encode_claim` becomes, through the D.0 door, exactly the
+JSON request.
 """
 
 from __future__ import annotations
@@ -26,7 +32,6 @@ from typing import Any
 PHARMACY_NPI = "1234567893"  # the demo pharmacy `adjudicator run` provisions
 PRESCRIBER_NPI = "1245319599"
 NDC = "15054-1040-05"
-INJECTION_CPT = "96372"
 ANNUAL_MAX_CENTS = 1_200_000
 OVERSHOOT = 1.08  # a patient's fills add up to 108% of the annual maximum on average
 DRUG_ONLY_STATES = ("MA", "MN", "MI", "RI")
@@ -141,8 +146,6 @@ def claim_request(
             "patient_responsibility": _money(round(mean_cents * rng.uniform(0.5, 1.5))),
         }
     ]
-    if rng.random() < 0.3:
-        lines.append({"kind": "service", "code": INJECTION_CPT, "patient_responsibility": "40.00"})
     claim: dict[str, Any] = {
         "transaction_code": "B1",
         "cardholder_id": patient.cardholder_id,
@@ -154,14 +157,12 @@ def claim_request(
         "date_of_service": service_date.isoformat(),
         "patient": {"date_of_birth": patient.date_of_birth},
         "lines": lines,
-        "diagnosis_code": "E34.3",
     }
     if not patient.cash_pay:  # cash-pay claims send no `cob`: other coverage code 1
         prior_auth = rng.random() < 0.02
         claim["cob"] = {
             "other_coverage_code": 3 if prior_auth else 8,
             "other_payer_bin": "003858",
-            "other_payer_pcn": "A4",
             "other_payer_reject_codes": ["75"] if prior_auth else [],
         }
     return claim

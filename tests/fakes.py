@@ -341,6 +341,10 @@ class MemoryTerms:
         stored = sorted(self._t.terms.values(), key=lambda t: t[0])
         return [copy.deepcopy(document) for _effective, document, _created in stored]
 
+    def generation(self) -> tuple[Any, ...]:
+        stamps = [created for _effective, _doc, created in self._t.terms.values()]
+        return (len(stamps), max(stamps, default=None))
+
     def add(self, version: str, effective: date, document: JSON, created_by: str) -> None:
         if version in self._t.terms:
             raise ValueError(f"terms version {version} exists")

@@ -90,6 +90,10 @@ _CLAIM_TO_DECIDE = (
     # At most one row: the pharmacy is its NPI's, and `paid_key` is unique among claims.
 )
 _TERMS_DOCUMENTS = select(terms_versions.c.document).order_by(terms_versions.c.effective_date)
+_TERMS_GENERATION = select(
+    select(func.count()).select_from(terms_versions).scalar_subquery().label("terms_count"),
+    select(func.max(terms_versions.c.created_at)).scalar_subquery().label("terms_changed_at"),
+)
 _INSERT_CLAIM = insert(claims)
 _INSERT_EVENT = insert(events)
 
@@ -413,6 +417,12 @@ def events_of(conn: Connection, entity_type: str, entity_id: str) -> list[Row[An
 
 def terms_documents(conn: Connection) -> list[dict[str, Any]]:
     return list(conn.execute(_TERMS_DOCUMENTS).scalars())
+
+
+def terms_generation(conn: Connection) -> tuple[Any, ...]:
+    """(`terms_count`, `terms_changed_at`), as claim_to_decide reads them."""
+    row = conn.execute(_TERMS_GENERATION).one()
+    return (row.terms_count, row.terms_changed_at)
 
 
 def insert_terms(

@@ -296,6 +296,9 @@ class SqlTerms:
     def documents(self) -> list[JSON]:
         return ledger.terms_documents(self._conn)
 
+    def generation(self) -> tuple[Any, ...]:
+        return ledger.terms_generation(self._conn)
+
     def add(self, version: str, effective: date, document: JSON, created_by: str) -> None:
         ledger.insert_terms(self._conn, version, effective, document, created_by)
 

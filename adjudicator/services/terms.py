@@ -37,21 +37,29 @@ def for_claim(uow: UnitOfWork, on: date) -> Terms:
 
 def routing_on(uow: UnitOfWork, day: date | None) -> Routing:
     """The routing of the terms version in force on `day`; the earliest version's when
-    `day` is None (unreadable) or before every version (NCPDP.md, Routing)."""
-    return domain_terms.routing_on(all_versions(uow), day)
+    `day` is None (unreadable) or before every version (NCPDP.md, Routing). Reads the
+    versions' generation, and the documents only when it changed (the D.0 door asks for
+    every transmission)."""
+    return domain_terms.routing_on(_versions_at(uow, uow.terms.generation()), day)
 
 
 def for_claim_at_generation(uow: UnitOfWork, on: date, generation: object) -> Terms:
     """The terms for a claim of date of service `on` (domain.terms_for_claim), reading
-    the documents only when `generation` changed since the last read. Versions are only
-    ever added, so the count of versions and the latest `created_at` (read by the caller
-    with its own query) tell when there is a new one."""
+    the documents only when `generation` changed since the last read (the caller read it
+    with its own query)."""
+    return terms_for_claim(_versions_at(uow, generation), on)
+
+
+def _versions_at(uow: UnitOfWork, generation: object) -> tuple[Terms, ...]:
+    """Every version, read again only when `generation` differs from the last read's.
+    Versions are only ever added, so the count of versions and the latest `created_at`
+    tell when there is a new one."""
     global _latest
     seen, versions = _latest
     if generation != seen:
         versions = all_versions(uow)
         _latest = (generation, versions)  # one assignment: safe across threads
-    return terms_for_claim(versions, on)
+    return versions
 
 
 def _parse(doc: dict[str, Any]) -> Terms:

@@ -277,6 +277,10 @@ class TermsVersions(Protocol):
     def documents(self) -> list[JSON]:
         """Every version's document, by effective date."""
 
+    def generation(self) -> tuple[Any, ...]:
+        """(how many versions, the latest `created_at`): changes whenever a version is
+        added, and equals the `terms_generation` claims.to_decide reads with a claim."""
+
     def add(self, version: str, effective: date, document: JSON, created_by: str) -> None: ...
     def exists(self, version: str) -> bool: ...
 

@@ -15,6 +15,8 @@ from adjudicator.adapters.accumulator import accumulator_key
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey, ReviewState
 from adjudicator.domain.payments import MoneyEvent, MoneyKind
 from adjudicator.domain.records import ClaimRecord, EnrollmentRecord, PharmacyRecord, SwitchRecord
+from adjudicator.domain.terms import bundled_terms
+from adjudicator.services.terms import seed_bundled
 from adjudicator.services.unit_of_work import ClaimFilter, DuplicatePaidKey, Ledger
 from tests.fakes import MemoryAccumulator, MemoryLedger
 from tests.integration.builders import valid_npi
@@ -360,6 +362,39 @@ def test_a_switch_is_found_by_its_key_and_by_its_name_and_re_keys_in_place(ledge
 
 def _cardholder() -> str:
     return f"{CONTRACT}{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=["memory", "sql"])
+def own_ledger(request: pytest.FixtureRequest) -> Ledger:
+    """A ledger of this test's own: a terms version added to the session's would change
+    what every later test's claims are decided by."""
+    if request.param == "memory":
+        memory = MemoryLedger()
+        seed_bundled(memory)
+        return memory
+    return request.getfixturevalue("rt").ledger  # type: ignore[no-any-return]  # a fixture
+
+
+def test_the_terms_generation_changes_with_a_new_version_and_reads_with_a_claim(
+    own_ledger: Ledger,
+):
+    claim = _claim(_pharmacy(own_ledger))
+    _store(own_ledger, claim)
+    with own_ledger.reading() as uow:
+        before = uow.terms.generation()
+        with_claim = uow.claims.to_decide(claim.claim_id)
+    document = bundled_terms()[0].to_document()
+    document.update(version=f"contract-{uuid.uuid4().hex[:8]}", effective_date="2031-01-01")
+    with own_ledger.writing() as uow:
+        uow.terms.add(document["version"], date(2031, 1, 1), document, "contract")
+    with own_ledger.reading() as uow:
+        after = uow.terms.generation()
+        after_with_claim = uow.claims.to_decide(claim.claim_id)
+
+    assert before[0] == len(bundled_terms()) and after[0] == before[0] + 1
+    assert after != before
+    assert with_claim is not None and with_claim.terms_generation == before
+    assert after_with_claim is not None and after_with_claim.terms_generation == after
 
 
 def test_a_reservation_is_granted_once_per_claim_within_the_maximum(accumulator):

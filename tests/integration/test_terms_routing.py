@@ -175,6 +175,38 @@ def test_routing_on_a_date_is_that_of_the_version_in_force(
     assert found == (FIRST if which == "first" else two_routings)
 
 
+def test_routing_on_reads_the_documents_again_only_when_a_version_is_added(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+):
+    reads: list[int] = []
+    read_documents = terms.all_versions
+
+    def counted(uow: Any) -> Any:
+        reads.append(1)
+        return read_documents(uow)
+
+    monkeypatch.setattr(terms, "all_versions", counted)
+    with rt.ledger.reading() as uow:
+        terms.routing_on(uow, None)  # what another test's ledger left cached gives way
+    reads.clear()
+    with rt.ledger.reading() as uow:
+        unchanged = [terms.routing_on(uow, day) for day in (None, date(2030, 7, 1))]
+    with rt.ledger.reading() as uow:
+        unchanged.append(terms.routing_on(uow, date(2035, 1, 1)))
+    assert (unchanged, reads) == ([FIRST] * 3, [])
+
+    second = {"bin": "610279", "pcn": "SECOND", "group_id": "G2"}
+    terms.create(rt.ledger, _document(_version("second"), "2030-07-01", second), ADMIN)
+    reads.clear()
+    with rt.ledger.reading() as uow:
+        found = [terms.routing_on(uow, day) for day in (date(2030, 6, 30), date(2030, 7, 1))]
+    with rt.ledger.reading() as uow:
+        found.append(terms.routing_on(uow, date(2035, 1, 1)))
+
+    assert found == [FIRST, Routing("610279", "SECOND", "G2"), Routing("610279", "SECOND", "G2")]
+    assert len(reads) == 1
+
+
 # --- migration 0007 ----------------------------------------------------------------
 
 
