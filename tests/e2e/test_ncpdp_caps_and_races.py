@@ -203,7 +203,10 @@ def test_identical_claims_at_once_through_json_http_and_tcp_are_paid_once(
     first = [s for s in statuses if s in ("paid", "P")]
     assert len(first) == 1, statuses
     assert set(statuses) - set(first) <= {"duplicate", "D"}, statuses
-    assert [c["status"] for c in claims_of(server, cardholder)] == ["paid"]
+    # One paid claim; PostgreSQL's intakes may each store theirs before either commits,
+    # and the workers then record the later ones as duplicates of the paid one.
+    stored = sorted(c["status"] for c in claims_of(server, cardholder))
+    assert stored.count("paid") == 1 and set(stored) <= {"paid", "duplicate"}, stored
     assert used(server, cardholder) == "1234.00"
 
 

@@ -50,7 +50,7 @@ def hurried(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
     """`adjudicator run --ncpdp-port` of its own (ledger, embedded Redis) with a one-second
     wait: (the server, a switch key)."""
     folder = tmp_path_factory.mktemp("time-out")
-    with fresh_ledger(folder, "time-out") as database_url:
+    with fresh_ledger(folder, "time_out") as database_url:  # a PostgreSQL schema name
         env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
         env.update(
             DATABASE_URL=database_url,
