@@ -38,9 +38,10 @@ lint: install  ## ruff, mypy, and a reason after every noqa and type: ignore
 		exit 1; \
 	fi
 
-bench: install  ## benchmark end-to-end claims against a bare-Flask baseline, batch re-adjudication, the D.0 codec
+bench: install  ## benchmark end-to-end claims against a bare-Flask baseline, batch re-adjudication, the D.0 codec, payment cycles
 	$(BIN)/python -m bench.claims; claims=$$?; $(BIN)/python -m bench.readjudication; readjudication=$$?; \
-		$(BIN)/python -m bench.ncpdp_codec && [ $$claims -eq 0 ] && exit $$readjudication
+		$(BIN)/python -m bench.ncpdp_codec; codec=$$?; $(BIN)/python -m bench.payments && \
+		[ $$codec -eq 0 ] && [ $$claims -eq 0 ] && exit $$readjudication
 
 chaos: install  ## the service under load while its parts are killed (CHAOS_ARGS=--short: CI's run)
 	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)
