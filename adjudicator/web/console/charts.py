@@ -10,6 +10,7 @@ class every pygal chart carries. See docs/decisions.md #151.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -83,8 +84,19 @@ def _scrub(found_css: list[str] | None = None) -> Callable[[Any], Any]:
     return scrub
 
 
-def _chart(kind: str, name: str, formatter: Callable[[float], str]) -> Any:
-    chart = _KINDS[kind](**_CONFIG, value_formatter=formatter)
+def ticks(top: float, most: int = 6) -> list[int]:
+    """Whole steps of 1, 2 or 5 times a power of ten from 0 to at least `top`, at most
+    `most` + 1 of them: pygal's own steps may be fractions of a claim, or crowd an axis."""
+    if top <= 0:
+        return [0, 1]
+    rough = top / most
+    power = 10 ** math.floor(math.log10(rough))
+    step = max(1, round(next(m * power for m in (1, 2, 5, 10) if m * power >= rough)))
+    return [n * step for n in range(math.ceil(top / step) + 1)]
+
+
+def _chart(kind: str, name: str, formatter: Callable[[float], str], **config: Any) -> Any:
+    chart = _KINDS[kind](**(_CONFIG | config), value_formatter=formatter)
     chart.uuid = name  # the <svg>'s id is "chart-" + this: stable, and unique on the page
     return chart
 
@@ -101,7 +113,10 @@ def svg(
 ) -> Markup:
     """One series of bars as an inline `<svg role="img">` labelled by the element
     `labelled_by` (the caption of the table that holds the same numbers)."""
-    chart = _chart(kind, name, formatter)
+    size: dict[str, Any] = {"y_labels": ticks(max(values, default=0))}
+    if kind == "hbar":  # as tall as its bars need: one bar is not a wall of blue
+        size["height"] = 70 + 34 * max(len(values), 2)
+    chart = _chart(kind, name, formatter, **size)
     chart.x_labels = list(labels)
     chart.add(title, list(values))
     chart.add_xml_filter(_scrub())
