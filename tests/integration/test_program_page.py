@@ -65,7 +65,10 @@ def seeded(rt: Runtime) -> dict[str, Any]:
     ]
     assert [c.status for c in rejected] == ["rejected"] * 3
     earlier = _claim(rt, a, accredo, "100.00", "2023-12-31")  # before the year: 67
-    return {"accredo": accredo, "briovarx": briovarx, "paid": paid, "earlier": earlier}
+    return {
+        "accredo": accredo, "briovarx": briovarx, "paid": paid, "earlier": earlier,
+        "members": [a, b, d, e, f, g],
+    }  # fmt: skip
 
 
 # --- the queries ---------------------------------------------------------------------------
@@ -274,6 +277,15 @@ def test_the_page_lists_the_years_cycles_and_remittances(
     assert [seeded["briovarx"], f"Pharmacy {seeded['briovarx']}", "$22,000.00", "$22,000.00",
             "$0.00"] in remitted  # fmt: skip
     assert f"<h1>The program in {date.today().year}</h1>" in page
+
+
+def test_the_page_names_no_patient(reviewer: FlaskClient, seeded: dict[str, Any]):
+    page = reviewer.get(f"/console/program?year={YEAR}").text
+
+    assert "$31,000.00" in page  # the numbers are there
+    for phi in (*seeded["members"], "Olive", "Example", "2015-04-02", "1 Main St", "Albany"):
+        assert phi not in page
+    assert not any(c.claim_id in page or c.rx_number in page for c in seeded["paid"])
 
 
 def test_the_navigation_links_the_page(reviewer: FlaskClient):
