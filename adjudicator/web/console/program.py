@@ -106,7 +106,7 @@ def _reasons(reasons: list[dict[str, Any]], year: int) -> Chart:
     return Chart(
         "reject-reasons",
         title,
-        f"The {len(reasons) or 10} most frequent reasons of claims rejected, {year}",
+        f"Most frequent reasons of the claims rejected in {year} (the top ten)",
         (Column("Code"), Column("Reason"), Column("Claims", True)),
         [(r["code"], r["message"], _count(r["claims"])) for r in reasons],
         _draw(
