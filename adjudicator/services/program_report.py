@@ -9,6 +9,7 @@ other identifier of a patient leaves here: counts and sums only.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ def report(rt: Runtime, year: int) -> dict[str, Any]:
         program = uow.program
         months = program.paid_by_month(first, last)
         statuses = program.status_counts(first, last)
-        reasons = Counter(program.reject_reasons(first, last))
+        reasons = top_reasons(program.reject_reasons(first, last))
         chains = program.paid_by_chain(first, last)
         states = program.paid_by_state(first, last)
         shares = _shares(uow, program.years_starting(first, last))
@@ -45,12 +46,7 @@ def report(rt: Runtime, year: int) -> dict[str, Any]:
             {"month": m, "claims": s.claims, "cents": s.cents} for m, s in enumerate(paid, 1)
         ],
         "statuses": [{"status": str(s), "claims": statuses.get(s, 0)} for s in ClaimStatus],
-        "reasons": [
-            {"code": code, "message": message, "claims": count}
-            for (code, message), count in sorted(reasons.items(), key=lambda i: (-i[1], i[0]))[
-                :TOP_REASONS
-            ]
-        ],
+        "reasons": reasons,
         "shares": [{"bucket": b, "patients": shares[b]} for b in SHARE_BUCKETS],
         "chains": _ranked(chains, "chain"),
         "states": _ranked(states, "state"),
@@ -61,6 +57,14 @@ def report(rt: Runtime, year: int) -> dict[str, Any]:
         },
         "cycles": cycles,
     }
+
+
+def top_reasons(found: Iterable[tuple[str, str]], most: int = TOP_REASONS) -> list[dict[str, Any]]:
+    """The `most` most frequent (code, message) pairs with their counts: most claims first,
+    ties by code then message, so every request lists them in one order."""
+    counted = Counter(found)
+    top = sorted(counted.items(), key=lambda item: (-item[1], item[0]))[:most]
+    return [{"code": code, "message": message, "claims": n} for (code, message), n in top]
 
 
 def share_bucket(used: int, annual_max: int) -> str:

@@ -1,4 +1,5 @@
-"""The console's charts: pygal's SVG with nothing the console's policy refuses."""
+"""The console's Program page, pure parts: pygal's SVG with nothing the console's policy
+refuses, the charts' tables, and the ranking of reject reasons."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 import pygal
 import pytest
 
+from adjudicator.services.program_report import top_reasons
 from adjudicator.web.console import charts
 from adjudicator.web.console.program import charts_of
 
@@ -75,3 +77,16 @@ def test_an_empty_year_draws_nothing_and_keeps_its_tables():
     assert [c.svg is None for c in drawn] == [True, True, True, True, True, False]
     assert drawn[0].rows[0] == ("January", "0", "$0.00") and len(drawn[0].rows) == 12
     assert drawn[-1].rows == [("Not recorded", "1", "$2.50")]
+
+
+def test_the_top_reasons_are_the_ten_most_frequent_in_a_stable_order():
+    found = [(f"{n:02d}", f"reason {n}") for n in range(12) for _ in range(n % 3 + 1)]
+    top = top_reasons(found)
+
+    assert len(top) == 10
+    assert [r["claims"] for r in top] == [3, 3, 3, 3, 2, 2, 2, 2, 1, 1]
+    assert [r["code"] for r in top[:4]] == ["02", "05", "08", "11"]  # ties by code
+    assert top[-2:] == [
+        {"code": "00", "message": "reason 0", "claims": 1},
+        {"code": "03", "message": "reason 3", "claims": 1},
+    ]
