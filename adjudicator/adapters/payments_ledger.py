@@ -271,6 +271,16 @@ class SqlPayments:
             )  # fmt: skip
             yield claim, r.kind, int(r.amount)
 
+    def cycles_through(self, start: datetime, end: datetime) -> list[CycleRecord]:
+        through = payment_cycles.c.through
+        # In UTC: the ledger stores every moment in UTC (SQLite keeps no zone to compare by).
+        query = (
+            select(payment_cycles)
+            .where(through >= start.astimezone(UTC), through < end.astimezone(UTC))
+            .order_by(payment_cycles.c.seq)
+        )
+        return [_cycle(r) for r in self._conn.execute(query)]
+
     def kind_totals(self, cycle_id: str) -> dict[str, tuple[int, int]]:
         rows = self._conn.execute(
             select(money_events.c.kind, func.count(), func.sum(money_events.c.amount))

@@ -16,6 +16,7 @@ from adjudicator.adapters import ledger
 from adjudicator.adapters.db import make_engine, reading
 from adjudicator.adapters.money_ledger import SqlMoneyEvents
 from adjudicator.adapters.payments_ledger import SqlPayments
+from adjudicator.adapters.program_ledger import SqlProgramReport
 from adjudicator.adapters.readjudication import SqlJobs
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey, ReviewState
 from adjudicator.domain.records import (
@@ -311,6 +312,7 @@ class SqlUnitOfWork:
 
     __slots__ = (
         "credentials", "members", "claims", "events", "terms", "money", "payments", "jobs",
+        "program",
     )  # fmt: skip
 
     def __init__(self, conn: Connection) -> None:
@@ -322,6 +324,7 @@ class SqlUnitOfWork:
         self.money = SqlMoneyEvents(conn)
         self.payments = SqlPayments(conn)
         self.jobs = SqlJobs(conn)
+        self.program = SqlProgramReport(conn)
 
 
 class SqlLedger:

@@ -254,6 +254,48 @@ class Payments(Protocol):
     def kind_totals(self, cycle_id: str) -> dict[str, tuple[int, int]]:
         """The cycle's events by kind: {kind: (count, cents)}."""
 
+    def cycles_through(self, start: datetime, end: datetime) -> list[CycleRecord]:
+        """Cycles closed through a moment in [start, end), oldest first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """Claims paid and what they paid, in cents, under one label (a month, chain, state)."""
+
+    claims: int
+    cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class YearUse:
+    """One enrollment year and what the ledger has paid in it, in cents."""
+
+    enrollment_id: str
+    period_start: date
+    status: str
+    used: int
+
+
+class ProgramReport(Protocol):
+    """The console's Program page: counts and sums over claims served in [first, last]
+    (paid ones: what they pay now), never a patient's name."""
+
+    def paid_by_month(self, first: date, last: date) -> dict[int, Spend]:
+        """Month number (1-12) of the date of service -> paid claims."""
+
+    def status_counts(self, first: date, last: date) -> dict[str, int]:
+        """How many claims, by their own status."""
+
+    def reject_reasons(self, first: date, last: date) -> Iterable[tuple[str, str]]:
+        """(code, message) of each reason of each claim now rejected, once per claim."""
+
+    def paid_by_chain(self, first: date, last: date) -> dict[str, Spend]: ...
+    def paid_by_state(self, first: date, last: date) -> dict[str, Spend]:
+        """The patient's state (its enrollment year's address; "" when none) -> paid claims."""
+
+    def years_starting(self, first: date, last: date) -> list[YearUse]:
+        """Enrollment years whose benefit period starts in [first, last], oldest first."""
+
 
 class Events(Protocol):
     def add(
@@ -398,6 +440,8 @@ class UnitOfWork(Protocol):
     def payments(self) -> Payments: ...
     @property
     def jobs(self) -> Jobs: ...
+    @property
+    def program(self) -> ProgramReport: ...
 
 
 class Ledger(Protocol):

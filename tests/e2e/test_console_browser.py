@@ -7,6 +7,7 @@ Screenshots land in tests/artifacts/ (git-ignored).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import uuid
@@ -17,7 +18,13 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import DEMO_PHARMACY_KEY, DEMO_PHARMACY_NPI, REVIEWER_TOKEN, Server
+from tests.e2e.conftest import (
+    ADMIN_TOKEN,
+    DEMO_PHARMACY_KEY,
+    DEMO_PHARMACY_NPI,
+    REVIEWER_TOKEN,
+    Server,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -31,6 +38,13 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+# The README's pictures are taken anew only when asked (ADJUDICATOR_DOC_SCREENSHOTS=1),
+# so a test run leaves the tree as it found it; otherwise they go with the artifacts.
+DOC_SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("ADJUDICATOR_DOC_SCREENSHOTS")
+    else Path(__file__).resolve().parents[1] / "artifacts"
+)
 LAPTOP = {"width": 1366, "height": 768}
 REVIEWER = ("reviewer", "reviewer-demo")
 
@@ -370,3 +384,76 @@ def test_the_docs_page_renders_the_api_from_this_server_alone(page: Any, server:
     assert answered and all(url.startswith(server.base_url) for url in answered), answered
     assert all(status == 200 for status in answered.values()), answered
     assert refused == []  # no script or style refused by the page's policy
+
+
+# --- the program page -----------------------------------------------------------------------
+
+
+def paid_claim(server: Server) -> dict[str, Any]:
+    """An eight-year-old's claim served today: paid $1,500.00."""
+    born = date.today() - timedelta(days=8 * 365)
+    member = _enroll(server, born, date.today() - timedelta(days=60))
+    decision = _bill(server, member["cardholder_id"], born)
+    assert decision["status"] == "paid", decision
+    return decision
+
+
+def test_the_program_page_draws_its_charts_with_no_script_and_no_refusal(page: Any, server: Server):
+    paid_claim(server)
+    under_age_claim(server)
+    closed = server.call("POST", "/v1/payment-cycles", ADMIN_TOKEN, json={})
+    assert closed.status_code == 201, closed.text
+    problems: list[str] = []  # console errors and warnings (a CSP refusal is one), page errors
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(f"{message.text} ({message.location.get('url')})")
+            # The browser's own ask for /favicon.ico (the server has none) is no page's doing.
+            if message.type in ("error", "warning")
+            and not message.location.get("url", "").endswith("/favicon.ico")
+            else None
+        ),
+    )
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    answered: dict[str, int] = {}
+    page.on("response", lambda response: answered.update({response.url: response.status}))
+
+    sign_in(page, server, *REVIEWER)
+    page.wait_for_url("**/console/queue")
+    page.get_by_role("link", name="Program", exact=True).click()
+    page.wait_for_url("**/console/program")
+
+    assert page.locator("h1").inner_text() == f"The program in {date.today().year}"
+    charts = page.locator("svg.pygal-chart")
+    assert charts.count() == 6  # this year has paid and rejected claims: every chart draws
+    for n in range(charts.count()):
+        chart = charts.nth(n)
+        assert chart.is_visible() and chart.get_attribute("role") == "img"
+        box = chart.bounding_box()
+        assert box is not None and box["width"] > 200 and box["height"] > 100
+        caption = page.locator(f"caption#{chart.get_attribute('aria-labelledby')}")
+        assert caption.count() == 1
+    tables = page.locator("table.chart-table")
+    assert tables.count() == 6
+    assert all(tables.nth(n).locator("tbody tr").count() >= 1 for n in range(6))
+    months = page.locator("table.chart-table").first.locator("tbody tr")
+    assert months.count() == 12
+    assert "60" in page.locator("#reject-reasons table").inner_text()
+    assert page.locator("table.cycles tbody tr").count() >= 1
+    assert DEMO_PHARMACY_NPI in page.locator("table.remittances").first.inner_text()
+    # The charts' styles arrived from /console/charts.css and apply: the bars are the
+    # console's blue, the plot's background white.
+    assert answered[server.base_url + "/console/charts.css"] == 200
+    fill = page.evaluate(
+        "getComputedStyle(document.querySelector('svg.pygal-chart .bar rect')).fill"
+    )
+    assert fill == "rgb(11, 79, 138)"
+    assert problems == [], {url: s for url, s in answered.items() if s >= 400}
+    assert page.locator("script").count() == 0
+    DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOC_SCREENSHOTS / "program.png"))
+    page.locator("#reject-reasons").scroll_into_view_if_needed()
+    page.locator("section", has=page.locator("#cycles-heading")).screenshot(
+        path=str(DOC_SCREENSHOTS / "program-cycles.png")
+    )
+    screenshot(page, "console-program", full_page=True)

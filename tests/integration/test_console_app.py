@@ -803,6 +803,8 @@ def test_every_page_labels_its_inputs_and_has_landmarks(signed_in: FlaskClient, 
         "/console/enroll",
         f"/console/enrollments/{enrollment_id}/edit",
         "/console/search?q=x",
+        "/console/program",
+        "/console/program?year=2024",
     ):
         page = _Page.parse(signed_in.get(path).text)
         assert not page.unlabelled(), (path, page.unlabelled())

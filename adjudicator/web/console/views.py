@@ -28,11 +28,12 @@ from adjudicator.services import (
     enrollments,
     identity,
     login_throttle,
+    program_report,
     readjudication,
     review,
 )
 from adjudicator.services.errors import Conflict, Invalid, NotFound, ServiceError
-from adjudicator.web.console import forms, session
+from adjudicator.web.console import charts, forms, program, session
 from adjudicator.web.console.words import REVIEWABLE, money
 from adjudicator.web.readjudications import job_sender as enqueue_job
 from adjudicator.web.runtime import runtime
@@ -65,7 +66,7 @@ def _csrf() -> None:
 @bp.after_request
 def _headers(response: Response) -> Response:
     response.headers.update(SECURITY_HEADERS)
-    if request.endpoint != "console.static":
+    if request.endpoint not in ("console.static", "console.chart_styles"):
         response.headers["Cache-Control"] = "no-store"  # pages carry PHI
     return response
 
@@ -353,6 +354,45 @@ def readjudication_job(job_id: str) -> Any:
         refresh=_live(job),
     )
     return page
+
+
+# --- the program, a year at a time -------------------------------------------------------
+
+FIRST_YEAR = 2000  # before any terms of the program
+
+
+def _year_arg() -> int:
+    """`?year=`: the current year when absent; a bad one is a 400 saying what to type."""
+    this_year = date.today().year
+    raw = request.args.get("year", "").strip()
+    if not raw:
+        return this_year
+    if not re.fullmatch(r"[0-9]{4}", raw) or not FIRST_YEAR <= int(raw) <= this_year + 1:
+        abort(400, f"Enter the year as four digits, from {FIRST_YEAR} to {this_year + 1}.")
+    return int(raw)
+
+
+@bp.route("/program", methods=["GET"])
+@session.staff_required
+def program_page() -> Any:
+    year = _year_arg()
+    report = program_report.report(runtime(), year)
+    return render_template(
+        "console/program.html",
+        report=report,
+        charts=program.charts_of(report),
+        years={"previous": year - 1 if year > FIRST_YEAR else None, "next": year + 1},
+        this_year=date.today().year,
+    )
+
+
+@bp.route("/charts.css", methods=["GET"])
+def chart_styles() -> Any:
+    """The charts' styles: the CSP takes styles from this server's files, not inline."""
+    response = make_response(charts.stylesheet())
+    response.mimetype = "text/css"
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 # --- search --------------------------------------------------------------------------------
