@@ -104,19 +104,6 @@ _LATEST_OWED = (
     .order_by(remittances.c.seq.desc())
     .limit(1)
 )
-_LINES = (
-    select(
-        money_events.c.claim_id,
-        claims.c.rx_number,
-        claims.c.fill_number,
-        claims.c.date_of_service,
-        money_events.c.kind,
-        money_events.c.amount,
-    )
-    .select_from(money_events.join(claims, claims.c.claim_id == money_events.c.claim_id))
-    .where(money_events.c.cycle_id == text(":cycle"), money_events.c.pharmacy_npi == text(":npi"))
-    .order_by(money_events.c.seq)
-)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -208,12 +195,7 @@ class SqlPayments:
         return [_remittance(r) for r in self._conn.execute(query)]
 
     def lines(self, cycle_id: str, npi: str) -> list[RemittanceLine]:
-        rows = self._conn.execute(_LINES, {"cycle": cycle_id, "npi": npi})
-        return [
-            RemittanceLine(r.claim_id, r.rx_number, r.fill_number, r.date_of_service,
-                           MoneyKind(r.kind), int(r.amount))
-            for r in rows
-        ]  # fmt: skip
+        return [remitted.line for remitted in self.remitted_claims(cycle_id, npi)]
 
     def pharmacy_ledgers(self) -> list[PharmacyLedger]:
         sums = self._conn.execute(
