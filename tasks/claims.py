@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -12,7 +11,7 @@ from celery import current_app, shared_task
 from sqlalchemy.exc import OperationalError
 
 from adjudicator.adapters import metrics
-from adjudicator.domain.records import ClaimRecord
+from adjudicator.domain.records import ClaimRecord, as_utc
 from adjudicator.services import adjudication, claim_queries
 from adjudicator.services.runtime import Runtime
 from adjudicator.wiring import build_runtime
@@ -58,16 +57,11 @@ def _count(decided: ClaimRecord) -> None:
     codes = [r["code"] for r in (decided.decision or {}).get("reject_codes", [])]
     took = None
     if decided.decided_at is not None and decided.created_at is not None:
-        took = (_utc(decided.decided_at) - _utc(decided.created_at)).total_seconds()
+        took = (as_utc(decided.decided_at) - as_utc(decided.created_at)).total_seconds()
     try:
         metrics.record_decision(decided.channel, decided.status, codes, took)
     except Exception:  # a metric never costs a decision
         log.exception("recording a decision's metrics failed")
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite gives back the UTC it was given, without its zone.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _rendered(rt: Runtime, decided: ClaimRecord, render: Render) -> str | None:

@@ -467,20 +467,24 @@ def audit_events(
     return list(conn.execute(query))
 
 
+# What a de-identified row reads of a claim (the export, the manufacturer's invoice).
+EXPORT_COLUMNS = (
+    claims.c.cardholder_id,
+    claims.c.date_of_service,
+    claims.c.status,
+    claims.c.decision,
+    pharmacies.c.chain,
+    enrollments.c.facts,
+    enrollments.c.cash_pay,
+)
+
+
 def claims_for_export(conn: Connection, year: int) -> Iterable[Row[Any]]:
     """Decided claims served in `year` (a duplicate's original stands for it), in the order
     they came, with what a de-identified row needs: the pharmacy's chain and the claim's
     enrollment year's facts (or None)."""
     query = (
-        select(
-            claims.c.cardholder_id,
-            claims.c.date_of_service,
-            claims.c.status,
-            claims.c.decision,
-            pharmacies.c.chain,
-            enrollments.c.facts,
-            enrollments.c.cash_pay,
-        )
+        select(*EXPORT_COLUMNS)
         .join(pharmacies, pharmacies.c.npi == claims.c.pharmacy_npi)
         .outerjoin(enrollments, enrollments.c.enrollment_id == claims.c.enrollment_id)
         .where(

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, text, update
 
+from adjudicator.adapters.ledger import EXPORT_COLUMNS
 from adjudicator.adapters.tables import (
     claims,
     enrollments,
@@ -25,6 +26,7 @@ from adjudicator.domain.payments import (
     RemittanceRecord,
     RemittanceTotals,
 )
+from adjudicator.domain.records import as_utc
 from adjudicator.services.unit_of_work import ExportedClaim, PharmacyLedger, RemittedClaim
 
 _CLOSES_LOCK = 7_320_112  # PostgreSQL advisory lock id: one cycle close at a time
@@ -79,17 +81,7 @@ _REMITTED = (
     .order_by(money_events.c.seq)
 )
 _INVOICE_LINES = (
-    select(
-        claims.c.cardholder_id,
-        claims.c.date_of_service,
-        claims.c.status,
-        claims.c.decision,
-        pharmacies.c.chain,
-        enrollments.c.facts,
-        enrollments.c.cash_pay,
-        money_events.c.kind,
-        money_events.c.amount,
-    )  # fmt: skip
+    select(*EXPORT_COLUMNS, money_events.c.kind, money_events.c.amount)
     .select_from(
         money_events.join(claims, claims.c.claim_id == money_events.c.claim_id)
         .join(pharmacies, pharmacies.c.npi == claims.c.pharmacy_npi)
@@ -106,14 +98,9 @@ _LATEST_OWED = (
 )
 
 
-def _utc(moment: datetime) -> datetime:
-    # SQLite gives back the UTC it was given, without its zone.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _cycle(row: Any) -> CycleRecord:
     return CycleRecord(
-        row.cycle_id, _utc(row.through), _utc(row.closed_at), row.closed_by, int(row.events),
+        row.cycle_id, as_utc(row.through), as_utc(row.closed_at), row.closed_by, int(row.events),
         int(row.pharmacies), int(row.total), int(row.sent), row.seq,
     )  # fmt: skip
 

@@ -8,7 +8,7 @@ here and are read into domain objects by the methods below.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -28,6 +28,12 @@ from adjudicator.domain.model import (
 from adjudicator.domain.outcomes import ClaimStatus, NcpdpKey, ReviewState
 
 JSON = dict[str, Any]
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A moment the ledger gave back, in UTC: the ledger writes UTC, and SQLite hands
+    timestamps back without their zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from adjudicator.domain.money import format_money, parse_money
+from adjudicator.domain.rules import NCPDP_MESSAGES
 from adjudicator.ncpdp.amounts import write_amount
 from adjudicator.ncpdp.codec import Group, Segment, Transmission, write_response
 from adjudicator.ncpdp.messages import message_fields
@@ -21,7 +22,8 @@ NOT_PAID = "84"  # Claim Has Not Been Paid/Captured
 NOT_PROCESSED = "85"  # Claim Not Processed
 HELD_BACK_BY = ("annual_max", "cash_pay_per_rx_max")  # reasons whose limit 520-FK shows
 
-# Plain reasons of the codes the D.0 door answers before any rule runs.
+# Plain reasons of the codes the D.0 door answers before any rule runs (the rules' own
+# codes read domain.rules.NCPDP_MESSAGES).
 FIELD_MESSAGES = {
     "01": "M/I Bin Number",
     "02": "M/I Version Number",
@@ -30,8 +32,6 @@ FIELD_MESSAGES = {
     "05": "M/I Pharmacy Number",
     "06": "M/I Group ID",
     "07": "M/I Cardholder ID",
-    "09": "M/I Date Of Birth",
-    "13": "M/I Other Coverage Code",
     "15": "M/I Date Of Service",
     "16": "M/I Prescription/Service Reference Number",
     "17": "M/I Fill Number",
@@ -40,15 +40,16 @@ FIELD_MESSAGES = {
     "25": "M/I Prescriber ID",
     "4C": "M/I Coordination Of Benefits/Other Payments Count",
     "65": "Patient Is Not Covered: a government payer (Medicaid or Medigap) is on the claim",
-    "6E": "M/I Other Payer Reject Code",
     "7C": "M/I Other Payer ID",
-    "84": "Claim Has Not Been Paid/Captured",
-    "85": "Claim Not Processed",
     "A9": "M/I Transaction Count",
     "DU": "M/I Gross Amount Due",
     "E7": "M/I Quantity Dispensed",
     "NQ": "M/I Other Payer-Patient Responsibility Amount",
 }
+
+
+def plain_reason(code: str) -> str:
+    return FIELD_MESSAGES.get(code) or NCPDP_MESSAGES.get(code, code)
 
 
 def response(request: Transmission, status: str, groups: Sequence[Group]) -> str:
@@ -132,7 +133,7 @@ def _status(
         fields.append(("FA", str(len(codes))))
         fields += [("FB", code) for code in codes]
     if lines is None:
-        lines = [FIELD_MESSAGES.get(code, code) for code in codes]
+        lines = [plain_reason(code) for code in codes]
     fields += message_fields(list(lines))
     return Segment("21", tuple(fields))
 

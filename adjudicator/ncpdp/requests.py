@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from adjudicator.domain.money import format_money
 from adjudicator.domain.terms import Routing
 from adjudicator.ncpdp.amounts import read_amount, read_quantity
 from adjudicator.ncpdp.codec import Group, Segment, Transmission
@@ -318,7 +319,7 @@ def _prescriber(segment: Segment | None, codes: set[str]) -> str | None:
 
 def _money(cents: int | None) -> str:
     assert cents is not None  # only read when no code was added
-    return f"{cents // 100}.{cents % 100:02d}"
+    return format_money(cents)
 
 
 def _iso(day: date | None) -> str:

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from adjudicator.domain.outcomes import ReviewState
-from adjudicator.domain.records import ClaimRecord, EnrollmentRecord, EventRecord
+from adjudicator.domain.records import ClaimRecord, EnrollmentRecord, EventRecord, as_utc
 from adjudicator.services import claim_queries, terms
 from adjudicator.services.enrollments import enrollment_view
 from adjudicator.services.runtime import Runtime
@@ -64,7 +64,7 @@ def _rules(row: ClaimRecord) -> list[str]:
 def _queue_item(row: ClaimRecord, now: datetime) -> dict[str, Any]:
     decision = row.decision or {}
     benefit = decision.get("benefit")
-    received = aware(row.created_at)  # type: ignore[arg-type]  # read with every column
+    received = as_utc(row.created_at)  # type: ignore[arg-type]  # read with every column
     return {
         "seq": row.seq,
         "claim_id": row.claim_id,
@@ -90,11 +90,6 @@ def _period(benefit: dict[str, Any] | None) -> dict[str, date] | None:
     }
 
 
-def aware(moment: datetime) -> datetime:
-    """SQLite hands timestamps back without their zone; the ledger writes UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 # --- one claim ---------------------------------------------------------------------
 
 
@@ -112,8 +107,8 @@ def claim_page(rt: Runtime, claim_id: str) -> dict[str, Any] | None:
         "claim": view,
         "status": row.status,  # the claim's own status (a duplicate shows the original's)
         "pharmacy_npi": row.pharmacy_npi,
-        "received_at": aware(row.created_at),  # type: ignore[arg-type]  # every column read
-        "decided_at": aware(row.decided_at) if row.decided_at else None,
+        "received_at": as_utc(row.created_at),  # type: ignore[arg-type]  # every column read
+        "decided_at": as_utc(row.decided_at) if row.decided_at else None,
         "request": row.request,
         "review": row.review,
         "review_open": row.review_state == ReviewState.OPEN,
@@ -124,7 +119,7 @@ def claim_page(rt: Runtime, claim_id: str) -> dict[str, Any] | None:
 
 
 def _event(row: EventRecord) -> dict[str, Any]:
-    return {"at": aware(row.at), "type": row.type, "actor": row.actor, "data": row.data or {}}
+    return {"at": as_utc(row.at), "type": row.type, "actor": row.actor, "data": row.data or {}}
 
 
 def _year_containing(uow: UnitOfWork, cardholder_id: str, on: date) -> EnrollmentRecord | None:

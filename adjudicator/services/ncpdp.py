@@ -128,7 +128,7 @@ class _Exchange:
             actor=self.caller.actor,
         )
         if submitted.rendered is not None:
-            return answers.claim(_parsed(submitted.rendered), rx_sent, duplicate=False)
+            return answers.claim(json.loads(submitted.rendered), rx_sent, duplicate=False)
         if submitted.answer is intake.Answer.ACCEPTED:  # the wait ran out
             decided = intake.give_up(self.rt, submitted.claim_id)
             if decided is None:
@@ -182,7 +182,7 @@ class _Exchange:
         if birth_text is not None and born is None:
             codes.append("09")
         if codes:
-            return answers.eligibility([(c, answers.FIELD_MESSAGES[c]) for c in codes], None, None)
+            return answers.eligibility([(c, answers.plain_reason(c)) for c in codes], None, None)
         assert cardholder is not None  # checked above
         inquiry = eligibility_inquiry.inquire(
             self.rt,
@@ -214,8 +214,3 @@ def _flatten(errors: Mapping[str, Any], prefix: str = "") -> list[str]:
         if isinstance(value, Mapping):
             paths += _flatten(value, path + ".")
     return paths
-
-
-def _parsed(rendered: str) -> dict[str, Any]:
-    decision: dict[str, Any] = json.loads(rendered)
-    return decision

@@ -14,7 +14,7 @@ from adjudicator.domain.payments import (
     RemittanceRecord,
     remittance_totals,
 )
-from adjudicator.domain.records import PharmacyRecord
+from adjudicator.domain.records import PharmacyRecord, as_utc
 from adjudicator.services import cursors, terms
 from adjudicator.services.errors import Conflict, Invalid, NotFound
 from adjudicator.services.runtime import Runtime
@@ -190,8 +190,7 @@ def _name(pharmacy: PharmacyRecord | None) -> str | None:
 
 def _utc(moment: datetime) -> str:
     """RFC 3339 in UTC with a `Z`, as PAYMENTS.md answers every moment."""
-    if moment.tzinfo is None:  # SQLite gives back what it was given, without its zone
-        moment = moment.replace(tzinfo=UTC)
+    moment = as_utc(moment)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + (
         f".{moment.microsecond:06d}Z" if moment.microsecond else "Z"
     )
